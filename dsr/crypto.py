@@ -1,0 +1,42 @@
+"""Secrets at rest: small values (TOTP seeds, one-time codes awaiting their mail) sealed with
+DSR_ENCRYPTION_KEY, and keyed HMACs for values we only ever compare."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from cryptography.fernet import Fernet, InvalidToken
+from flask import Flask, current_app
+
+from dsr.config import ConfigError
+
+
+def _fernet(app: Flask) -> Fernet:
+    key = app.config.get("ENCRYPTION_KEY")
+    if not key:
+        raise ConfigError("DSR_ENCRYPTION_KEY is not set (the run command writes one into instance/)")
+    try:
+        return Fernet(key.encode() if isinstance(key, str) else key)
+    except ValueError as exc:
+        raise ConfigError("DSR_ENCRYPTION_KEY must be the urlsafe base64 of 32 bytes") from exc
+
+
+def seal(value: str, app: Flask | None = None) -> str:
+    return _fernet(app or current_app).encrypt(value.encode()).decode()
+
+
+def unseal(token: str, app: Flask | None = None) -> str:
+    try:
+        return _fernet(app or current_app).decrypt(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("sealed value cannot be opened with the current DSR_ENCRYPTION_KEY") from exc
+
+
+def keyed_hmac(purpose: str, value: str, app: Flask | None = None) -> str:
+    """HMAC-SHA256 under a key derived from SECRET_KEY for one purpose (never reused across purposes)."""
+    secret = (app or current_app).config["SECRET_KEY"]
+    if not secret:
+        raise ConfigError("DSR_SECRET_KEY is not set")
+    key = hmac.new(secret.encode(), f"dsr.hmac.{purpose}".encode(), hashlib.sha256).digest()
+    return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+

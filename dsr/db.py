@@ -1,0 +1,115 @@
+"""Database wiring: declarative Base, engine and sessions per app, UTC datetimes.
+
+Services take a Session and `flush()`; the caller (view, job, CLI) owns the commit.
+"""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy import event, orm
+from sqlalchemy.engine import Engine
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(orm.DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware UTC on every backend (SQLite stores naive text, PostgreSQL timestamptz)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "before_cursor_execute", _sqlite_begin_on_first_write)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL lets web, worker and sweeper read while one writes; busy_timeout waits instead of failing.
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin_on_first_write)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+_SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER", "SAVEPOINT")
+
+
+def _sqlite_begin_on_first_write(connection, cursor, statement, parameters, context, executemany) -> None:
+    """Read committed, SQLite style: reads run outside a transaction (they never block or hold a lock),
+    and the first write opens BEGIN IMMEDIATE. A deferred transaction that read first and writes later
+    fails at once with "database is locked" when another writer got in between; taking the write lock
+    at the first write makes concurrent writers queue on busy_timeout instead, like PostgreSQL's default."""
+    dbapi_connection = connection.connection.dbapi_connection
+    if not dbapi_connection.in_transaction and statement.lstrip()[:9].upper().startswith(_SQLITE_WRITES):
+        dbapi_connection.execute("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Engine + session factory of one app, kept in app.extensions["dsr.db"]."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self.sessionmaker = orm.sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    def session(self) -> orm.Session:
+        return self.sessionmaker()
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["dsr.db"] = Database(app.config["DATABASE_URL"])
+    app.teardown_appcontext(_close_session)
+
+
+def get_db(app: Flask | None = None) -> Database:
+    return (app or current_app).extensions["dsr.db"]
+
+
+def get_session() -> orm.Session:
+    """The app context's session (one per context, closed at teardown)."""
+    if "_dsr_session" not in g:
+        g._dsr_session = get_db().session()
+    return g._dsr_session
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    session = g.pop("_dsr_session", None)
+    if session is not None:
+        session.close()

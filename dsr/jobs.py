@@ -1,0 +1,228 @@
+"""The only enqueue API: `defer()` writes an outbox row in the caller's transaction.
+
+After the commit the relay publishes the row to RQ with a deterministic job id; the
+worker's sweep publishes whatever is left (Redis was down, the web process died between
+commit and publish) and re-publishes work that Redis lost. Publishing twice is harmless:
+RQ refuses a second job with the same id, and every job is idempotent.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+import sqlalchemy as sa
+from flask import Flask
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError, NoSuchJobError
+from rq.job import Job, JobStatus
+from rq.registry import StartedJobRegistry
+from rq.serializers import JSONSerializer
+from sqlalchemy import event, orm
+
+from dsr.broker import get_redis
+from dsr.db import get_db, utcnow
+from dsr.models import OutboxJob
+
+log = logging.getLogger(__name__)
+
+QUEUE_DEFAULT = "default"
+QUEUE_NOTIFY = "notify"
+QUEUE_CONNECTORS = "connectors"
+ALL_QUEUES = (QUEUE_NOTIFY, QUEUE_DEFAULT, QUEUE_CONNECTORS)  # order = dequeue priority
+
+_PENDING = "dsr_outbox_pending"
+_ID_ARG = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+FAILED_TTL_SECONDS = 7 * 24 * 3600  # RQ keeps tracebacks a year by default: too long for anything near PII
+RESULT_TTL_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A job the workers enqueue every `every` seconds (one of them wins each slot)."""
+
+    job_name: str
+    every: float
+
+
+# Periodic work declared as data; issues add their sweeps here.
+PERIODIC: list[Periodic] = []
+
+
+def queue_name(app: Flask, short: str) -> str:
+    return f"{app.config['QUEUE_PREFIX']}-{short}"
+
+
+def get_queue(app: Flask, short: str, connection: redis.Redis | None = None) -> Queue:
+    return Queue(queue_name(app, short), connection=connection or get_redis(app), serializer=JSONSerializer)
+
+
+def defer(session: orm.Session, job_name: str, *args: int | str, run_at: datetime | None = None,
+          request_id: int | None = None) -> OutboxJob:
+    """Record the intent to run `job_name(*args)` once the caller's transaction commits."""
+    from workers.registry import job_spec  # the registry imports services; import late to avoid cycles
+
+    spec = job_spec(job_name)
+    for arg in args:
+        if isinstance(arg, bool) or not isinstance(arg, int | str) or (isinstance(arg, str) and not _ID_ARG.match(arg)):
+            raise ValueError(f"job {job_name}: arguments must be ids (int or short key), got {arg!r}")
+    row = OutboxJob(job_name=job_name, args=list(args), queue=spec.queue, run_at=run_at, request_id=request_id)
+    session.add(row)
+    session.info.setdefault(_PENDING, []).append(row)
+    return row
+
+
+def install_relay(app: Flask) -> None:
+    """Publish a transaction's outbox rows right after it commits (in the same thread)."""
+    maker = get_db(app).sessionmaker
+
+    @event.listens_for(maker, "after_commit")
+    def _after_commit(session: orm.Session) -> None:
+        rows = [row for row in session.info.pop(_PENDING, []) if row.id is not None and row.run_at is None]
+        if rows and app.config["OUTBOX_RELAY_INLINE"]:
+            Relay(app).publish(rows)
+
+    @event.listens_for(maker, "after_rollback")
+    def _after_rollback(session: orm.Session) -> None:
+        session.info.pop(_PENDING, None)
+
+
+class Relay:
+    """Moves outbox rows to RQ. Never raises for a Redis outage: the row waits for the sweep."""
+
+    def __init__(self, app: Flask, connection: redis.Redis | None = None):
+        self.app = app
+        self.connection = connection or get_redis(app)
+
+    def publish(self, rows: list[OutboxJob]) -> list[int]:
+        if not _redis_may_be_up(self.app):
+            return []
+        published: list[int] = []
+        for row in rows:
+            try:
+                self._enqueue(row)
+            except DuplicateJobError:
+                pass  # already published by another relay or sweep
+            except (redis.RedisError, OSError) as exc:
+                _remember_redis_down(self.app)
+                log.warning("outbox %s not published yet (%s); the sweep will retry", row.id, type(exc).__name__)
+                break
+            published.append(row.id)
+        if published:
+            self._mark_published(published)
+        return published
+
+    def _enqueue(self, row: OutboxJob) -> None:
+        from workers.registry import job_spec
+
+        spec = job_spec(row.job_name)
+        intervals = [int(i) if float(i).is_integer() else i for i in self.app.config["JOB_RETRY_INTERVALS"]]
+        retries = spec.retries if spec.retries is not None else len(intervals)
+        queue = get_queue(self.app, row.queue, self.connection)
+        queue.enqueue(
+            spec.path, args=list(row.args), job_id=rq_job_id(row), unique=True,
+            meta={"outbox_id": row.id}, description=f"{row.job_name}{tuple(row.args)}",
+            job_timeout=spec.timeout or self.app.config["JOB_TIMEOUT"],
+            retry=Retry(max=retries, interval=intervals[:retries] or 0) if retries else None,
+            result_ttl=RESULT_TTL_SECONDS, failure_ttl=FAILED_TTL_SECONDS,
+        )
+
+    def _mark_published(self, ids: list[int]) -> None:
+        with get_db(self.app).session() as session:
+            session.execute(
+                sa.update(OutboxJob).where(OutboxJob.id.in_(ids), OutboxJob.published_at.is_(None))
+                .values(published_at=utcnow())
+            )
+            session.commit()
+
+
+def rq_job_id(row: OutboxJob) -> str:
+    """Deterministic per publication: re-publishing after a loss bumps publish_count."""
+    return f"{row.job_name}-{row.id}-{row.publish_count}"
+
+
+def sweep_outbox(app: Flask, connection: redis.Redis | None = None, batch: int = 500) -> dict[str, int]:
+    """Publish due rows; re-publish rows whose RQ job vanished; mark rows whose job failed for good."""
+    connection = connection or get_redis(app)
+    now = utcnow()
+    counts = {"published": 0, "republished": 0, "failed": 0}
+    db = get_db(app)
+    with db.session() as session:
+        due = session.scalars(
+            sa.select(OutboxJob)
+            .where(OutboxJob.published_at.is_(None), OutboxJob.completed_at.is_(None), OutboxJob.failed_at.is_(None),
+                   sa.or_(OutboxJob.run_at.is_(None), OutboxJob.run_at <= now))
+            .order_by(OutboxJob.id).limit(batch)
+        ).all()
+        session.commit()  # end the read transaction before talking to Redis (rows stay loaded)
+    counts["published"] = len(Relay(app, connection).publish(list(due)))
+
+    lease_cutoff = now - timedelta(seconds=app.config["JOB_LEASE_SECONDS"])
+    with db.session() as session:
+        stale = session.scalars(
+            sa.select(OutboxJob)
+            .where(OutboxJob.published_at.is_not(None), OutboxJob.published_at < lease_cutoff,
+                   OutboxJob.completed_at.is_(None), OutboxJob.failed_at.is_(None))
+            .order_by(OutboxJob.id).limit(batch)
+        ).all()
+        for row in stale:
+            status = _rq_status(connection, rq_job_id(row))
+            if status is None:
+                # Redis lost it (restart without persistence, eviction): publish again under a new id.
+                row.publish_count += 1
+                row.published_at = None
+                counts["republished"] += 1
+            elif status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+                row.failed_at = now
+                counts["failed"] += 1
+        session.commit()
+        republish = [row for row in stale if row.published_at is None]
+    if republish:
+        Relay(app, connection).publish(republish)
+    return counts
+
+
+def _rq_status(connection: redis.Redis, job_id: str) -> JobStatus | None:
+    try:
+        return Job.fetch(job_id, connection=connection, serializer=JSONSerializer).get_status(refresh=False)
+    except NoSuchJobError:
+        return None
+
+
+def reap_abandoned_jobs(app: Flask, connection: redis.Redis) -> None:
+    """Let RQ retry or fail jobs whose worker died, without waiting for its maintenance interval."""
+    for short in ALL_QUEUES:
+        StartedJobRegistry(queue_name(app, short), connection=connection, serializer=JSONSerializer).cleanup()
+
+
+def enqueue_periodic(app: Flask, connection: redis.Redis, now: float | None = None) -> int:
+    """Enqueue each periodic job once per slot; every worker tries, the deterministic id lets one win."""
+    from workers.registry import job_spec
+
+    now = time.time() if now is None else now
+    started = 0
+    for periodic in PERIODIC:
+        spec = job_spec(periodic.job_name)
+        slot = int(now // periodic.every)
+        try:
+            get_queue(app, spec.queue, connection).enqueue(
+                spec.path, job_id=f"periodic-{periodic.job_name}-{slot}", unique=True,
+                job_timeout=spec.timeout or app.config["JOB_TIMEOUT"],
+                result_ttl=max(int(periodic.every) * 2, 60), failure_ttl=FAILED_TTL_SECONDS,
+            )
+            started += 1
+        except DuplicateJobError:
+            pass
+    return started
+
+
+def _redis_may_be_up(app: Flask) -> bool:
+    return time.monotonic() >= app.extensions.get("dsr.redis_down_until", 0.0)
+
+
+def _remember_redis_down(app: Flask) -> None:
+    # After one failure, requests stop paying the connect timeout for a while.
+    app.extensions["dsr.redis_down_until"] = time.monotonic() + app.config["REDIS_RETRY_AFTER"]

@@ -1,0 +1,31 @@
+"""All models, imported here so Base.metadata is complete for Alembic and tests."""
+from dsr.models.audit import AuditEvent
+from dsr.models.bundle import ExportBundle
+from dsr.models.enums import (
+    BundleKind,
+    BundleStatus,
+    ChallengeChannel,
+    ChallengePurpose,
+    Channel,
+    DeliveryChannel,
+    DeliveryStatus,
+    MessageDirection,
+    RequestStatus,
+    Right,
+    StaffRole,
+    TaskAction,
+    TaskState,
+)
+from dsr.models.message import Message
+from dsr.models.outbox import OutboxJob
+from dsr.models.request import ClockPause, SubjectRequest
+from dsr.models.staff import StaffUser
+from dsr.models.task import SystemTask
+from dsr.models.verification import VerificationChallenge
+
+__all__ = [
+    "AuditEvent", "BundleKind", "BundleStatus", "ChallengeChannel", "ChallengePurpose", "Channel",
+    "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection",
+    "OutboxJob", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectRequest", "SystemTask",
+    "TaskAction", "TaskState", "VerificationChallenge",
+]

@@ -1,0 +1,103 @@
+"""The subject's request, which becomes the case once identity is verified."""
+from __future__ import annotations
+
+import secrets
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+from sqlalchemy.orm import Mapped, mapped_column
+
+from dsr.db import Base, utcnow
+from dsr.models.enums import Channel, RequestStatus, Right
+from dsr.models.types import StrEnumType, UTCDateTime
+
+# Crockford base32 without look-alikes: references are read aloud on the phone.
+_REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_reference() -> str:
+    body = "".join(secrets.choice(_REFERENCE_ALPHABET) for _ in range(8))
+    return f"DSR-{body[:4]}-{body[4:]}"
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class SubjectRequest(Base):
+    __tablename__ = "subject_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: opaque id in subject-facing URLs; 128 random bits, never sequential
+    public_id: Mapped[str] = mapped_column(sa.String(32), unique=True, default=new_public_id)
+    #: human reference shown to subject and staff; grants nothing on its own
+    reference: Mapped[str] = mapped_column(sa.String(16), unique=True, default=new_reference)
+    right: Mapped[Right] = mapped_column(StrEnumType(Right))
+    status: Mapped[RequestStatus] = mapped_column(StrEnumType(RequestStatus), index=True,
+                                                  default=RequestStatus.AWAITING_VERIFICATION)
+    channel: Mapped[Channel] = mapped_column(StrEnumType(Channel), default=Channel.WEB)
+    language: Mapped[str] = mapped_column(sa.String(5), default="en")
+    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    #: as typed by the subject (E.164); never used for step-up, which goes to the phone on file
+    phone: Mapped[str | None] = mapped_column(sa.String(20))
+    full_name: Mapped[str | None] = mapped_column(sa.String(200))
+    #: right-specific answers (what is wrong / should be, which processing, which consent, ...)
+    details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    #: the form's idempotency key: a double-submitted form makes one request
+    intake_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    verification_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verification_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: how identity was established, e.g. "email_code+sms_code" or a staff note's id
+    identity_method: Mapped[str | None] = mapped_column(sa.String(64))
+    step_up_required: Mapped[bool] = mapped_column(default=False)
+    lookup_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Deadline fields are computed by dsr.deadlines.rules and stored so the queue can sort on them.
+    due_on: Mapped[date | None] = mapped_column(sa.Date)
+    extension_notice_due_on: Mapped[date | None] = mapped_column(sa.Date)
+    extended_due_on: Mapped[date | None] = mapped_column(sa.Date)
+    #: the date that binds now: extended_due_on once extended, else due_on
+    deadline_on: Mapped[date | None] = mapped_column(sa.Date, index=True)
+    extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    extension_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    rejection_code: Mapped[str | None] = mapped_column(sa.String(40))
+    rejection_text: Mapped[str | None] = mapped_column(sa.Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    pauses: Mapped[list[ClockPause]] = orm.relationship(back_populates="request", order_by="ClockPause.id",
+                                                       cascade="all, delete-orphan")
+
+    __table_args__ = (sa.Index("ix_subject_requests_status_deadline", "status", "deadline_on", "id"),)
+
+    def __repr__(self) -> str:  # no PII in reprs: they end up in logs
+        return f"<SubjectRequest {self.id} {self.right} {self.status}>"
+
+
+class ClockPause(Base):
+    """The pause ledger: the clock stops only while identity information we asked for is outstanding."""
+
+    __tablename__ = "clock_pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("subject_requests.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(sa.String(40), default="identity")
+    #: the message that asked the subject (proof of what was asked and when)
+    message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("messages.id"))
+    started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+
+    request: Mapped[SubjectRequest] = orm.relationship(back_populates="pauses")

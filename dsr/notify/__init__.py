@@ -1,0 +1,1 @@
+"""Mail and SMS: message rendering per language, transports, and the delivery service."""

@@ -1,0 +1,62 @@
+"""The run command: keys, migrations, demo data, then Redis + demo systems + worker + web together."""
+from __future__ import annotations
+
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from flask import Flask
+
+from dsr import demo, migrate
+from dsr.broker import EmbeddedRedis
+from dsr.config import read_secrets_file, ensure_instance_secrets
+from dsr.supervisor import Child, Supervisor
+
+# Extra long-running demo processes (the demo support-chat API, ...): name -> command factory.
+DEMO_SERVICES: dict[str, object] = {}
+
+
+def run_portal(app: Flask, *, host: str, port: int) -> int:
+    instance = Path(app.instance_path)
+    ensure_instance_secrets(instance)
+    app.config.update(read_secrets_file(instance / "secrets.json"))
+    print("Preparing the database...", file=sys.stderr, flush=True)
+    migrate.upgrade(app)
+    info = demo.load_demo(app)
+
+    env = {"DSR_INSTANCE_PATH": str(instance)}
+    children = [Child(name, factory(app), env) for name, factory in DEMO_SERVICES.items()]
+    children.append(Child("worker", [sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], env))
+    children.append(Child("web", [
+        sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
+        "--graceful-timeout", "5", "--timeout", "60", "app:app",
+    ], env))
+    embedded = None if app.config["REDIS_URL"] else EmbeddedRedis(instance)
+    base = f"http://{host}:{port}"
+
+    def announce(supervisor: Supervisor) -> None:
+        if _wait_for(f"{base}/healthz", timeout=60, give_up=lambda: supervisor.stopping):
+            print(f"\nThe portal is running at {base}/  (staff area: {base}/staff/)\n"
+                  f"  demo staff login: {info.staff_email}  password: {info.staff_password}\n"
+                  f"  mail and SMS are written to {app.config['OUTBOX_DIR']}/\n"
+                  f"Press Ctrl-C to stop.\n", file=sys.stderr, flush=True)
+        elif not supervisor.stopping:
+            print(f"The web server did not answer on {base} within 60 s; see the messages above.",
+                  file=sys.stderr, flush=True)
+
+    return Supervisor(children, embedded_redis=embedded).run(on_ready=announce)
+
+
+def _wait_for(url: str, timeout: float, give_up) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not give_up():
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own localhost URL)
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.3)
+    return False

@@ -1,0 +1,75 @@
+"""`flask dsr worker`: an RQ worker with the scheduler, plus the outbox sweep and periodic jobs.
+
+The sweep runs in a thread of every worker (publishing twice is harmless), so a deployment
+needs nothing but web and worker processes: no cron, no separate scheduler host.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+import redis
+from flask import Flask
+from rq import SimpleWorker, Worker
+from rq.serializers import JSONSerializer
+
+from dsr import broker, jobs
+
+log = logging.getLogger(__name__)
+
+
+class Sweeper(threading.Thread):
+    """Every OUTBOX_SWEEP_SECONDS: publish what the relay left, reap dead jobs, start periodic jobs."""
+
+    def __init__(self, app: Flask, connection: redis.Redis):
+        super().__init__(name="dsr-sweeper", daemon=True)
+        self.app, self.connection = app, connection
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        interval = float(self.app.config["OUTBOX_SWEEP_SECONDS"])
+        while not self.stopping.wait(interval):
+            self.tick()
+
+    def tick(self) -> None:
+        try:
+            with self.app.app_context():
+                counts = jobs.sweep_outbox(self.app, self.connection)
+                jobs.reap_abandoned_jobs(self.app, self.connection)
+                jobs.enqueue_periodic(self.app, self.connection)
+            if any(counts.values()):
+                log.info("sweep: %s", counts)
+        except (redis.RedisError, OSError) as exc:
+            log.warning("sweep skipped: queue unavailable (%s)", type(exc).__name__)
+        except Exception:  # the sweeper must outlive a bad tick (database restarting, ...)
+            log.exception("sweep failed; next tick in %ss", self.app.config["OUTBOX_SWEEP_SECONDS"])
+
+
+def build_worker(app: Flask, connection: redis.Redis, queues: list[str] | None = None) -> Worker:
+    worker_class = SimpleWorker if app.config["WORKER_CLASS"] == "simple" else Worker
+    return worker_class(
+        [jobs.get_queue(app, q, connection) for q in (queues or jobs.ALL_QUEUES)],
+        connection=connection, serializer=JSONSerializer,
+        maintenance_interval=int(app.config["WORKER_MAINTENANCE_SECONDS"]),
+        log_job_description=False,  # descriptions hold only ids, but keep job logs minimal anyway
+    )
+
+
+def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = None,
+               with_sweeper: bool = True) -> bool:
+    from workers.app import use_app
+    from workers.registry import load_jobs
+
+    use_app(app)
+    load_jobs()
+    broker.ensure_embedded(app)
+    connection = broker.worker_connection(app)
+    sweeper = Sweeper(app, connection) if with_sweeper and not burst else None
+    if sweeper:
+        sweeper.tick()  # publish leftovers before taking the first job
+        sweeper.start()
+    try:
+        return build_worker(app, connection, queues).work(burst=burst, with_scheduler=True, logging_level="INFO")
+    finally:
+        if sweeper:
+            sweeper.stopping.set()

@@ -1,0 +1,128 @@
+"""Real parts for tests: an SMTP server, an in-process RQ worker, a worker subprocess, polling."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
+
+from dsr import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+
+class _Collect:
+    def __init__(self, sink: SmtpSink):
+        self.sink = sink
+
+    async def handle_RCPT(self, server, session, envelope: Envelope, address: str, rcpt_options):
+        if address in self.sink.refuse:
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope: Envelope):
+        if self.sink.fail_next > 0:
+            self.sink.fail_next -= 1
+            return "451 4.3.0 try again later"
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        with self.sink.lock:
+            self.sink.messages.append((list(envelope.rcpt_tos), parsed))
+        return "250 Message accepted"
+
+
+class SmtpSink:
+    """aiosmtpd on a free port; `.messages` holds (recipients, EmailMessage)."""
+
+    def __init__(self):
+        self.host, self.port = "127.0.0.1", free_port()
+        self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.refuse: set[str] = set()
+        self.fail_next = 0
+        self.lock = threading.Lock()
+        self.controller = Controller(_Collect(self), hostname=self.host, port=self.port)
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self.lock:
+            return [message for recipients, message in self.messages if address in recipients]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
+        return wait_until(lambda: len(self.to(address)) >= count and self.to(address), timeout,
+                          message=f"{count} mail(s) to {address}")
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    return part.get_content() if part else ""
+
+
+def run_jobs(app, max_rounds: int = 20) -> None:
+    """Run every queued job in this process with a real RQ worker (burst), sweeping between rounds
+    so delayed and left-over outbox rows are published too."""
+    from dsr import broker, jobs
+    from dsr.worker import build_worker
+    from workers.app import use_app
+    from workers.registry import load_jobs
+
+    use_app(app)
+    load_jobs()
+    connection = broker.worker_connection(app)
+    try:
+        for _ in range(max_rounds):
+            with app.app_context():
+                jobs.sweep_outbox(app, connection)
+            queued = sum(jobs.get_queue(app, q, connection).count for q in jobs.ALL_QUEUES)
+            if not queued:
+                return
+            build_worker(app, connection).work(burst=True, logging_level="WARNING")
+    finally:
+        connection.close()
+
+
+def worker_env(app) -> dict[str, str]:
+    """Environment for a `flask dsr worker` subprocess that sees the same database, Redis and keys."""
+    config = app.config
+    env = {**os.environ, "DSR_INSTANCE_PATH": app.instance_path, "PYTHONUNBUFFERED": "1"}
+    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEY", "SIGNING_KEY", "BASE_URL",
+                "SMTP_HOST", "SMTP_PORT", "OUTBOX_DIR", "STORAGE_DIR", "SYSTEMS_FILE", "QUEUE_PREFIX",
+                "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_CLASS", "JOB_TIMEOUT"):
+        if config.get(key) is not None:
+            env[f"DSR_{key}"] = str(config[key])
+    env["DSR_JOB_RETRY_INTERVALS"] = " ".join(str(i) for i in config["JOB_RETRY_INTERVALS"])
+    env["DSR_REDIS_RETRY_AFTER"] = str(config["REDIS_RETRY_AFTER"])
+    return env
+
+
+def spawn_worker(app, log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 (closed by the caller's process lifetime)
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], cwd=REPO_ROOT,
+                            env=worker_env(app), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -1,0 +1,129 @@
+"""The transactional outbox: intents commit with their cause, publish after commit, survive Redis outages."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from dsr import jobs
+from dsr.broker import EmbeddedRedis, get_redis
+from dsr.db import get_db
+from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection, OutboxJob
+from tests.support import run_jobs
+
+
+def _message(session, to="subject@example.org", **overrides) -> Message:
+    values = dict(direction=MessageDirection.TO_SUBJECT, channel=DeliveryChannel.EMAIL, to_address=to,
+                  subject_line="Your request", body_text="Hello", template="test")
+    values.update(overrides)
+    message = Message(**values)
+    session.add(message)
+    session.flush()
+    return message
+
+
+def test_a_deferred_job_is_published_right_after_commit_with_a_deterministic_id(app, session):
+    message = _message(session)
+    row = jobs.defer(session, "deliver_message", message.id)
+    assert get_redis(app).keys("rq:job:*") == []  # nothing leaves before the commit
+    session.commit()
+    session.expire_all()
+    assert session.get(OutboxJob, row.id).published_at is not None
+    job = Job.fetch(f"deliver_message-{row.id}-0", connection=get_redis(app), serializer=JSONSerializer)
+    assert job.args == [message.id]  # ids only, JSON on the wire
+    assert job.func_name == "workers.jobs.deliver_message"
+
+
+def test_a_rolled_back_transaction_publishes_nothing(app, session):
+    message = _message(session)
+    jobs.defer(session, "deliver_message", message.id)
+    session.rollback()
+    assert session.scalar(sa.select(sa.func.count()).select_from(OutboxJob)) == 0
+    assert get_redis(app).keys("rq:job:*") == []
+
+
+def test_job_arguments_must_be_ids(session):
+    with pytest.raises(ValueError, match="ids"):
+        jobs.defer(session, "deliver_message", "someone@example.org")
+    with pytest.raises(ValueError, match="unknown job"):
+        jobs.defer(session, "no_such_job", 1)
+
+
+def test_a_real_worker_runs_the_job_and_the_outbox_row_completes(app, session):
+    message = _message(session)
+    row = jobs.defer(session, "deliver_message", message.id)
+    session.commit()
+    run_jobs(app)
+    session.expire_all()
+    assert session.get(Message, message.id).status is DeliveryStatus.SENT
+    assert session.get(OutboxJob, row.id).completed_at is not None
+    mails = list(Path(app.config["OUTBOX_DIR"]).glob("*.eml"))
+    assert len(mails) == 1 and b"Hello" in mails[0].read_bytes()
+
+
+def test_publishing_twice_runs_the_job_once(app, session):
+    message = _message(session)
+    row = jobs.defer(session, "deliver_message", message.id)
+    session.commit()
+    relay = jobs.Relay(app)
+    assert relay.publish([row]) == [row.id]  # a second relay (e.g. the sweep) racing the first
+    assert len(get_redis(app).keys("rq:job:*")) == 1
+
+
+def test_a_job_requested_while_redis_is_unreachable_is_delivered_after_it_returns(app_config, tmp_path):
+    from dsr import create_app
+
+    private = EmbeddedRedis(tmp_path / "private-redis")
+    app_config["REDIS_URL"] = private.url  # nobody listens there yet: Redis is down
+    app = create_app(app_config)
+    with app.app_context():
+        with get_db(app).session() as session:
+            message = _message(session)
+            row = jobs.defer(session, "deliver_message", message.id)
+            session.commit()  # the change commits although Redis is unreachable
+            message_id, row_id = message.id, row.id
+        with get_db(app).session() as session:
+            assert session.get(OutboxJob, row_id).published_at is None
+        private.start()  # Redis returns
+        try:
+            run_jobs(app)  # the worker's sweep publishes the left-over row, then runs it
+            with get_db(app).session() as session:
+                assert session.get(Message, message_id).status is DeliveryStatus.SENT
+                assert session.get(OutboxJob, row_id).completed_at is not None
+        finally:
+            get_redis(app).close()
+            private.stop()
+    get_db(app).engine.dispose()
+
+
+def test_a_job_lost_by_redis_is_published_again_by_the_sweep(app, session):
+    message = _message(session)
+    row = jobs.defer(session, "deliver_message", message.id)
+    session.commit()
+    get_redis(app).flushdb()  # Redis restarted without persistence
+    session.execute(sa.update(OutboxJob).values(published_at=sa.func.current_timestamp()))
+    session.commit()
+    app.config["JOB_LEASE_SECONDS"] = -1  # every published row is past its lease
+    counts = jobs.sweep_outbox(app)
+    assert counts["republished"] == 1
+    assert Job.exists(f"deliver_message-{row.id}-1", connection=get_redis(app))
+    run_jobs(app)
+    session.expire_all()
+    assert session.get(Message, message.id).status is DeliveryStatus.SENT
+
+
+def test_delayed_work_waits_in_the_database_until_it_is_due(app, session):
+    from datetime import timedelta
+
+    from dsr.db import utcnow
+
+    message = _message(session)
+    row = jobs.defer(session, "deliver_message", message.id, run_at=utcnow() + timedelta(hours=1))
+    session.commit()
+    assert jobs.sweep_outbox(app)["published"] == 0
+    session.execute(sa.update(OutboxJob).where(OutboxJob.id == row.id).values(run_at=utcnow()))
+    session.commit()
+    assert jobs.sweep_outbox(app)["published"] == 1

@@ -1,0 +1,108 @@
+"""The job decorator and registry: names -> dotted path, queue, retries.
+
+A job body receives the app context's session first, then ids; the decorator owns the
+transaction, so the body's work and the outbox row's completion commit together.
+"""
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from rq import get_current_job
+
+from dsr.db import get_session, utcnow
+from dsr.models import OutboxJob
+from workers.app import get_app
+
+log = logging.getLogger(__name__)
+
+# Modules whose @job functions make up the registry; each area adds its own module here.
+JOB_MODULES = ("workers.jobs",)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    path: str  # dotted path RQ imports in the worker
+    queue: str
+    retries: int | None  # None: as many as JOB_RETRY_INTERVALS has entries
+    timeout: int | None
+
+
+_JOBS: dict[str, JobSpec] = {}
+_loaded = False
+
+
+def job(queue: str, *, retries: int | None = None, timeout: int | None = None) -> Callable:
+    def decorate(body: Callable) -> Callable:
+        name = body.__name__
+
+        @functools.wraps(body)
+        def run(*args):
+            app = get_app()
+            with app.app_context():
+                session = get_session()
+                outbox_id = _current_outbox_id()
+                try:
+                    result = body(session, *args)
+                    if outbox_id is not None:
+                        session.execute(sa.update(OutboxJob).where(OutboxJob.id == outbox_id)
+                                        .values(completed_at=utcnow(), last_error=None))
+                    session.commit()
+                    return result
+                except Exception as exc:
+                    session.rollback()
+                    _record_failure(session, outbox_id, exc)
+                    raise
+
+        run.body = body
+        _JOBS[name] = JobSpec(name=name, path=f"{body.__module__}.{name}", queue=queue,
+                              retries=retries, timeout=timeout)
+        return run
+
+    return decorate
+
+
+def load_jobs() -> dict[str, JobSpec]:
+    global _loaded
+    if not _loaded:
+        for module in JOB_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return dict(_JOBS)
+
+
+def job_spec(name: str) -> JobSpec:
+    load_jobs()
+    try:
+        return _JOBS[name]
+    except KeyError:
+        raise ValueError(f"unknown job {name!r}") from None
+
+
+def is_final_attempt() -> bool:
+    """True when RQ will not retry the running job again (or it runs outside RQ)."""
+    current = get_current_job()
+    return current is None or not current.retries_left
+
+
+def _current_outbox_id() -> int | None:
+    current = get_current_job()
+    return current.meta.get("outbox_id") if current is not None else None
+
+
+def _record_failure(session, outbox_id: int | None, exc: Exception) -> None:
+    # Only the exception class and our own short message: connector errors are phrased without PII.
+    text = f"{type(exc).__name__}: {str(exc)[:200]}"
+    log.warning("job outbox=%s failed: %s", outbox_id, type(exc).__name__)
+    if outbox_id is None:
+        return
+    try:
+        session.execute(sa.update(OutboxJob).where(OutboxJob.id == outbox_id).values(last_error=text))
+        session.commit()
+    except sa.exc.SQLAlchemyError:
+        session.rollback()  # the database itself may be what failed; RQ still retries the job
