@@ -67,9 +67,11 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
 
 def configure_database(app: Flask) -> None:
     from dsr import db, jobs
+    from dsr.connectors import registry
 
     db.init_app(app)
     jobs.install_relay(app)
+    registry.init_app(app)  # validates every [[systems]] declaration now, connects later
 
 
 def configure_extensions(app: Flask) -> None:

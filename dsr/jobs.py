@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import re
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
@@ -38,18 +37,6 @@ _PENDING = "dsr_outbox_pending"
 _ID_ARG = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 FAILED_TTL_SECONDS = 7 * 24 * 3600  # RQ keeps tracebacks a year by default: too long for anything near PII
 RESULT_TTL_SECONDS = 3600
-
-
-@dataclass(frozen=True)
-class Periodic:
-    """A job the workers enqueue every `every` seconds (one of them wins each slot)."""
-
-    job_name: str
-    every: float
-
-
-# Periodic work declared as data; issues add their sweeps here.
-PERIODIC: list[Periodic] = []
 
 
 def queue_name(app: Flask, short: str) -> str:
@@ -199,19 +186,19 @@ def reap_abandoned_jobs(app: Flask, connection: redis.Redis) -> None:
 
 
 def enqueue_periodic(app: Flask, connection: redis.Redis, now: float | None = None) -> int:
-    """Enqueue each periodic job once per slot; every worker tries, the deterministic id lets one win."""
-    from workers.registry import job_spec
+    """Enqueue each periodic job (`@job(..., every=s)`) once per slot; every worker tries, the
+    deterministic job id lets exactly one win."""
+    from workers.registry import periodic_jobs
 
     now = time.time() if now is None else now
     started = 0
-    for periodic in PERIODIC:
-        spec = job_spec(periodic.job_name)
-        slot = int(now // periodic.every)
+    for spec in periodic_jobs():
+        slot = int(now // spec.every)
         try:
             get_queue(app, spec.queue, connection).enqueue(
-                spec.path, job_id=f"periodic-{periodic.job_name}-{slot}", unique=True,
+                spec.path, job_id=f"periodic-{spec.name}-{slot}", unique=True,
                 job_timeout=spec.timeout or app.config["JOB_TIMEOUT"],
-                result_ttl=max(int(periodic.every) * 2, 60), failure_ttl=FAILED_TTL_SECONDS,
+                result_ttl=max(int(spec.every) * 2, 60), failure_ttl=FAILED_TTL_SECONDS,
             )
             started += 1
         except DuplicateJobError:

@@ -31,13 +31,15 @@ class JobSpec:
     queue: str
     retries: int | None  # None: as many as JOB_RETRY_INTERVALS has entries
     timeout: int | None
+    every: float | None  # seconds: the workers start this job periodically (it then takes no arguments)
 
 
 _JOBS: dict[str, JobSpec] = {}
 _loaded = False
 
 
-def job(queue: str, *, retries: int | None = None, timeout: int | None = None) -> Callable:
+def job(queue: str, *, retries: int | None = None, timeout: int | None = None,
+        every: float | None = None) -> Callable:
     def decorate(body: Callable) -> Callable:
         name = body.__name__
 
@@ -61,7 +63,7 @@ def job(queue: str, *, retries: int | None = None, timeout: int | None = None) -
 
         run.body = body
         _JOBS[name] = JobSpec(name=name, path=f"{body.__module__}.{name}", queue=queue,
-                              retries=retries, timeout=timeout)
+                              retries=retries, timeout=timeout, every=every)
         return run
 
     return decorate
@@ -74,6 +76,10 @@ def load_jobs() -> dict[str, JobSpec]:
             importlib.import_module(module)
         _loaded = True
     return dict(_JOBS)
+
+
+def periodic_jobs() -> list[JobSpec]:
+    return [spec for spec in load_jobs().values() if spec.every]
 
 
 def job_spec(name: str) -> JobSpec:

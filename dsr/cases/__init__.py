@@ -1,0 +1,1 @@
+"""Staff case handling: the queue, the case page, decisions."""

@@ -1,0 +1,71 @@
+"""Every status change of a request, in one table. Anything not listed is refused with a message."""
+from __future__ import annotations
+
+from enum import StrEnum
+
+from dsr.models import RequestStatus as S
+
+
+class Action(StrEnum):
+    VERIFY = "verify"  # identity proven: the request becomes a case
+    EXPIRE = "expire"  # never verified within the limit
+    WITHDRAW = "withdraw"  # the subject takes the request back
+    APPROVE = "approve"
+    REJECT = "reject"
+    ASK_SUBJECT = "ask_subject"  # staff ask the subject for information
+    SUBJECT_ANSWERED = "subject_answered"
+    EXTEND = "extend"
+    ASSIGN = "assign"
+    BUNDLE_READY = "bundle_ready"  # every system is done and the export is assembled
+    RELEASE = "release"  # staff release the reviewed export to the subject
+    COMPLETE = "complete"  # the answer is given
+    REOPEN_WORK = "reopen_work"  # e.g. retry a system after review found a gap
+
+
+_OPEN_CASE = (S.OPEN, S.AWAITING_SUBJECT, S.IN_PROGRESS, S.READY_FOR_REVIEW)
+
+TRANSITIONS: dict[tuple[S, Action], S] = {
+    (S.AWAITING_VERIFICATION, Action.VERIFY): S.OPEN,
+    (S.AWAITING_VERIFICATION, Action.EXPIRE): S.EXPIRED,
+    (S.AWAITING_VERIFICATION, Action.WITHDRAW): S.WITHDRAWN,
+    (S.OPEN, Action.APPROVE): S.IN_PROGRESS,
+    (S.OPEN, Action.REJECT): S.REJECTED,
+    (S.OPEN, Action.ASK_SUBJECT): S.AWAITING_SUBJECT,
+    (S.AWAITING_SUBJECT, Action.SUBJECT_ANSWERED): S.OPEN,
+    (S.AWAITING_SUBJECT, Action.REJECT): S.REJECTED,
+    (S.AWAITING_SUBJECT, Action.APPROVE): S.IN_PROGRESS,
+    (S.IN_PROGRESS, Action.ASK_SUBJECT): S.AWAITING_SUBJECT,
+    (S.IN_PROGRESS, Action.BUNDLE_READY): S.READY_FOR_REVIEW,
+    (S.IN_PROGRESS, Action.COMPLETE): S.COMPLETED,
+    (S.READY_FOR_REVIEW, Action.RELEASE): S.COMPLETED,
+    (S.READY_FOR_REVIEW, Action.REOPEN_WORK): S.IN_PROGRESS,
+    **{(status, Action.WITHDRAW): S.WITHDRAWN for status in _OPEN_CASE},
+    # Extending and assigning keep the status; they are still checked against this table.
+    **{(status, Action.EXTEND): status for status in _OPEN_CASE},
+    **{(status, Action.ASSIGN): status for status in _OPEN_CASE},
+}
+
+FINAL = frozenset({S.COMPLETED, S.REJECTED, S.WITHDRAWN, S.EXPIRED})
+
+
+class IllegalTransition(ValueError):
+    def __init__(self, status: S, action: Action):
+        self.status, self.action = status, action
+        super().__init__(f"cannot {action.value.replace('_', ' ')} a request that is {status.value.replace('_', ' ')}")
+
+
+def next_status(status: S, action: Action) -> S:
+    try:
+        return TRANSITIONS[(status, action)]
+    except KeyError:
+        raise IllegalTransition(status, action) from None
+
+
+def allowed_actions(status: S) -> list[Action]:
+    return [action for (source, action) in TRANSITIONS if source is status]
+
+
+def apply(request, action: Action) -> S:
+    """Move `request` (a SubjectRequest) along the table; returns the new status."""
+    request.status = next_status(request.status, action)
+    return request.status

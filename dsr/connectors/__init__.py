@@ -1,0 +1,1 @@
+"""Connected systems: the contract (base.py), the built-in kinds, and the registry."""

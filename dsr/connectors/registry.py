@@ -1,0 +1,152 @@
+"""Builds connectors from systems.toml and finds a subject across all of them.
+
+Declarations are validated at start-up (no connection is opened); an error names the
+file, the line and the key, e.g. `systems.toml, line 31, key 'systems[1].facts.retention'`.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+
+from dsr.connectors.base import Connector, ConnectorContext, ConnectorError, DeclarationError, Facts, Identity, \
+    SubjectRef
+from dsr.controller import SystemsFile, SystemsFileError
+
+log = logging.getLogger(__name__)
+
+# Modules that define built-in kinds (each registers itself with @kind on import).
+KIND_MODULES: tuple[str, ...] = ()
+
+_KINDS: dict[str, type[Connector]] = {}
+_SYSTEM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_loaded = False
+
+
+def kind(name: str):
+    def register(cls: type[Connector]) -> type[Connector]:
+        cls.kind = name
+        _KINDS[name] = cls
+        return cls
+
+    return register
+
+
+def known_kinds() -> dict[str, type[Connector]]:
+    global _loaded
+    if not _loaded:
+        for module in KIND_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+    return dict(_KINDS)
+
+
+@dataclass(frozen=True)
+class System:
+    """A declared system: its connector plus what the portal shows about it."""
+
+    key: str
+    name: str
+    connector: Connector
+
+
+def build_systems(systems_file: SystemsFile, context: ConnectorContext) -> dict[str, System]:
+    kinds = known_kinds()
+    systems: dict[str, System] = {}
+    for index, entry in enumerate(systems_file.systems):
+        def fail(key: str, problem: str, _index: int = index) -> SystemsFileError:
+            parts = [p for p in re.split(r"[.\[\]]+", key) if p]
+            path = ("systems", _index, *(int(p) if p.isdigit() else p for p in parts))
+            line = systems_file.line_of(*path)
+            return SystemsFileError(systems_file.path, line, f"systems[{_index}].{key}", problem)
+
+        key = entry.get("key")
+        if not isinstance(key, str) or not _SYSTEM_KEY.match(key):
+            raise fail("key", "must be a lower-case identifier (letters, digits, _), at most 40 characters")
+        if key in systems:
+            raise fail("key", f"{key!r} is declared twice")
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise fail("name", "is required (the name staff and subjects see)")
+        kind_name = entry.get("kind")
+        if kind_name not in kinds:
+            raise fail("kind", f"must be one of {sorted(kinds) or '(no kinds installed)'}, not {kind_name!r}")
+        facts = _read_facts(entry.get("facts"), fail)
+        settings = {k: v for k, v in entry.items() if k not in {"key", "name", "kind", "facts"}}
+        connector_class = kinds[kind_name]
+        try:
+            connector_class.validate(settings)
+        except DeclarationError as exc:
+            raise fail(exc.key, exc.problem) from exc
+        systems[key] = System(key=key, name=name.strip(), connector=connector_class(key, name.strip(), facts,
+                                                                                   settings, context))
+    return systems
+
+
+def _read_facts(table: Any, fail) -> Facts:
+    if not isinstance(table, dict):
+        raise fail("facts", "a [systems.facts] table with the Art. 15(1) facts is required")
+    values: dict[str, Any] = {}
+    for name in Facts.REQUIRED + ("third_country_transfers", "automated_decisions"):
+        value = table.get(name)
+        if value is None:
+            if name in Facts.REQUIRED:
+                raise fail(f"facts.{name}", "is required")
+            continue
+        if name in ("purposes", "categories", "recipients"):
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
+                raise fail(f"facts.{name}", "must be a non-empty list of strings")
+            values[name] = tuple(v.strip() for v in value)
+        else:
+            if not isinstance(value, str) or not value.strip():
+                raise fail(f"facts.{name}", "must be a non-empty string")
+            values[name] = value.strip()
+    return Facts(**values)
+
+
+def connector_context(app: Flask) -> ConnectorContext:
+    return ConnectorContext(instance_path=Path(app.instance_path), storage_dir=Path(app.config["STORAGE_DIR"]),
+                            environ=dict(os.environ))
+
+
+def init_app(app: Flask) -> None:
+    """Validate every declaration at start-up; connectors connect only when used."""
+    app.extensions["dsr.systems"] = build_systems(app.extensions["dsr.systems_file"], connector_context(app))
+
+
+def get_systems(app: Flask | None = None) -> dict[str, System]:
+    return (app or current_app).extensions["dsr.systems"]
+
+
+@dataclass
+class Lookup:
+    refs: dict[str, SubjectRef]
+    errors: dict[str, str]  # system key -> message safe to show staff
+
+    @property
+    def phones_on_file(self) -> list[str]:
+        seen: list[str] = []
+        for ref in self.refs.values():
+            seen.extend(p for p in ref.phones if p not in seen)
+        return seen
+
+
+def locate_everywhere(identity: Identity, app: Flask | None = None) -> Lookup:
+    """Ask every system for the subject; one failing system does not hide the others' answers."""
+    refs: dict[str, SubjectRef] = {}
+    errors: dict[str, str] = {}
+    for key, system in get_systems(app).items():
+        try:
+            refs[key] = system.connector.locate(identity)
+        except ConnectorError as exc:
+            errors[key] = str(exc)[:300]
+            log.warning("locate failed on %s: %s", key, type(exc).__name__)
+        finally:
+            system.connector.close()
+    return Lookup(refs=refs, errors=errors)

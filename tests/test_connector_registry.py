@@ -1,0 +1,78 @@
+"""Connected-system declarations are validated at start-up, with file, line and key in every error."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from dsr import REPO_ROOT
+from dsr.connectors.base import Connector, DeclarationError, Identity, Record, SubjectRef
+from dsr.connectors.registry import build_systems, kind
+from dsr.controller import SystemsFileError, load_systems_file
+
+BASE = (REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
+
+
+@kind("declaration_test")
+class DeclarationTestConnector(Connector):
+    """A kind used only to check the registry's validation; it never connects."""
+
+    @classmethod
+    def validate(cls, settings):
+        if not isinstance(settings.get("path"), str):
+            raise DeclarationError("path", "must be a file path")
+
+    def locate(self, identity: Identity) -> SubjectRef:
+        return SubjectRef(self.key)
+
+    def export(self, ref: SubjectRef) -> Iterator[Record]:
+        return iter(())
+
+
+SYSTEM = '''
+[[systems]]
+key = "newsletter"
+name = "Newsletter list"
+kind = "declaration_test"
+path = "list.csv"
+
+[systems.facts]
+purposes = ["Newsletter"]
+legal_basis = "Consent (Art. 6(1)(a))"
+categories = ["E-mail"]
+recipients = ["None"]
+retention = "Until you unsubscribe"
+source = "You"
+'''
+
+
+def _load(tmp_path, text, context=None):
+    path = tmp_path / "systems.toml"
+    path.write_text(text)
+    return build_systems(load_systems_file(path), context)
+
+
+def test_a_valid_declaration_builds_a_connector(tmp_path):
+    systems = _load(tmp_path, BASE + SYSTEM)
+    assert systems["newsletter"].connector.facts.retention == "Until you unsubscribe"
+
+
+@pytest.mark.parametrize(("edit", "key", "line_text"), [
+    (lambda t: t.replace('retention = "Until you unsubscribe"\n', ""), "systems[0].facts.retention",
+     "[systems.facts]"),
+    (lambda t: t.replace('kind = "declaration_test"', 'kind = "ftp"'), "systems[0].kind", 'kind = "ftp"'),
+    (lambda t: t.replace('path = "list.csv"', "path = 3"), "systems[0].path", "path = 3"),
+    (lambda t: t.replace('categories = ["E-mail"]', "categories = []"), "systems[0].facts.categories",
+     "categories = []"),
+])
+def test_a_bad_declaration_names_file_line_and_key(tmp_path, edit, key, line_text):
+    text = edit(BASE + SYSTEM)
+    with pytest.raises(SystemsFileError) as caught:
+        _load(tmp_path, text)
+    assert caught.value.key == key
+    assert caught.value.line == text.splitlines().index(line_text) + 1
+
+
+def test_duplicate_keys_are_refused(tmp_path):
+    with pytest.raises(SystemsFileError, match="declared twice"):
+        _load(tmp_path, BASE + SYSTEM + SYSTEM)
