@@ -48,6 +48,7 @@ def sweep() -> None:
     """Publish outbox rows the relay left behind, once."""
     from dsr.jobs import sweep_outbox
 
+    _require_schema()
     counts = sweep_outbox(current_app._get_current_object())
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
@@ -58,6 +59,7 @@ def audit_verify() -> None:
     from dsr.audit.service import verify
     from dsr.db import get_session
 
+    _require_schema()
     result = verify(get_session())
     if result.ok:
         click.echo(f"OK {result.rows}")
@@ -68,9 +70,11 @@ def audit_verify() -> None:
 
 @dsr_group.command("demo")
 def demo() -> None:
-    """Load the demo data (idempotent) and print the demo staff credentials."""
+    """Migrate, load the demo data (idempotent) and print the demo staff credentials."""
     from dsr.demo import load_demo
+    from dsr.migrate import upgrade
 
+    upgrade(current_app)
     info = load_demo(current_app._get_current_object())
     click.echo(f"demo staff: {info.staff_email} / {info.staff_password}")
 
@@ -84,6 +88,15 @@ def run(port: int, host: str) -> None:
 
     _log_to_stderr()
     sys.exit(run_portal(current_app._get_current_object(), host=host, port=port))
+
+
+def _require_schema() -> None:
+    from dsr.migrate import current_revision
+
+    if current_revision(current_app) is None:
+        click.echo("The database has no schema yet: run `flask dsr db-upgrade` first "
+                   "(the run command does it for you).", err=True)
+        sys.exit(2)
 
 
 def _log_to_stderr() -> None:

@@ -108,3 +108,11 @@ def test_start_up_stops_with_a_clear_message_for_a_malformed_systems_file(tmp_pa
                             env={**os.environ, "DSR_INSTANCE_PATH": str(instance)}, capture_output=True, text=True)
     assert result.returncode != 0
     assert f"{instance / 'systems.toml'}, line 13, key 'controller.timezone'" in result.stderr
+
+
+def test_cli_utilities_on_a_fresh_clone_explain_instead_of_crashing(tmp_path):
+    env = {**os.environ, "DSR_INSTANCE_PATH": str(tmp_path / "fresh")}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "dsr", "audit-verify"], cwd=REPO_ROOT,
+                            env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "flask dsr db-upgrade" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,28 @@
+"""Keeps a request's stored deadline fields in step with the legal clock (dsr.deadlines.rules).
+
+The dates are stored so the queue can sort and filter in SQL; they are recomputed whenever
+something that moves them changes: receipt, a pause starting or ending, an extension.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from dsr.controller import Controller
+from dsr.deadlines.rules import Deadlines, Pause, compute_deadlines
+from dsr.models import SubjectRequest
+
+
+def deadlines_for(request: SubjectRequest, controller: Controller, now: datetime | None = None) -> Deadlines:
+    pauses = [Pause(started_at=p.started_at, ended_at=p.ended_at) for p in request.pauses]
+    return compute_deadlines(request.received_at, tz=controller.timezone, country=controller.holiday_country,
+                             pauses=pauses, now=now)
+
+
+def refresh_deadlines(request: SubjectRequest, controller: Controller, now: datetime | None = None) -> Deadlines:
+    """Recompute and store due_on, extension_notice_due_on, extended_due_on and the binding deadline_on."""
+    deadlines = deadlines_for(request, controller, now)
+    request.due_on = deadlines.due_on
+    request.extension_notice_due_on = deadlines.extension_notice_due_on
+    request.extended_due_on = deadlines.extended_due_on
+    request.deadline_on = deadlines.extended_due_on if request.extended_at else deadlines.due_on
+    return deadlines
