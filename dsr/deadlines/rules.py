@@ -1,15 +1,15 @@
 """The legal clock: GDPR Art. 12(3) counted under Regulation (EEC, Euratom) 1182/71 Art. 3. Pure, no I/O.
 
-- Receipt is an instant; its date is the controller-local date (Europe/Oslo by default), so a
-  request at 23:59 Oslo time belongs to that day whatever UTC says, across DST changes too.
-- The day of receipt is not counted; a period of months ends on the same date in the last
-  month, or that month's last day when the date does not exist there (31 Jan -> 28/29 Feb).
+- Receipt is an instant; its date is the controller-local date (Europe/Oslo by default), so a request
+  at 23:59 Oslo time belongs to that day whatever UTC says, on daylight-saving nights too.
+- The day of receipt is not counted: a period of months ends on the same date in the last month, or
+  on that month's last day when the date does not exist there (31 Jan -> 28/29 Feb), Art. 3(2)(c).
 - A last day on a Saturday, Sunday or official public holiday of the controller's country rolls
-  forward to the next working day (Art. 3(4)). 24 and 31 December are working days.
-- Extension (Art. 12(3)): receipt + 3 months by the same rules; the notice is due within the
-  first month, so "extension notice due" equals the original due date.
-- Pauses (identity information asked for and outstanding) move both dates by their length in
-  whole days before the roll-forward.
+  forward to the next working day, Art. 3(4). 24 and 31 December are working days in Norway.
+- Extension, Art. 12(3): receipt + 3 months by the same rules (not due date + 2 months); the notice
+  must reach the subject within the first month, so it is due on the original due date.
+- Pauses (identity information asked for and outstanding) move both dates by whole days, added
+  before the roll-forward.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ import holidays
 
 DEFAULT_TZ = "Europe/Oslo"
 DEFAULT_COUNTRY = "NO"
+_EXAMPLE = "e.g. 2026-01-31T10:00:00+01:00 or 2026-01-31T09:00:00Z"
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,10 @@ class Pause:
 
 @dataclass(frozen=True)
 class Deadlines:
-    received_on: date
-    due_on: date
-    extension_notice_due_on: date
-    extended_due_on: date
+    received_on: date  # controller-local date of receipt
+    due_on: date  # one month, pauses added, rolled forward
+    extension_notice_due_on: date  # == due_on
+    extended_due_on: date  # three months, pauses added, rolled forward
     paused_days: int
 
 
@@ -45,69 +46,76 @@ class Deadlines:
 def _zone(tz: str) -> zoneinfo.ZoneInfo:
     try:
         return zoneinfo.ZoneInfo(tz)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {tz!r}") from None
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown timezone {tz!r} (use an IANA name such as Europe/Oslo)") from None
 
 
 def local_date(instant: datetime, tz: str = DEFAULT_TZ) -> date:
+    # A naive time could be read in any zone and give a different date, so it is refused.
     if instant.tzinfo is None or instant.utcoffset() is None:
-        raise ValueError("the instant has no UTC offset; receipt times must be unambiguous")
+        raise ValueError(f"{instant.isoformat()} has no UTC offset, so its local date is ambiguous")
     return instant.astimezone(_zone(tz)).date()
 
 
 def add_months(day: date, months: int) -> date:
     """Same date `months` later, or that month's last day when the date does not exist (Art. 3(2)(c))."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    year, month0 = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
 
 
-@lru_cache(maxsize=512)
+@lru_cache(maxsize=1024)  # the queue computes many dates; building a calendar is the slow part
 def _public_holidays(country: str, year: int) -> frozenset[date]:
     try:
-        calendar_ = holidays.country_holidays(country, years=year)
+        found = holidays.country_holidays(country, years=year)
     except NotImplementedError:
-        raise ValueError(f"unknown country {country!r} for public holidays") from None
-    return frozenset(calendar_.keys())
+        raise ValueError(f"unknown country {country!r} for public holidays (use a code such as NO)") from None
+    # Some calendars (Norway in older holidays releases, Sweden still) also list every Sunday. That
+    # is harmless: weekends are non-working in is_working_day whatever the calendar says.
+    return frozenset(found)
 
 
 def is_working_day(day: date, country: str = DEFAULT_COUNTRY) -> bool:
-    return day.weekday() < 5 and day not in _public_holidays(country, day.year)
+    public = _public_holidays(country, day.year)  # looked up first so an unknown country always fails
+    return day.weekday() < 5 and day not in public
 
 
 def next_working_day(day: date, country: str = DEFAULT_COUNTRY) -> date:
+    """`day` itself if it is a working day, else the first working day after it (Art. 3(4))."""
     while not is_working_day(day, country):
         day += timedelta(days=1)
     return day
 
 
 def paused_days(pauses: Iterable[Pause], *, now: datetime, tz: str = DEFAULT_TZ) -> int:
-    """Whole days paused: controller-local calendar days from each pause's start date to its end
-    date (an open pause runs to `now`); a pause within one day adds 0; overlaps count once."""
-    spans = sorted(
-        (local_date(p.started_at, tz), local_date(p.ended_at or now, tz)) for p in pauses
-    )
-    total, current_start, current_end = 0, None, None
+    """Whole days the clock stood still.
+
+    A pause counts the controller-local calendar days from its start date to its end date (an open
+    pause runs to `now`), i.e. the local midnights it spans: a pause within one day adds 0, Monday
+    afternoon to Thursday morning adds 3. Overlapping pauses are merged so no day counts twice; a
+    pause ending before it starts (or an open one starting after `now`) adds nothing.
+    """
+    spans = sorted((local_date(p.started_at, tz), local_date(p.ended_at or now, tz)) for p in pauses)
+    total, run_start, run_end = 0, None, None
     for start, end in spans:
-        if end < start:
+        if end <= start:
             continue
-        if current_end is None or start > current_end:
-            if current_end is not None:
-                total += (current_end - current_start).days
-            current_start, current_end = start, end
-        else:
-            current_end = max(current_end, end)
-    if current_end is not None:
-        total += (current_end - current_start).days
+        if run_end is not None and start <= run_end:  # overlaps or touches the current run
+            run_end = max(run_end, end)
+            continue
+        if run_end is not None:
+            total += (run_end - run_start).days
+        run_start, run_end = start, end
+    if run_end is not None:
+        total += (run_end - run_start).days
     return total
 
 
 def compute_deadlines(received_at: datetime, *, tz: str = DEFAULT_TZ, country: str = DEFAULT_COUNTRY,
                       pauses: Iterable[Pause] = (), now: datetime | None = None) -> Deadlines:
     received_on = local_date(received_at, tz)
-    pauses = list(pauses)
-    shift = paused_days(pauses, now=now or datetime.now(UTC), tz=tz) if pauses else 0
+    shift = paused_days(pauses, now=datetime.now(UTC) if now is None else now, tz=tz)
+    # A pause lengthens the period itself and Art. 3(4) applies to the period's last day, so pause
+    # days go onto the unrolled date (rolling first and adding after could end on a holiday).
     due_on = next_working_day(add_months(received_on, 1) + timedelta(days=shift), country)
     extended_due_on = next_working_day(add_months(received_on, 3) + timedelta(days=shift), country)
     return Deadlines(received_on=received_on, due_on=due_on, extension_notice_due_on=due_on,
@@ -125,14 +133,16 @@ def can_extend(deadlines: Deadlines, today: date) -> bool:
 
 
 def parse_instant(text: str) -> datetime:
-    """An ISO 8601 instant WITH an offset or Z, e.g. 2026-01-31T10:00:00+01:00."""
-    cleaned = (text or "").strip()
+    """An ISO 8601 instant WITH an offset or Z; anything else is refused with a message for a person."""
+    cleaned = text.strip() if isinstance(text, str) else ""
     if not cleaned:
-        raise ValueError("give the time of receipt, e.g. 2026-01-31T10:00:00+01:00")
+        raise ValueError(f"give the time of receipt as an ISO 8601 date and time with an offset, {_EXAMPLE}")
+    if cleaned.endswith("z"):  # RFC 3339 allows a lower-case z; fromisoformat does not
+        cleaned = cleaned[:-1] + "Z"
     try:
-        instant = datetime.fromisoformat(cleaned.replace("z", "Z"))
+        instant = datetime.fromisoformat(cleaned)
     except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 date and time, e.g. 2026-01-31T10:00:00+01:00") from None
+        raise ValueError(f"{text!r} is not an ISO 8601 date and time, {_EXAMPLE}") from None
     if instant.tzinfo is None:
-        raise ValueError(f"{text!r} has no UTC offset; add one, e.g. +01:00 or Z")
+        raise ValueError(f"{text!r} has no UTC offset, so its date is ambiguous; add one, {_EXAMPLE}")
     return instant
