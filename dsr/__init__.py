@@ -76,9 +76,11 @@ def configure_database(app: Flask) -> None:
 
 def configure_extensions(app: Flask) -> None:
     from dsr import i18n, web
+    from dsr.auth import policy
 
     i18n.init_app(app)
     web.init_app(app)
+    policy.init_app(app)  # after web: a weak production key is refused before anything else
 
 
 def configure_blueprints(app: Flask) -> None:

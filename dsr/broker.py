@@ -146,3 +146,13 @@ def worker_connection(app: Flask) -> redis.Redis:
     keepalive = {} if url.startswith("unix://") else {"socket_keepalive": True}
     return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30, **keepalive)
 
+
+
+def redis_may_be_up(app: Flask) -> bool:
+    """False for a short while after a web-side Redis call failed (see remember_redis_down)."""
+    return time.monotonic() >= app.extensions.get("dsr.redis_down_until", 0.0)
+
+
+def remember_redis_down(app: Flask) -> None:
+    # After one failure, requests stop paying the connect timeout for REDIS_RETRY_AFTER seconds.
+    app.extensions["dsr.redis_down_until"] = time.monotonic() + app.config["REDIS_RETRY_AFTER"]

@@ -50,6 +50,8 @@ DEFAULTS: dict[str, Any] = {
     "WORKER_CLASS": "simple",  # simple (no fork per job, low overhead) | fork (isolates each job)
     "WORKER_MAINTENANCE_SECONDS": 60,
     "QUEUE_PREFIX": "dsr",
+    # Abuse limits: "name=COUNT/SECONDS ..." overriding dsr.ratelimit.DEFAULT_LIMITS (a dict in tests).
+    "RATE_LIMITS": None,
 }
 
 WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}

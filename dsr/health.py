@@ -7,6 +7,7 @@ import redis
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
+from dsr.auth.policy import public
 from dsr.broker import get_redis
 from dsr.db import get_db
 
@@ -15,6 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @bp.get("/healthz")
+@public
 def healthz():
     status = {"database": _database_state(), "queue": _queue_state()}
     healthy = all(value == "ok" for value in status.values())

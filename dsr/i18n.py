@@ -6,6 +6,7 @@ import logging
 import os
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request, session
@@ -57,16 +58,43 @@ def _remember_language_choice() -> None:
 
 
 def compile_catalogs(target: Path) -> Path:
-    """Compile the .po catalogues to .mo under the instance folder when they changed (milliseconds)."""
-    for po_path in CATALOG_DIR.glob("*/LC_MESSAGES/*.po"):
-        mo_path = target / po_path.relative_to(CATALOG_DIR).with_suffix(".mo")
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+    """Compile the catalogues to `<target>/<lang>/LC_MESSAGES/messages.mo` when they changed (milliseconds).
+
+    Each area keeps its own catalogue (`translations/nb/LC_MESSAGES/intake.po`, `cases.po`, ...) so
+    areas never edit one shared file; they are merged into the single `messages` domain here. A
+    msgid translated in two catalogues must be translated the same way (the merge refuses otherwise).
+    """
+    for language_dir in sorted(p for p in CATALOG_DIR.glob("*/LC_MESSAGES") if p.is_dir()):
+        sources = sorted(language_dir.glob("*.po"))
+        if not sources:
             continue
+        language = language_dir.parent.name
+        mo_path = target / language / "LC_MESSAGES" / "messages.mo"
+        newest = max(p.stat().st_mtime for p in sources)
+        if mo_path.exists() and mo_path.stat().st_mtime >= newest:
+            continue
+        merged = _merge_catalogs(sources, language)
         mo_path.parent.mkdir(parents=True, exist_ok=True)
-        with po_path.open("rb") as fh:
-            catalog = read_po(fh, locale=po_path.parts[-3])
         temp = mo_path.with_suffix(f".{os.getpid()}.tmp")
         with temp.open("wb") as fh:
-            write_mo(fh, catalog, use_fuzzy=False)
+            write_mo(fh, merged, use_fuzzy=False)
         temp.replace(mo_path)
     return target
+
+
+def _merge_catalogs(sources: list[Path], language: str) -> Catalog:
+    merged = Catalog(locale=language, domain="messages")
+    origin: dict[object, Path] = {}
+    for source in sources:
+        with source.open("rb") as fh:
+            catalog = read_po(fh, locale=language)
+        for message in catalog:
+            if not message.id:
+                continue  # the header entry
+            existing = merged.get(message.id, message.context)
+            if existing is not None and existing.string and message.string and existing.string != message.string:
+                raise ValueError(f"{source.name} and {origin[message.id].name} translate {message.id!r} differently")
+            if existing is None or not existing.string:
+                merged.add(message.id, message.string, context=message.context, flags=message.flags)
+                origin[message.id] = source
+    return merged

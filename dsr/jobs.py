@@ -22,7 +22,7 @@ from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
 from sqlalchemy import event, orm
 
-from dsr.broker import get_redis
+from dsr.broker import get_redis, redis_may_be_up, remember_redis_down
 from dsr.db import get_db, utcnow
 from dsr.models import OutboxJob
 
@@ -85,7 +85,7 @@ class Relay:
         self.connection = connection or get_redis(app)
 
     def publish(self, rows: list[OutboxJob]) -> list[int]:
-        if not _redis_may_be_up(self.app):
+        if not redis_may_be_up(self.app):
             return []
         published: list[int] = []
         for row in rows:
@@ -94,7 +94,7 @@ class Relay:
             except DuplicateJobError:
                 pass  # already published by another relay or sweep
             except (redis.RedisError, OSError) as exc:
-                _remember_redis_down(self.app)
+                remember_redis_down(self.app)
                 log.warning("outbox %s not published yet (%s); the sweep will retry", row.id, type(exc).__name__)
                 break
             published.append(row.id)
@@ -205,11 +205,3 @@ def enqueue_periodic(app: Flask, connection: redis.Redis, now: float | None = No
             pass
     return started
 
-
-def _redis_may_be_up(app: Flask) -> bool:
-    return time.monotonic() >= app.extensions.get("dsr.redis_down_until", 0.0)
-
-
-def _remember_redis_down(app: Flask) -> None:
-    # After one failure, requests stop paying the connect timeout for a while.
-    app.extensions["dsr.redis_down_until"] = time.monotonic() + app.config["REDIS_RETRY_AFTER"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,8 +21,8 @@ from workers.app import get_app
 
 log = logging.getLogger(__name__)
 
-# Modules whose @job functions make up the registry; each area adds its own module here.
-JOB_MODULES = ("workers.jobs",)
+# Every module of the `workers` package but these holds @job functions (each area adds its own module).
+_NOT_JOB_MODULES = {"app", "registry"}
 
 
 @dataclass(frozen=True)
@@ -72,10 +73,17 @@ def job(queue: str, *, retries: int | None = None, timeout: int | None = None,
 def load_jobs() -> dict[str, JobSpec]:
     global _loaded
     if not _loaded:
-        for module in JOB_MODULES:
+        for module in job_modules():
             importlib.import_module(module)
         _loaded = True
     return dict(_JOBS)
+
+
+def job_modules() -> list[str]:
+    import workers
+
+    return sorted(f"workers.{info.name}" for info in pkgutil.iter_modules(workers.__path__)
+                  if info.name not in _NOT_JOB_MODULES)
 
 
 def periodic_jobs() -> list[JobSpec]:

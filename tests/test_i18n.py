@@ -1,0 +1,44 @@
+"""Pages in English and Norwegian Bokmål; each area's catalogue merges into one."""
+from __future__ import annotations
+
+import pytest
+
+from dsr import i18n
+
+
+def test_the_start_page_speaks_norwegian_when_asked(client):
+    page = client.get("/?lang=nb").get_data(as_text=True)
+    assert 'lang="nb"' in page and "Gå til hovedinnholdet" in page and "Se hvilke opplysninger vi har om deg" in page
+    assert "Skip to main content" in client.get("/?lang=en").get_data(as_text=True)
+
+
+def test_the_language_choice_is_remembered(client):
+    client.get("/?lang=nb")
+    assert "Gå til hovedinnholdet" in client.get("/").get_data(as_text=True)
+
+
+def test_error_pages_are_translated(client):
+    page = client.get("/no-such-page?lang=nb")
+    assert page.status_code == 404 and "Vi fant ikke siden" in page.get_data(as_text=True)
+
+
+def _po(entries: dict[str, str]) -> str:
+    header = 'msgid ""\nmsgstr ""\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+    return header + "".join(f'msgid "{k}"\nmsgstr "{v}"\n\n' for k, v in entries.items())
+
+
+def test_area_catalogues_merge_and_conflicting_translations_are_refused(tmp_path, monkeypatch):
+    catalogs = tmp_path / "translations" / "nb" / "LC_MESSAGES"
+    catalogs.mkdir(parents=True)
+    (catalogs / "a.po").write_text(_po({"Yes": "Ja"}))
+    (catalogs / "b.po").write_text(_po({"No": "Nei", "Yes": "Ja"}))
+    monkeypatch.setattr(i18n, "CATALOG_DIR", tmp_path / "translations")
+    i18n.compile_catalogs(tmp_path / "out")
+    from babel.support import Translations
+
+    translations = Translations.load(str(tmp_path / "out"), ["nb"])
+    assert translations.gettext("Yes") == "Ja" and translations.gettext("No") == "Nei"
+
+    (catalogs / "b.po").write_text(_po({"Yes": "Jo"}))
+    with pytest.raises(ValueError, match="differently"):
+        i18n.compile_catalogs(tmp_path / "out2")
