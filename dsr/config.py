@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_PREFIX": "dsr",
     # Abuse limits: "name=COUNT/SECONDS ..." overriding dsr.ratelimit.DEFAULT_LIMITS (a dict in tests).
     "RATE_LIMITS": None,
+    # Extra modules defining connector kinds (plugins), space-separated, imported at start-up.
+    "CONNECTOR_MODULES": "",
 }
 
 WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}

@@ -114,7 +114,7 @@ def worker_env(app) -> dict[str, str]:
     env = {**os.environ, "DSR_INSTANCE_PATH": app.instance_path, "PYTHONUNBUFFERED": "1"}
     for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEY", "SIGNING_KEY", "BASE_URL",
                 "SMTP_HOST", "SMTP_PORT", "OUTBOX_DIR", "STORAGE_DIR", "SYSTEMS_FILE", "QUEUE_PREFIX",
-                "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_CLASS", "JOB_TIMEOUT"):
+                "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_CLASS", "JOB_TIMEOUT", "CONNECTOR_MODULES"):
         if config.get(key) is not None:
             env[f"DSR_{key}"] = str(config[key])
     env["DSR_JOB_RETRY_INTERVALS"] = " ".join(str(i) for i in config["JOB_RETRY_INTERVALS"])

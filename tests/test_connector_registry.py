@@ -76,3 +76,13 @@ def test_a_bad_declaration_names_file_line_and_key(tmp_path, edit, key, line_tex
 def test_duplicate_keys_are_refused(tmp_path):
     with pytest.raises(SystemsFileError, match="declared twice"):
         _load(tmp_path, BASE + SYSTEM + SYSTEM)
+
+
+def test_connector_modules_add_kinds_from_configuration(app_config, tmp_path):
+    from dsr import create_app
+    from dsr.connectors.registry import get_systems
+
+    (tmp_path / "systems.toml").write_text(BASE + SYSTEM)
+    app_config.update(SYSTEMS_FILE=str(tmp_path / "systems.toml"), CONNECTOR_MODULES="tests.test_connector_registry")
+    app = create_app(app_config)
+    assert type(get_systems(app)["newsletter"].connector).__name__ == "DeclarationTestConnector"

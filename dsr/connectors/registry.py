@@ -38,12 +38,15 @@ def kind(name: str):
     return register
 
 
-def known_kinds() -> dict[str, type[Connector]]:
+def known_kinds(extra_modules: tuple[str, ...] = ()) -> dict[str, type[Connector]]:
+    """The built-in kinds plus those of `extra_modules` (CONNECTOR_MODULES: plugins, test kinds)."""
     global _loaded
     if not _loaded:
         for module in KIND_MODULES:
             importlib.import_module(module)
         _loaded = True
+    for module in extra_modules:
+        importlib.import_module(module)
     return dict(_KINDS)
 
 
@@ -56,8 +59,9 @@ class System:
     connector: Connector
 
 
-def build_systems(systems_file: SystemsFile, context: ConnectorContext) -> dict[str, System]:
-    kinds = known_kinds()
+def build_systems(systems_file: SystemsFile, context: ConnectorContext,
+                  extra_modules: tuple[str, ...] = ()) -> dict[str, System]:
+    kinds = known_kinds(extra_modules)
     systems: dict[str, System] = {}
     for index, entry in enumerate(systems_file.systems):
         def fail(key: str, problem: str, _index: int = index) -> SystemsFileError:
@@ -117,7 +121,8 @@ def connector_context(app: Flask) -> ConnectorContext:
 
 def init_app(app: Flask) -> None:
     """Validate every declaration at start-up; connectors connect only when used."""
-    app.extensions["dsr.systems"] = build_systems(app.extensions["dsr.systems_file"], connector_context(app))
+    extra = tuple((app.config.get("CONNECTOR_MODULES") or "").split())
+    app.extensions["dsr.systems"] = build_systems(app.extensions["dsr.systems_file"], connector_context(app), extra)
 
 
 def get_systems(app: Flask | None = None) -> dict[str, System]:

@@ -1,0 +1,44 @@
+"""Identity proven: the request becomes a case. One path for every way identity is established
+(codes from the portal, or staff recording how they confirmed a request that came by post).
+
+Consent withdrawal (Art. 7(3)) and objection to direct marketing (Art. 21(3)) take effect at
+once: they skip the approval gate and their automated work starts in the same transaction.
+"""
+from __future__ import annotations
+
+from sqlalchemy import orm
+
+from dsr.audit.service import record
+from dsr.cases import states
+from dsr.cases.states import Action
+from dsr.db import utcnow
+from dsr.fulfilment import start_fulfilment
+from dsr.models import Right, SubjectRequest
+
+#: details["processing"] of an objection to direct marketing (absolute: no balancing, Art. 21(3))
+DIRECT_MARKETING = "direct_marketing"
+
+
+def takes_effect_at_once(request: SubjectRequest) -> bool:
+    if request.right is Right.WITHDRAW_CONSENT:
+        return True
+    return request.right is Right.OBJECTION and (request.details or {}).get("processing") == DIRECT_MARKETING
+
+
+def open_case(session: orm.Session, request: SubjectRequest, *, method: str, actor_type: str = "subject",
+              actor_id: int | str | None = None) -> SubjectRequest:
+    """Mark identity as established by `method` (e.g. "email_code+sms_code", "staff:post_letter")
+    and open the case; fast-path rights are approved by the system at once."""
+    states.apply(request, Action.VERIFY)
+    request.verified_at = utcnow()
+    request.identity_method = method
+    record(session, "case.opened", actor_type=actor_type, actor_id=actor_id, request_id=request.id,
+           method=method)
+    if takes_effect_at_once(request):
+        states.apply(request, Action.APPROVE)
+        request.decided_at = utcnow()
+        started = start_fulfilment(session, request)
+        record(session, "case.approved", actor_type="system", request_id=request.id, reason="immediate_effect",
+               automated=started)
+    session.flush()
+    return request
