@@ -31,7 +31,10 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
     children.append(Child("worker", [sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], env))
     children.append(Child("web", [
         sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
-        "--graceful-timeout", "5", "--timeout", "60", "app:app",
+        "--graceful-timeout", "5", "--timeout", "60",
+        # gunicorn 27 opens a control socket in ~/.gunicorn by default: shared by every portal on the
+        # machine and outside the instance folder. The run command needs none.
+        "--no-control-socket", "app:app",
     ], env))
     embedded = None if app.config["REDIS_URL"] else EmbeddedRedis(instance)
     base = f"http://{host}:{port}"
