@@ -49,6 +49,7 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_RETRY_AFTER": 5.0,  # after a failed inline publish, leave it to the sweeper this long
     "WORKER_CLASS": "simple",  # simple (no fork per job, low overhead) | fork (isolates each job)
     "WORKER_MAINTENANCE_SECONDS": 60,
+    "WORKER_BEACON_TTL": 15,  # seconds a worker may go silent before its running job is retried elsewhere
     "QUEUE_PREFIX": "dsr",
     # Abuse limits: "name=COUNT/SECONDS ..." overriding dsr.ratelimit.DEFAULT_LIMITS (a dict in tests).
     "RATE_LIMITS": None,

@@ -179,10 +179,36 @@ def _rq_status(connection: redis.Redis, job_id: str) -> JobStatus | None:
         return None
 
 
-def reap_abandoned_jobs(app: Flask, connection: redis.Redis) -> None:
-    """Let RQ retry or fail jobs whose worker died, without waiting for its maintenance interval."""
+def beacon_key(app: Flask, worker_name: str) -> str:
+    return f"{app.config['QUEUE_PREFIX']}:alive:{worker_name}"
+
+
+def beat(app: Flask, connection: redis.Redis, worker_name: str) -> None:
+    """A worker's liveness beacon: refreshed every few seconds, gone soon after the worker dies."""
+    connection.set(beacon_key(app, worker_name), "1", ex=max(1, int(app.config["WORKER_BEACON_TTL"])))
+
+
+def reap_abandoned_jobs(app: Flask, connection: redis.Redis) -> int:
+    """Retry (or fail, when no retries are left) jobs whose worker died, within seconds.
+
+    RQ notices a SIGKILLed SimpleWorker only when the job's heartbeat expires: job_timeout + 60 s,
+    eleven minutes by default. Our workers beat a short-lived beacon instead; a started job whose
+    worker's beacon is gone is expired in RQ's registry, so RQ's own cleanup retries or fails it now.
+    """
+    orphaned = 0
     for short in ALL_QUEUES:
-        StartedJobRegistry(queue_name(app, short), connection=connection, serializer=JSONSerializer).cleanup()
+        registry = StartedJobRegistry(queue_name(app, short), connection=connection, serializer=JSONSerializer)
+        entries = registry.get_job_and_execution_ids(cleanup=False)
+        jobs = Job.fetch_many([job_id for job_id, _ in entries], connection=connection, serializer=JSONSerializer)
+        for (job_id, execution_id), job in zip(entries, jobs):
+            if job is None or not job.worker_name or connection.exists(beacon_key(app, job.worker_name)):
+                continue
+            composite = f"{job_id}:{execution_id}" if execution_id else job_id
+            connection.zadd(registry.key, {composite: 0}, xx=True)
+            orphaned += 1
+            log.warning("job %s lost its worker; handing it back to RQ for a retry", job_id)
+        registry.cleanup()
+    return orphaned
 
 
 def enqueue_periodic(app: Flask, connection: redis.Redis, now: float | None = None) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import secrets
 
+import sqlalchemy as sa
+
 from flask import Flask, Response, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -30,6 +32,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(sa.exc.OperationalError, _database_unavailable)
+    app.register_error_handler(sa.exc.InterfaceError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_page_globals)
 
@@ -87,6 +91,16 @@ def _http_error(error: HTTPException):
                                                           if error.response is not None else None)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _database_unavailable(error: Exception):
+    # The database refused or dropped the connection (restarting, overloaded, locked): nothing was
+    # stored, and the page must say so rather than pretend to a "received".
+    log.warning("database unavailable for %s %s (%s)", request.method, request.endpoint, type(error).__name__)
+    response = _error_page(503, _("We could not save or load this just now, so nothing was stored. Please try "
+                                  "again in a minute."))
+    response.headers["Retry-After"] = "30"
     return response
 
 

@@ -45,6 +45,34 @@ class Sweeper(threading.Thread):
             log.exception("sweep failed; next tick in %ss", self.app.config["OUTBOX_SWEEP_SECONDS"])
 
 
+class Beacon(threading.Thread):
+    """Refreshes the worker's liveness key (see jobs.reap_abandoned_jobs) while jobs run."""
+
+    def __init__(self, app: Flask, connection: redis.Redis, worker_name: str):
+        super().__init__(name="dsr-beacon", daemon=True)
+        self.app, self.connection, self.worker_name = app, connection, worker_name
+        self.stopping = threading.Event()
+        self.beat()  # before the first job is taken
+
+    def beat(self) -> None:
+        try:
+            jobs.beat(self.app, self.connection, self.worker_name)
+        except (redis.RedisError, OSError):
+            pass  # Redis is away: no job can be taken either; the next beat tries again
+
+    def run(self) -> None:
+        interval = max(0.2, float(self.app.config["WORKER_BEACON_TTL"]) / 3)
+        while not self.stopping.wait(interval):
+            self.beat()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        try:
+            self.connection.delete(jobs.beacon_key(self.app, self.worker_name))
+        except (redis.RedisError, OSError):
+            pass
+
+
 def build_worker(app: Flask, connection: redis.Redis, queues: list[str] | None = None) -> Worker:
     worker_class = SimpleWorker if app.config["WORKER_CLASS"] == "simple" else Worker
     return worker_class(
@@ -68,8 +96,12 @@ def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = No
     if sweeper:
         sweeper.tick()  # publish leftovers before taking the first job
         sweeper.start()
+    worker = build_worker(app, connection, queues)
+    beacon = Beacon(app, connection, worker.name)
+    beacon.start()
     try:
-        return build_worker(app, connection, queues).work(burst=burst, with_scheduler=True, logging_level="INFO")
+        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
     finally:
+        beacon.stop()
         if sweeper:
             sweeper.stopping.set()

@@ -106,6 +106,7 @@ def _base_config(instance: Path, database_url: str, redis_url: str) -> dict:
         "JOB_RETRY_INTERVALS": [0, 0],
         "JOB_LEASE_SECONDS": 30,
         "OUTBOX_SWEEP_SECONDS": 0.2,
+        "WORKER_BEACON_TTL": 3,
         "REDIS_RETRY_AFTER": 0.0,
         "QUEUE_PREFIX": "dsrtest",
     }

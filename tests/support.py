@@ -1,6 +1,7 @@
 """Real parts for tests: an SMTP server, an in-process RQ worker, a worker subprocess, polling."""
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -38,6 +39,9 @@ class _Collect:
         self.sink = sink
 
     async def handle_RCPT(self, server, session, envelope: Envelope, address: str, rcpt_options):
+        self.sink.rcpt_seen.set()
+        if self.sink.rcpt_delay:
+            await asyncio.sleep(self.sink.rcpt_delay)  # a slow server: lets a test kill the sender mid-send
         if address in self.sink.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
@@ -61,6 +65,8 @@ class SmtpSink:
         self.messages: list[tuple[list[str], EmailMessage]] = []
         self.refuse: set[str] = set()
         self.fail_next = 0
+        self.rcpt_delay = 0.0
+        self.rcpt_seen = threading.Event()
         self.lock = threading.Lock()
         self.controller = Controller(_Collect(self), hostname=self.host, port=self.port)
 
@@ -89,7 +95,7 @@ def run_jobs(app, max_rounds: int = 20) -> None:
     """Run every queued job in this process with a real RQ worker (burst), sweeping between rounds
     so delayed and left-over outbox rows are published too."""
     from dsr import broker, jobs
-    from dsr.worker import build_worker
+    from dsr.worker import Beacon, build_worker
     from workers.app import use_app
     from workers.registry import load_jobs
 
@@ -103,7 +109,13 @@ def run_jobs(app, max_rounds: int = 20) -> None:
             queued = sum(jobs.get_queue(app, q, connection).count for q in jobs.ALL_QUEUES)
             if not queued:
                 return
-            build_worker(app, connection).work(burst=True, logging_level="WARNING")
+            worker = build_worker(app, connection)
+            beacon = Beacon(app, connection, worker.name)  # a concurrent sweep must not think it dead
+            beacon.start()
+            try:
+                worker.work(burst=True, logging_level="WARNING")
+            finally:
+                beacon.stop()
     finally:
         connection.close()
 
@@ -114,7 +126,7 @@ def worker_env(app) -> dict[str, str]:
     env = {**os.environ, "DSR_INSTANCE_PATH": app.instance_path, "PYTHONUNBUFFERED": "1"}
     for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEY", "SIGNING_KEY", "BASE_URL",
                 "SMTP_HOST", "SMTP_PORT", "OUTBOX_DIR", "STORAGE_DIR", "SYSTEMS_FILE", "QUEUE_PREFIX",
-                "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_CLASS", "JOB_TIMEOUT", "CONNECTOR_MODULES"):
+                "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_BEACON_TTL", "WORKER_CLASS", "JOB_TIMEOUT", "CONNECTOR_MODULES"):
         if config.get(key) is not None:
             env[f"DSR_{key}"] = str(config[key])
     env["DSR_JOB_RETRY_INTERVALS"] = " ".join(str(i) for i in config["JOB_RETRY_INTERVALS"])
