@@ -68,13 +68,18 @@ def install_relay(app: Flask) -> None:
 
     @event.listens_for(maker, "after_commit")
     def _after_commit(session: orm.Session) -> None:
-        rows = [row for row in session.info.pop(_PENDING, []) if row.id is not None and row.run_at is None]
+        if session.in_nested_transaction():
+            return  # SQLAlchemy reports a released savepoint too: the real commit is still to come
+        # Rows deferred inside a savepoint that rolled back are transient again: they never existed.
+        rows = [row for row in session.info.pop(_PENDING, [])
+                if sa.inspect(row).has_identity and row.run_at is None]
         if rows and app.config["OUTBOX_RELAY_INLINE"]:
             Relay(app).publish(rows)
 
     @event.listens_for(maker, "after_rollback")
     def _after_rollback(session: orm.Session) -> None:
-        session.info.pop(_PENDING, None)
+        if not session.in_nested_transaction():
+            session.info.pop(_PENDING, None)
 
 
 class Relay:

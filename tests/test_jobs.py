@@ -127,3 +127,24 @@ def test_delayed_work_waits_in_the_database_until_it_is_due(app, session):
     session.execute(sa.update(OutboxJob).where(OutboxJob.id == row.id).values(run_at=utcnow()))
     session.commit()
     assert jobs.sweep_outbox(app)["published"] == 1
+
+
+def test_a_released_savepoint_publishes_nothing_before_the_real_commit(app, session):
+    with session.begin_nested():
+        message = _message(session)
+        row = jobs.defer(session, "deliver_message", message.id)
+    assert get_redis(app).keys("rq:job:*") == []  # SQLAlchemy fires after_commit here; we must not publish
+    session.commit()
+    assert Job.exists(f"deliver_message-{row.id}-0", connection=get_redis(app))
+
+
+def test_a_savepoint_rolled_back_drops_only_its_own_rows(app, session):
+    kept = jobs.defer(session, "deliver_message", _message(session).id)
+    try:
+        with session.begin_nested():
+            jobs.defer(session, "deliver_message", _message(session, to="gone@example.org").id)
+            raise RuntimeError("the inner step failed")
+    except RuntimeError:
+        pass
+    session.commit()
+    assert [k.decode() for k in get_redis(app).keys("rq:job:*")] == [f"rq:job:deliver_message-{kept.id}-0"]
