@@ -70,6 +70,9 @@ def configure_database(app: Flask) -> None:
     from dsr.connectors import registry
 
     db.init_app(app)
+    # One session per request even when a test keeps an app context open across requests (the
+    # request would otherwise reuse that context's session and its stale identity map).
+    app.teardown_request(db._close_session)
     jobs.install_relay(app)
     registry.init_app(app)  # validates every [[systems]] declaration now, connects later
 

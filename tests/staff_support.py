@@ -12,7 +12,7 @@ from dsr.db import utcnow
 from dsr.models import StaffRole, StaffUser
 
 PASSWORD = "correct horse battery staple"
-_used_steps: dict[int, int] = {}
+_used_steps: dict[str, int] = {}
 
 
 def enrolled_staff(session, app, role: StaffRole = StaffRole.OFFICER, email: str | None = None,
@@ -28,10 +28,10 @@ def enrolled_staff(session, app, role: StaffRole = StaffRole.OFFICER, email: str
     return user, secret
 
 
-def fresh_code(secret: str, user_id: int) -> str:
-    """A code for a time step this user has not used yet (the window allows the next step too)."""
-    step = max(totp.current_step(), _used_steps.get(user_id, -1) + 1)
-    _used_steps[user_id] = step
+def fresh_code(secret: str, user_id: int | None = None) -> str:
+    """A code for a time step this secret has not used yet (the window allows the next step too)."""
+    step = max(totp.current_step(), _used_steps.get(secret, -1) + 1)
+    _used_steps[secret] = step
     return pyotp.TOTP(secret).at(step * totp.STEP_SECONDS)
 
 

@@ -32,6 +32,14 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user)
     app.config["REMEMBER_COOKIE_DURATION"] = 0  # login_user is never called with remember=True
+    app.teardown_request(_forget_request_state)
+
+
+def _forget_request_state(_exc: BaseException | None) -> None:
+    # The loaded user and page language live on `g`, which outlives one request when an app context
+    # stays pushed (tests, CLI): drop them so the next request loads and checks the user again.
+    for name in ("_login_user", "staff", "language", "staff_session_ended"):
+        g.pop(name, None)
 
 
 def load_user(user_id: str) -> StaffUser | None:

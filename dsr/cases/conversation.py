@@ -4,7 +4,7 @@ the subject side calls when the subject replies through the portal."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import current_app, url_for
+from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -120,12 +120,8 @@ def responsible_staff(session: orm.Session, request: SubjectRequest) -> list[Sta
 
 
 def case_url(request: SubjectRequest) -> str:
-    base = current_app.config["BASE_URL"].rstrip("/")
-    try:
-        path = url_for("cases.detail", case_id=request.id)
-    except RuntimeError:  # outside a request (a job): build the path by hand, it is fixed
-        path = f"/staff/cases/{request.id}"
-    return base + path
+    """The case page's address for mails (built by hand: jobs have no request to build URLs from)."""
+    return f"{current_app.config['BASE_URL'].rstrip('/')}/staff/cases/{request.id}"
 
 
 def resend(session: orm.Session, request: SubjectRequest, message: Message, *, actor: StaffUser) -> None:
