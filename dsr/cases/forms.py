@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, RadioField, SelectChoice, SelectField, StringField, TextAreaField, TimeField
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from dsr.cases.conversation import REPLY_CHANNELS
 from dsr.cases.decisions import MAX_TEXT, REJECTION_LABELS
@@ -66,10 +66,10 @@ class RegisterForm(FlaskForm):
     channel = RadioField("How did the request arrive?",
                          choices=choices((c.value, c.value.replace("_", " ").capitalize()) for c in STAFF_CHANNELS),
                          validators=[DataRequired("Choose how the request arrived.")])
-    received_date = DateField("Date received", [DataRequired("Enter the date the request was received, "
+    received_date = DateField("Date received", [InputRequired("Enter the date the request was received, "
                                                              "as on the letter or e-mail.")])
     received_time = TimeField("Time received (controller's local time)",
-                              [DataRequired("Enter the time the request was received, like 14:30.")])
+                              [InputRequired("Enter the time the request was received, like 14:30.")])
     email = StringField("The subject's e-mail address", [DataRequired("Enter an e-mail address to answer to."),
                                                          Email("Enter a valid e-mail address, like name@example.com.",
                                                                check_deliverability=False), Length(max=254)])

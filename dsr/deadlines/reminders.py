@@ -52,11 +52,10 @@ def send_reminders(session: orm.Session, controller: Controller, today: date, da
             key = f"reminder:{request.id}:{staff.id}:{today.isoformat()}"
             if session.scalar(sa.select(Message.id).where(Message.dedupe_key == key)) is not None:
                 continue
-            try:
-                with session.begin_nested():  # a concurrent run that got there first: this one yields
-                    _queue_reminder(session, request, staff, deadline, today, key)
-            except sa.exc.IntegrityError:
-                continue
+            # Two runs racing on one key: the unique dedupe_key fails the later transaction, and its job's
+            # retry finds the reminder already there. (No savepoint here: the outbox relay publishes on
+            # every commit event, a savepoint's release included.)
+            _queue_reminder(session, request, staff, deadline, today, key)
             queued += 1
     session.flush()
     return queued
