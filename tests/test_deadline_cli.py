@@ -28,11 +28,14 @@ def test_prints_one_line(runner, received, line):
     assert result.output == line + "\n"
 
 
-@pytest.mark.parametrize("text", ["yesterday", "2026-01-31", "2026-01-31T10:00:00", "2026-02-30T10:00:00Z", ""])
-def test_unreadable_input_is_a_clear_error_and_exit_2(runner, text):
+@pytest.mark.parametrize(("text", "message"), [
+    ("yesterday", "not an ISO 8601 date and time"), ("2026-02-30T10:00:00Z", "not an ISO 8601 date and time"),
+    ("2026-01-31", "has no UTC offset"), ("2026-01-31T10:00:00", "has no UTC offset"), ("", "give the time of receipt"),
+])
+def test_unreadable_input_is_a_clear_error_and_exit_2(runner, text, message):
     result = runner.invoke(args=["dsr", "deadline", text])
     assert result.exit_code == 2
-    assert "error:" in result.output and "ISO 8601" in result.output
+    assert result.output.startswith("error: ") and message in result.output
 
 
 def test_works_from_a_fresh_instance_without_a_database(tmp_path):
