@@ -8,6 +8,7 @@ a filtered page and a search, printing `name=value` lines, plus whether each que
 The PostgreSQL database must be an empty scratch database (it is migrated, filled and left filled
 unless --drop is given). Most seeded cases are closed, as in a real register after a few years.
 """
+
 from __future__ import annotations
 
 import sys
@@ -49,15 +50,26 @@ def seed(session, count: int, today: date, open_share: float = 0.08, rng: random
         opened += is_open
         deadline = today + timedelta(days=rng.randint(-5, 60) if is_open else -rng.randint(10, 1500))
         received = datetime.combine(deadline - timedelta(days=31), datetime.min.time(), tzinfo=UTC)
-        batch.append({
-            "public_id": secrets.token_urlsafe(16), "reference": f"DSR-{n // 10000:04d}-{n % 10000:04d}",
-            "right": rng.choice(rights).value, "status": (rng.choice(OPEN_STATUSES) if is_open
-                                                          else rng.choice(CLOSED)).value,
-            "channel": "web", "language": "nb", "email": f"subject{n}@example.org", "details": {},
-            "received_at": received, "due_on": deadline, "extension_notice_due_on": deadline,
-            "extended_due_on": deadline + timedelta(days=61), "deadline_on": deadline,
-            "step_up_required": False, "created_at": now, "updated_at": now,
-        })
+        batch.append(
+            {
+                "public_id": secrets.token_urlsafe(16),
+                "reference": f"DSR-{n // 10000:04d}-{n % 10000:04d}",
+                "right": rng.choice(rights).value,
+                "status": (rng.choice(OPEN_STATUSES) if is_open else rng.choice(CLOSED)).value,
+                "channel": "web",
+                "language": "nb",
+                "email": f"subject{n}@example.org",
+                "details": {},
+                "received_at": received,
+                "due_on": deadline,
+                "extension_notice_due_on": deadline,
+                "extended_due_on": deadline + timedelta(days=61),
+                "deadline_on": deadline,
+                "step_up_required": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
         if len(batch) == 5000:
             session.execute(sa.insert(SubjectRequest), batch)
             batch = []
@@ -85,7 +97,9 @@ def plan(session, statement) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--database-url", help="an empty scratch PostgreSQL (or SQLite) database")
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--drop", action="store_true", help="drop the tables again afterwards")
@@ -93,8 +107,15 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="dsr-bench-"))
     url = args.database_url or f"sqlite:///{folder / 'bench.sqlite3'}"
-    app = create_app({"TESTING": True, "INSTANCE_PATH": str(folder), "DATABASE_URL": url,
-                      "REDIS_URL": "unix:///nonexistent", "SECRET_KEY": secrets.token_urlsafe(32)})
+    app = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": str(folder),
+            "DATABASE_URL": url,
+            "REDIS_URL": "unix:///nonexistent",
+            "SECRET_KEY": secrets.token_urlsafe(32),
+        }
+    )
     upgrade(app)
     engine = get_db(app).engine
     today = date.today()
@@ -122,14 +143,17 @@ def main() -> int:
         print(f"first_page_rows={len(first.rows)}")
         print(f"first_page_ms={timed(lambda: queue_page(session, everything, today=today))}")
         print(f"deep_page_number={depth + 1}")
-        print(f"deep_page_ms={timed(lambda: queue_page(session, everything, today=today, after=deep_cursor))}")
+        print(
+            f"deep_page_ms={timed(lambda: queue_page(session, everything, today=today, after=deep_cursor))}"
+        )
         erasure = QueueFilter(right=Right.ERASURE)
         print(f"filtered_page_ms={timed(lambda: queue_page(session, erasure, today=today))}")
         overdue = QueueFilter(overdue=True)
         print(f"overdue_page_ms={timed(lambda: queue_page(session, overdue, today=today))}")
         search = QueueFilter(search=f"subject{args.cases // 2}@example.org")
         print(f"search_email_ms={timed(lambda: queue_page(session, search, today=today))}")
-        print(f"search_reference_ms={timed(lambda: queue_page(session, QueueFilter(search='DSR-0004-0242'), today=today))}")
+        by_reference = QueueFilter(search="DSR-0004-0242")
+        print(f"search_reference_ms={timed(lambda: queue_page(session, by_reference, today=today))}")
         first_plan = plan(session, status_page_query(RequestStatus.OPEN, everything, today, None, 51))
         deep_plan = plan(session, status_page_query(RequestStatus.OPEN, everything, today, deep_cursor, 51))
         print(f"plan_first_page={first_plan}")

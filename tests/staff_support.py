@@ -1,4 +1,5 @@
-"""Helpers for staff tests: accounts with TOTP enrolled, and logging a test client in through the real pages."""
+"""Staff test helpers: accounts with TOTP enrolled, and logging a test client in through the real pages."""
+
 from __future__ import annotations
 
 import re
@@ -15,14 +16,27 @@ PASSWORD = "correct horse battery staple"
 _used_steps: dict[str, int] = {}
 
 
-def enrolled_staff(session, app, role: StaffRole = StaffRole.OFFICER, email: str | None = None,
-                   password: str = PASSWORD, **overrides) -> tuple[StaffUser, str]:
+def enrolled_staff(
+    session,
+    app,
+    role: StaffRole = StaffRole.OFFICER,
+    email: str | None = None,
+    password: str = PASSWORD,
+    **overrides,
+) -> tuple[StaffUser, str]:
     """A staff account with a known password and TOTP secret, ready to log in."""
     secret = pyotp.random_base32()
     count = session.query(StaffUser).count() + 1
-    user = StaffUser(email=email or f"{role.value}{count}@fjordnett.example", display_name=f"{role.value} {count}",
-                     role=role, password_hash=hash_password(password), must_change_password=False,
-                     totp_secret_sealed=seal(secret, app), totp_enrolled_at=utcnow(), **overrides)
+    user = StaffUser(
+        email=email or f"{role.value}{count}@fjordnett.example",
+        display_name=f"{role.value} {count}",
+        role=role,
+        password_hash=hash_password(password),
+        must_change_password=False,
+        totp_secret_sealed=seal(secret, app),
+        totp_enrolled_at=utcnow(),
+        **overrides,
+    )
     session.add(user)
     session.commit()
     return user, secret

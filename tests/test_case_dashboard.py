@@ -1,4 +1,5 @@
 """The dashboard: open, due this week, overdue, median days to close per right (last 12 months)."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -17,15 +18,26 @@ def test_figures_and_chart(app, client, session, make_request):
     make_request(deadline_on=today - timedelta(days=1), status=RequestStatus.IN_PROGRESS)
     make_request(deadline_on=today + timedelta(days=30))
     for days in (10, 20, 40):
-        make_request(right=Right.ERASURE, status=RequestStatus.COMPLETED, received_at=now - timedelta(days=days + 5),
-                     closed_at=now - timedelta(days=5))
-    make_request(right=Right.ACCESS, status=RequestStatus.COMPLETED, received_at=now - timedelta(days=500),
-                 closed_at=now - timedelta(days=400))  # older than 12 months: not counted
+        make_request(
+            right=Right.ERASURE,
+            status=RequestStatus.COMPLETED,
+            received_at=now - timedelta(days=days + 5),
+            closed_at=now - timedelta(days=5),
+        )
+    make_request(
+        right=Right.ACCESS,
+        status=RequestStatus.COMPLETED,
+        received_at=now - timedelta(days=500),
+        closed_at=now - timedelta(days=400),
+    )  # older than 12 months: not counted
     figures = dashboard(session, today)
     assert (figures.open, figures.due_this_week, figures.overdue) == (3, 1, 1)
     erasure = next(f for f in figures.per_right if f.right is Right.ERASURE)
     access = next(f for f in figures.per_right if f.right is Right.ACCESS)
-    assert (erasure.closed, erasure.median_days) == (3, 20.0) and (access.closed, access.median_days) == (0, None)
+    assert (erasure.closed, erasure.median_days) == (3, 20.0) and (access.closed, access.median_days) == (
+        0,
+        None,
+    )
 
     user, secret = enrolled_staff(session, app, StaffRole.VIEWER)
     login(client, user, secret)

@@ -1,4 +1,5 @@
-"""The queue: deadline order, days left, filters, search, keyset pages that use the index; the register CSV."""
+"""The queue: deadline order, days left, filters, search, keyset pages on the index; the register CSV."""
+
 from __future__ import annotations
 
 import csv
@@ -29,7 +30,9 @@ def officer_client(app, client, session):
 
 
 def _case(make_request, today, days, **overrides):
-    return make_request(deadline_on=today + timedelta(days=days), due_on=today + timedelta(days=days), **overrides)
+    return make_request(
+        deadline_on=today + timedelta(days=days), due_on=today + timedelta(days=days), **overrides
+    )
 
 
 def test_open_cases_in_deadline_order_with_days_left_in_words(officer_client, make_request, today):
@@ -67,16 +70,33 @@ def test_filters(session, make_request, today, make_staff):
 def test_search_by_email_or_reference_finds_closed_cases_too(session, make_request, today):
     case = _case(make_request, today, -100, status=RequestStatus.COMPLETED, email="kari.nordmann@example.org")
     _case(make_request, today, 3)
-    for text in ("kari.nordmann@example.org", "Kari.Nordmann@Example.org", case.reference,
-                 case.reference.lower(), case.reference.removeprefix("DSR-"), f"  {case.reference} "):
-        assert [r.id for r in queue_page(session, QueueFilter(search=text), today=today).rows] == [case.id], text
+    for text in (
+        "kari.nordmann@example.org",
+        "Kari.Nordmann@Example.org",
+        case.reference,
+        case.reference.lower(),
+        case.reference.removeprefix("DSR-"),
+        f"  {case.reference} ",
+    ):
+        assert [r.id for r in queue_page(session, QueueFilter(search=text), today=today).rows] == [case.id], (
+            text
+        )
     assert queue_page(session, QueueFilter(search="nobody@example.org"), today=today).rows == []
 
 
 def test_keyset_pages_cover_every_case_once_in_order(session, today):
     statuses = [RequestStatus.OPEN, RequestStatus.IN_PROGRESS, RequestStatus.AWAITING_SUBJECT]
-    session.add_all([SubjectRequest(right=Right.ACCESS, email=f"s{i}@example.org", status=statuses[i % 3],
-                                    deadline_on=today + timedelta(days=i % 17)) for i in range(125)])
+    session.add_all(
+        [
+            SubjectRequest(
+                right=Right.ACCESS,
+                email=f"s{i}@example.org",
+                status=statuses[i % 3],
+                deadline_on=today + timedelta(days=i % 17),
+            )
+            for i in range(125)
+        ]
+    )
     session.commit()
     seen, after, pages = [], None, 0
     while True:
@@ -90,8 +110,17 @@ def test_keyset_pages_cover_every_case_once_in_order(session, today):
 
 
 def test_the_page_link_carries_the_cursor_and_filters(officer_client, session, today):
-    session.add_all([SubjectRequest(right=Right.ERASURE, email=f"e{i}@example.org", status=RequestStatus.OPEN,
-                                    deadline_on=today + timedelta(days=i)) for i in range(55)])
+    session.add_all(
+        [
+            SubjectRequest(
+                right=Right.ERASURE,
+                email=f"e{i}@example.org",
+                status=RequestStatus.OPEN,
+                deadline_on=today + timedelta(days=i),
+            )
+            for i in range(55)
+        ]
+    )
     session.commit()
     first = officer_client.get("/staff/?right=erasure").get_data(as_text=True)
     assert 'rel="next"' in first and "right=erasure" in first.split('rel="next"')[0].rsplit("href=", 1)[1]
@@ -116,9 +145,17 @@ def _plan(session, statement) -> str:
 
 
 def test_queue_pages_are_index_range_scans_without_a_sort(app, session, today):
-    session.add_all([SubjectRequest(right=Right.ACCESS, email=f"p{i}@example.org",
-                                    status=list(RequestStatus)[i % len(RequestStatus)],
-                                    deadline_on=today + timedelta(days=i % 40)) for i in range(2000)])
+    session.add_all(
+        [
+            SubjectRequest(
+                right=Right.ACCESS,
+                email=f"p{i}@example.org",
+                status=list(RequestStatus)[i % len(RequestStatus)],
+                deadline_on=today + timedelta(days=i % 40),
+            )
+            for i in range(2000)
+        ]
+    )
     session.commit()
     for after in (None, Cursor(today + timedelta(days=20), 1000)):
         plan = _plan(session, status_page_query(RequestStatus.OPEN, QueueFilter(), today, after, 51))
@@ -126,34 +163,55 @@ def test_queue_pages_are_index_range_scans_without_a_sort(app, session, today):
         assert "TEMP B-TREE" not in plan and "Sort" not in plan.replace("Sort Key", ""), plan
 
 
-@pytest.mark.parametrize(("value", "cell"), [
-    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
-    ("\tx", "'\tx"), ("\rx", "'\rx"), ("plain", "plain"), (None, ""), (date(2026, 1, 2), "2026-01-02"),
-])
+@pytest.mark.parametrize(
+    ("value", "cell"),
+    [
+        ('=HYPERLINK("http://x")', '\'=HYPERLINK("http://x")'),
+        ("+1", "'+1"),
+        ("-1", "'-1"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\tx", "'\tx"),
+        ("\rx", "'\rx"),
+        ("plain", "plain"),
+        (None, ""),
+        (date(2026, 1, 2), "2026-01-02"),
+    ],
+)
 def test_csv_cells_never_start_with_a_formula(value, cell):
     assert csv_cell(value) == cell
 
 
 def test_the_register_export_escapes_formulas_and_is_audited(officer_client, session, make_request, today):
-    _case(make_request, today, 3, email="=HYPERLINK(\"http://evil\")@example.org")
+    _case(make_request, today, 3, email='=HYPERLINK("http://evil")@example.org')
     response = officer_client.post("/staff/register.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0] == list(queue.REGISTER_COLUMNS)
     assert rows[1][rows[0].index("email")].startswith("'=HYPERLINK")
-    assert officer_client.get("/staff/register.csv").status_code == 405  # a download that is audited is a POST
+    assert (
+        officer_client.get("/staff/register.csv").status_code == 405
+    )  # a download that is audited is a POST
 
 
 def test_get_pages_write_nothing(app, officer_client, session, make_request, today):
     case = _case(make_request, today, 3)
     writes = []
     engine = get_db(app).engine
-    listener = lambda conn, cursor, statement, *args: writes.append(statement) \
-        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")) else None  # noqa: E731
+
+    def listener(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            writes.append(statement)
+
     sa.event.listen(engine, "before_cursor_execute", listener)
     try:
-        for url in ("/staff/", "/staff/dashboard", f"/staff/cases/{case.id}", f"/staff/cases/{case.id}/extend",
-                    "/staff/register", f"/staff/?q={case.email}"):
+        for url in (
+            "/staff/",
+            "/staff/dashboard",
+            f"/staff/cases/{case.id}",
+            f"/staff/cases/{case.id}/extend",
+            "/staff/register",
+            f"/staff/?q={case.email}",
+        ):
             assert officer_client.get(url).status_code == 200
     finally:
         sa.event.remove(engine, "before_cursor_execute", listener)

@@ -1,5 +1,6 @@
 """Requests that came by e-mail, post or phone: registered with their real receipt time; identity
 recorded by staff opens the case through the same open_case as the portal."""
+
 from __future__ import annotations
 
 from datetime import date, datetime, time, timezone
@@ -22,8 +23,16 @@ def officer_client(app, client, session):
         yield client
 
 
-FORM = {"right": "erasure", "channel": "post", "received_date": "2026-03-04", "received_time": "23:59",
-        "email": "Kari@Example.org", "language": "nb", "details": "Slett kontoen min.", "identity": "not_yet"}
+FORM = {
+    "right": "erasure",
+    "channel": "post",
+    "received_date": "2026-03-04",
+    "received_time": "23:59",
+    "email": "Kari@Example.org",
+    "language": "nb",
+    "details": "Slett kontoen min.",
+    "identity": "not_yet",
+}
 
 
 def test_a_letter_is_registered_with_its_oslo_receipt_time(officer_client, session):
@@ -36,14 +45,16 @@ def test_a_letter_is_registered_with_its_oslo_receipt_time(officer_client, sessi
     assert case.due_on == date(2026, 4, 7)  # 4 Apr 2026 Saturday, Easter Monday 6th
     assert case.details == {"request": "Slett kontoen min."}
     assert session.scalars(sa.select(AuditEvent.action).where(AuditEvent.request_id == case.id)).all() == [
-        "request.registered"]
+        "request.registered"
+    ]
 
     response = officer_client.post(f"/staff/cases/{case.id}/identity", data={"how": "postal_address_on_file"})
     assert response.status_code == 302
     session.refresh(case)
     assert case.status is RequestStatus.OPEN and case.identity_method == "staff:postal_address_on_file"
-    assert session.scalars(sa.select(AuditEvent.action).where(AuditEvent.request_id == case.id)
-                           .order_by(AuditEvent.seq)).all() == ["request.registered", "case.opened"]
+    assert session.scalars(
+        sa.select(AuditEvent.action).where(AuditEvent.request_id == case.id).order_by(AuditEvent.seq)
+    ).all() == ["request.registered", "case.opened"]
 
 
 def test_identity_recorded_at_registration_opens_the_case_at_once(officer_client, session):
@@ -52,15 +63,18 @@ def test_identity_recorded_at_registration_opens_the_case_at_once(officer_client
     assert case.status is RequestStatus.OPEN and case.identity_method == "staff:phone_callback"
 
 
-@pytest.mark.parametrize(("changes", "message"), [
-    ({"received_date": "2026-13-40"}, "Not a valid date value"),
-    ({"received_time": "25:00"}, "Not a valid time value"),
-    ({"received_date": "2026-03-29", "received_time": "02:30"}, "did not exist on 2026-03-29"),
-    ({"received_date": "2026-03-11"}, "cannot be in the future"),
-    ({"email": "not an address"}, "Enter a valid e-mail address"),
-    ({"channel": "web"}, "Not a valid choice"),
-    ({"identity": "trust_me"}, "Not a valid choice"),
-])
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"received_date": "2026-13-40"}, "Not a valid date value"),
+        ({"received_time": "25:00"}, "Not a valid time value"),
+        ({"received_date": "2026-03-29", "received_time": "02:30"}, "did not exist on 2026-03-29"),
+        ({"received_date": "2026-03-11"}, "cannot be in the future"),
+        ({"email": "not an address"}, "Enter a valid e-mail address"),
+        ({"channel": "web"}, "Not a valid choice"),
+        ({"identity": "trust_me"}, "Not a valid choice"),
+    ],
+)
 def test_bad_registration_input_is_explained_and_changes_nothing(officer_client, session, changes, message):
     response = officer_client.post("/staff/register", data={**FORM, **changes})
     assert response.status_code == 400

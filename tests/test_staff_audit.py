@@ -1,4 +1,5 @@
 """Every staff action is in the audit chain; no page can change it; tampering with one row is found."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -20,8 +21,11 @@ def test_staff_actions_are_chained_and_a_changed_row_is_named(app, client, sessi
     assert runner.invoke(args=["dsr", "audit-verify"]).output == "OK 5\n"
 
     extended = session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "case.extended"))
-    session.execute(sa.update(AuditEvent).where(AuditEvent.seq == extended.seq)
-                    .values(details={**extended.details, "extended_due_on": "2099-01-01"}))
+    session.execute(
+        sa.update(AuditEvent)
+        .where(AuditEvent.seq == extended.seq)
+        .values(details={**extended.details, "extended_due_on": "2099-01-01"})
+    )
     session.commit()
     result = runner.invoke(args=["dsr", "audit-verify"])
     assert result.exit_code == 1 and result.output == f"BAD {extended.seq}\n"

@@ -1,5 +1,6 @@
 """Staff accounts (S1–S13): password rules, Argon2id, mandatory TOTP, throttling, no enumeration,
 server-side session invalidation, timeouts and fresh re-authentication."""
+
 from __future__ import annotations
 
 import re
@@ -17,8 +18,8 @@ from dsr.db import utcnow
 from dsr.models import AuditEvent, StaffRole, StaffUser
 from tests.staff_support import PASSWORD, enrolled_staff, fresh_code, login, secret_on_page
 
-
 # --- S1, S2: password rules and hashing ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("password", ["elevenchars", "Password1234", "password1234", "1qaz2wsx3edc"])
 def test_short_and_common_passwords_are_refused(password):
@@ -26,7 +27,9 @@ def test_short_and_common_passwords_are_refused(password):
         check_new_password(password)
 
 
-@pytest.mark.parametrize("password", ["x" * 63 + "y", "🔐" * 40 + "ørret og fjord" * 5 + "x" * 30, "twelve chars"])
+@pytest.mark.parametrize(
+    "password", ["x" * 63 + "y", "🔐" * 40 + "ørret og fjord" * 5 + "x" * 30, "twelve chars"]
+)
 def test_long_and_unicode_passwords_are_accepted(password):
     check_new_password(password)
     assert verify_password(hash_password(password), password)
@@ -46,11 +49,14 @@ def test_hashes_are_argon2id_with_strong_parameters():
 
 # --- S8: no default accounts; the CLI's one-time password must be changed ---------------------------
 
+
 def test_a_fresh_database_has_no_staff(session):
     assert session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) == 0
 
 
-def test_create_staff_cli_prints_a_one_time_password_that_forces_enrolment_and_a_change(runner, client, session):
+def test_create_staff_cli_prints_a_one_time_password_that_forces_enrolment_and_a_change(
+    runner, client, session
+):
     result = runner.invoke(args=["dsr", "create-staff", "Ada@Fjordnett.example", "--role", "admin"])
     assert result.exit_code == 0, result.output
     password = re.search(r"one-time password: (\S+)", result.output).group(1)
@@ -75,10 +81,13 @@ def test_create_staff_cli_prints_a_one_time_password_that_forces_enrolment_and_a
     assert verify_password(user.password_hash, new) and not user.must_change_password
     assert user.totp_enrolled_at is not None and secret not in (user.totp_secret_sealed or "")  # S5: sealed
 
-    assert runner.invoke(args=["dsr", "create-staff", "ada@fjordnett.example"]).exit_code == 2  # no duplicates
+    assert (
+        runner.invoke(args=["dsr", "create-staff", "ada@fjordnett.example"]).exit_code == 2
+    )  # no duplicates
 
 
 # --- S3, S4: TOTP required, single use ---------------------------------------------------------------
+
 
 def test_a_password_only_session_reaches_no_staff_page(app, client, session):
     user, _secret = enrolled_staff(session, app, StaffRole.ADMIN)
@@ -104,7 +113,9 @@ def test_a_totp_code_works_once_and_old_codes_are_refused(app, session):
             assert accounts.use_totp_code(session, user, code)
             assert not accounts.use_totp_code(session, user, code)  # replay
         with time_machine.travel(now + timedelta(seconds=60), tick=False):
-            assert not accounts.use_totp_code(session, user, pyotp.TOTP(secret).at(now - timedelta(seconds=90)))
+            assert not accounts.use_totp_code(
+                session, user, pyotp.TOTP(secret).at(now - timedelta(seconds=90))
+            )
         with time_machine.travel(now + timedelta(seconds=120), tick=False):
             assert accounts.use_totp_code(session, user, pyotp.TOTP(secret).at(now + timedelta(seconds=100)))
 
@@ -119,10 +130,13 @@ def test_totp_window_is_at_most_one_step():
 
 # --- S6, S7: throttling and no enumeration ----------------------------------------------------------
 
+
 def test_login_is_throttled_per_account_with_retry_after(app, client, session):
     user, _ = enrolled_staff(session, app)
-    statuses = [client.post("/staff/login", data={"email": user.email, "password": "wrong password!"}).status_code
-                for _ in range(6)]
+    statuses = [
+        client.post("/staff/login", data={"email": user.email, "password": "wrong password!"}).status_code
+        for _ in range(6)
+    ]
     assert statuses == [200] * 5 + [429]
     response = client.post("/staff/login", data={"email": user.email, "password": PASSWORD})
     assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
@@ -132,7 +146,9 @@ def test_unknown_account_and_wrong_password_answer_the_same(app, client, session
     user, _ = enrolled_staff(session, app)
     wrong = client.post("/staff/login", data={"email": user.email, "password": "not the password"})
     client2 = app.test_client()
-    unknown = client2.post("/staff/login", data={"email": "nobody@fjordnett.example", "password": "not the password"})
+    unknown = client2.post(
+        "/staff/login", data={"email": "nobody@fjordnett.example", "password": "not the password"}
+    )
     normalise = lambda html: html.replace(user.email, "EMAIL").replace("nobody@fjordnett.example", "EMAIL")  # noqa: E731
     assert wrong.status_code == unknown.status_code == 200
     assert normalise(wrong.get_data(as_text=True)) == normalise(unknown.get_data(as_text=True))
@@ -141,6 +157,7 @@ def test_unknown_account_and_wrong_password_answer_the_same(app, client, session
 
 
 # --- S9–S12: sessions ---------------------------------------------------------------------------------
+
 
 def test_session_is_rotated_at_login_and_no_remember_cookie(app, client, session):
     user, secret = enrolled_staff(session, app)
@@ -186,7 +203,9 @@ def test_changing_the_password_ends_other_sessions_but_keeps_this_one(app, sessi
     login(here, user, secret)
     login(elsewhere, user, secret)
     new = "a completely new long passphrase"
-    response = here.post("/staff/account/password", data={"current": PASSWORD, "password": new, "confirm": new})
+    response = here.post(
+        "/staff/account/password", data={"current": PASSWORD, "password": new, "confirm": new}
+    )
     assert response.status_code == 302
     assert here.get("/staff/").status_code == 200
     assert elsewhere.get("/staff/").status_code == 302
@@ -214,6 +233,7 @@ def test_idle_timeout_and_absolute_lifetime(app, client, session):
 
 # --- S13: fresh re-authentication ---------------------------------------------------------------------
 
+
 def test_staff_management_needs_a_fresh_login(app, client, session):
     admin, secret = enrolled_staff(session, app, StaffRole.ADMIN)
     start = utcnow()
@@ -226,8 +246,10 @@ def test_staff_management_needs_a_fresh_login(app, client, session):
         response = client.post("/staff/accounts/", data={"email": "new@fjordnett.example", "role": "officer"})
         assert response.status_code == 302 and "/staff/reauthenticate" in response.headers["Location"]
         assert session.scalar(sa.select(StaffUser).where(StaffUser.email == "new@fjordnett.example")) is None
-        response = client.post("/staff/reauthenticate", data={"password": PASSWORD, "next": "/staff/accounts/",
-                                                              "code": fresh_code(secret, admin.id)})
+        response = client.post(
+            "/staff/reauthenticate",
+            data={"password": PASSWORD, "next": "/staff/accounts/", "code": fresh_code(secret, admin.id)},
+        )
         assert response.headers["Location"].endswith("/staff/accounts/")
         response = client.post("/staff/accounts/", data={"email": "new@fjordnett.example", "role": "officer"})
         assert response.status_code == 200 and "one-time-password" in response.get_data(as_text=True)

@@ -1,4 +1,5 @@
 """Case jobs: the hourly deadline-reminder sweep (it sends at most one reminder per case, person and day)."""
+
 from __future__ import annotations
 
 from flask import current_app

@@ -5,6 +5,7 @@ Every session of a user carries `StaffUser.session_version` (see `StaffUser.get_
 here (logout, password change, MFA reset, disable, role change) makes every cookie issued before
 worthless, server-side, whatever the browser kept.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,15 @@ def one_time_password() -> str:
     return secrets.token_urlsafe(15)  # 20 characters, 120 bits; must be changed at first login
 
 
-def create_staff(session: orm.Session, *, email: str, role: StaffRole, display_name: str = "",
-                 actor_type: str = "staff", actor_id: int | str | None = None) -> tuple[StaffUser, str]:
+def create_staff(
+    session: orm.Session,
+    *,
+    email: str,
+    role: StaffRole,
+    display_name: str = "",
+    actor_type: str = "staff",
+    actor_id: int | str | None = None,
+) -> tuple[StaffUser, str]:
     """A new account with a one-time password (returned once, never stored in clear)."""
     email = normalise_email(email)
     if not _EMAIL.match(email) or len(email) > 254:
@@ -49,11 +57,23 @@ def create_staff(session: orm.Session, *, email: str, role: StaffRole, display_n
     if find_by_email(session, email) is not None:
         raise AccountError("A staff account with this e-mail address already exists.")
     password = one_time_password()
-    user = StaffUser(email=email, display_name=(display_name or "").strip()[:120] or email.split("@")[0],
-                     role=StaffRole(role), password_hash=hash_password(password), must_change_password=True)
+    user = StaffUser(
+        email=email,
+        display_name=(display_name or "").strip()[:120] or email.split("@")[0],
+        role=StaffRole(role),
+        password_hash=hash_password(password),
+        must_change_password=True,
+    )
     session.add(user)
     session.flush()
-    record(session, "staff.created", actor_type=actor_type, actor_id=actor_id, staff_id=user.id, role=user.role.value)
+    record(
+        session,
+        "staff.created",
+        actor_type=actor_type,
+        actor_id=actor_id,
+        staff_id=user.id,
+        role=user.role.value,
+    )
     return user, password
 
 
@@ -66,8 +86,13 @@ def authenticate(session: orm.Session, email: str, password: str) -> StaffUser |
     user = find_by_email(session, email)
     ok = verify_password(user.password_hash if user else dummy_hash(), password or "")
     if user is None or not ok or not user.active:
-        record(session, "staff.login_failed", actor_type="staff", actor_id=user.id if user else None,
-               reason="password" if user is None or not ok else "disabled")
+        record(
+            session,
+            "staff.login_failed",
+            actor_type="staff",
+            actor_id=user.id if user else None,
+            reason="password" if user is None or not ok else "disabled",
+        )
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
@@ -85,8 +110,10 @@ def use_totp_code(session: orm.Session, user: StaffUser, code: str) -> bool:
         return False
     claimed = session.execute(
         sa.update(StaffUser)
-        .where(StaffUser.id == user.id,
-               sa.or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step))
+        .where(
+            StaffUser.id == user.id,
+            sa.or_(StaffUser.totp_last_step.is_(None), StaffUser.totp_last_step < step),
+        )
         .values(totp_last_step=step)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -132,8 +159,9 @@ def logout(session: orm.Session, user: StaffUser) -> None:
     record(session, "staff.logout", actor_type="staff", actor_id=user.id)
 
 
-def change_password(session: orm.Session, user: StaffUser, new_password: str, *,
-                    current_password: str | None = None) -> None:
+def change_password(
+    session: orm.Session, user: StaffUser, new_password: str, *, current_password: str | None = None
+) -> None:
     """Set a new password (the current one is asked for unless this is the forced first change).
     Raises PasswordRejected / AccountError with a message for the form."""
     if current_password is not None and not verify_password(user.password_hash, current_password):
@@ -150,9 +178,16 @@ def change_password(session: orm.Session, user: StaffUser, new_password: str, *,
 
 # --- administration (admins only; the views check the role and a fresh login) ---------------------
 
+
 def _active_admins(session: orm.Session) -> int:
-    return session.scalar(sa.select(sa.func.count()).select_from(StaffUser)
-                          .where(StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True))) or 0
+    return (
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(StaffUser)
+            .where(StaffUser.role == StaffRole.ADMIN, StaffUser.active.is_(True))
+        )
+        or 0
+    )
 
 
 def _would_remove_last_admin(session: orm.Session, user: StaffUser) -> bool:
@@ -168,8 +203,15 @@ def set_role(session: orm.Session, actor: StaffUser, user: StaffUser, role: Staf
     old = user.role
     user.role = role
     end_sessions(user)
-    record(session, "staff.role_changed", actor_type="staff", actor_id=actor.id, staff_id=user.id,
-           old=old.value, new=role.value)
+    record(
+        session,
+        "staff.role_changed",
+        actor_type="staff",
+        actor_id=actor.id,
+        staff_id=user.id,
+        old=old.value,
+        new=role.value,
+    )
 
 
 def disable(session: orm.Session, actor: StaffUser, user: StaffUser) -> None:

@@ -1,4 +1,5 @@
 """Staff management (admins with a fresh login): accounts, roles, disabling, MFA and password resets."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -21,7 +22,9 @@ def _user_or_404(user_id: int) -> StaffUser:
 
 
 def _render_list(form: NewStaffForm, status: int = 200):
-    users = get_session().scalars(sa.select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email)).all()
+    users = (
+        get_session().scalars(sa.select(StaffUser).order_by(StaffUser.active.desc(), StaffUser.email)).all()
+    )
     return render_template("staff/users.html", users=users, form=form, role_form=RoleForm()), status
 
 
@@ -39,8 +42,13 @@ def create():
         return _render_list(form, 400)
     session = get_session()
     try:
-        user, password = accounts.create_staff(session, email=form.email.data, role=StaffRole(form.role.data),
-                                               display_name=form.display_name.data, actor_id=g.staff.id)
+        user, password = accounts.create_staff(
+            session,
+            email=form.email.data,
+            role=StaffRole(form.role.data),
+            display_name=form.display_name.data,
+            actor_id=g.staff.id,
+        )
     except accounts.AccountError as exc:
         session.rollback()
         form.email.errors.append(str(exc))
@@ -70,15 +78,21 @@ def set_role(user_id: int):
     if not form.validate_on_submit():
         flash("Choose one of the roles.", "error")
         return redirect(url_for("staff.users"))
-    return _change(user_id, lambda s, u: accounts.set_role(s, g.staff, u, StaffRole(form.role.data)),
-                   "The role of {email} is changed; their sessions were logged out.")
+    return _change(
+        user_id,
+        lambda s, u: accounts.set_role(s, g.staff, u, StaffRole(form.role.data)),
+        "The role of {email} is changed; their sessions were logged out.",
+    )
 
 
 @bp.post("/<int:user_id>/disable")
 @staff_admin
 def disable(user_id: int):
-    return _change(user_id, lambda s, u: accounts.disable(s, g.staff, u),
-                   "{email} is disabled and logged out everywhere.")
+    return _change(
+        user_id,
+        lambda s, u: accounts.disable(s, g.staff, u),
+        "{email} is disabled and logged out everywhere.",
+    )
 
 
 @bp.post("/<int:user_id>/enable")
@@ -90,8 +104,11 @@ def enable(user_id: int):
 @bp.post("/<int:user_id>/reset-two-step")
 @staff_admin
 def reset_mfa(user_id: int):
-    return _change(user_id, lambda s, u: accounts.reset_mfa(s, g.staff, u),
-                   "{email} sets up a new authenticator at the next login; their sessions were logged out.")
+    return _change(
+        user_id,
+        lambda s, u: accounts.reset_mfa(s, g.staff, u),
+        "{email} sets up a new authenticator at the next login; their sessions were logged out.",
+    )
 
 
 @bp.post("/<int:user_id>/reset-password")

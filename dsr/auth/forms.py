@@ -1,4 +1,5 @@
 """Staff login and account forms (staff pages are in English)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
@@ -7,8 +8,10 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from dsr.models import StaffRole
 
-_CODE = [DataRequired("Enter the 6-digit code from your authenticator app."),
-         Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the 6 digits shown in your authenticator app.")]
+_CODE = [
+    DataRequired("Enter the 6-digit code from your authenticator app."),
+    Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the 6 digits shown in your authenticator app."),
+]
 _NEW_PASSWORD = [DataRequired("Choose a new password.")]
 
 
@@ -24,8 +27,13 @@ class CodeForm(FlaskForm):
 
 class NewPasswordForm(FlaskForm):
     password = PasswordField("New password", _NEW_PASSWORD)
-    confirm = PasswordField("New password again", [DataRequired("Type the new password again."),
-                                                   EqualTo("password", "The two passwords are not the same.")])
+    confirm = PasswordField(
+        "New password again",
+        [
+            DataRequired("Type the new password again."),
+            EqualTo("password", "The two passwords are not the same."),
+        ],
+    )
 
 
 class ChangePasswordForm(NewPasswordForm):
@@ -39,11 +47,15 @@ class ReauthForm(FlaskForm):
 
 
 class NewStaffForm(FlaskForm):
-    email = StringField("E-mail address", [DataRequired("Enter the new staff member's e-mail address."),
-                                           Length(max=254)])
+    email = StringField(
+        "E-mail address", [DataRequired("Enter the new staff member's e-mail address."), Length(max=254)]
+    )
     display_name = StringField("Name", [Length(max=120)])
-    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in StaffRole],
-                       default=StaffRole.OFFICER.value)
+    role = SelectField(
+        "Role",
+        choices=[SelectChoice(r.value, r.value.capitalize()) for r in StaffRole],
+        default=StaffRole.OFFICER.value,
+    )
 
 
 class RoleForm(FlaskForm):

@@ -3,6 +3,7 @@ staff password rules (ASVS 6.2): at least 12 characters, any characters, no comp
 no truncation, and not one of the commonly used passwords shipped in `common-passwords.txt`
 (the top 10,000 of the list Django ships, itself from Royce Williams' breach-frequency list,
 plus every entry of that list of 12 characters or more)."""
+
 from __future__ import annotations
 
 import unicodedata
@@ -55,8 +56,10 @@ def check_new_password(password: str, *, email: str | None = None) -> None:
     """Raise PasswordRejected unless `password` may be used by a staff member."""
     length = len(unicodedata.normalize("NFC", password))
     if length < MIN_LENGTH:
-        raise PasswordRejected(f"Use at least {MIN_LENGTH} characters (this one has {length}). "
-                               "A few unrelated words make a long password easy to remember.")
+        raise PasswordRejected(
+            f"Use at least {MIN_LENGTH} characters (this one has {length}). "
+            "A few unrelated words make a long password easy to remember."
+        )
     if length > MAX_LENGTH:
         raise PasswordRejected(f"Use at most {MAX_LENGTH} characters.")
     folded = password.strip().casefold()

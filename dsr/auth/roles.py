@@ -14,6 +14,7 @@ Not logged in (or the session was revoked or timed out): a redirect to the login
 with the wrong role: 403. Not fresh: a redirect to the re-authentication page. Staff pages are in
 English; letters to subjects keep the case's language (they are rendered by the notify service).
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -55,7 +56,9 @@ def staff_policy(*roles: StaffRole, fresh: bool = False) -> Callable:
             abort(403)
         if fresh and not sessions.is_fresh():
             target = request.full_path.rstrip("?") if request.method == "GET" else None
-            return redirect(url_for("auth.reauthenticate", next=target) if target else url_for("auth.reauthenticate"))
+            return redirect(
+                url_for("auth.reauthenticate", next=target) if target else url_for("auth.reauthenticate")
+            )
         return None
 
     name = "staff:" + ",".join(sorted(role.value for role in allowed)) + (":fresh" if fresh else "")
@@ -106,4 +109,6 @@ def init_app(app) -> None:
 
         if instant is None:
             return ""
-        return instant.astimezone(ZoneInfo(current_app.extensions["dsr.controller"].timezone)).strftime("%Y-%m-%d %H:%M")
+        return instant.astimezone(ZoneInfo(current_app.extensions["dsr.controller"].timezone)).strftime(
+            "%Y-%m-%d %H:%M"
+        )

@@ -10,6 +10,7 @@
   expires after STAFF_IDLE_TIMEOUT without activity and STAFF_SESSION_MAX_AGE after login, and
   is "fresh" for STAFF_REAUTH_SECONDS after the last password + code proof. No remember-me.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -67,11 +68,17 @@ def _restart_session() -> None:
 
 # --- the pending (password checked) login -----------------------------------------------------------
 
+
 def begin_pending_login(user: StaffUser, next_url: str | None) -> None:
     logout_user()
     _restart_session()
-    session[_PENDING] = {"uid": user.id, "ver": user.session_version, "at": _now(), "mfa": False,
-                         "next": next_url or ""}
+    session[_PENDING] = {
+        "uid": user.id,
+        "ver": user.session_version,
+        "at": _now(),
+        "mfa": False,
+        "next": next_url or "",
+    }
 
 
 def pending_user() -> StaffUser | None:
@@ -112,7 +119,7 @@ def finish_login(user: StaffUser) -> str:
 
 
 def relogin_after_version_change(user: StaffUser) -> None:
-    """After a change that bumped the version (own password change), keep THIS session alive on a new cookie."""
+    """After the user's own password change bumped the version: keep THIS session, on a new cookie."""
     login_at = session.get(_LOGIN_AT, _now())
     _restart_session()
     login_user(user, remember=False, fresh=True)
@@ -126,6 +133,7 @@ def end_login() -> None:
 
 
 # --- the logged-in session ------------------------------------------------------------------------
+
 
 def current_staff() -> StaffUser | None:
     """The logged-in staff member, or None (never logged in, revoked, idle or too old)."""
@@ -159,6 +167,12 @@ def mark_reauthenticated() -> None:
 
 def safe_next(url: str | None, default: str) -> str:
     """Only a path on this site (no scheme, no host, no backslash tricks) is followed after login."""
-    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url or any(c in url for c in "\r\n"):
+    if (
+        not url
+        or not url.startswith("/")
+        or url.startswith("//")
+        or "\\" in url
+        or any(c in url for c in "\r\n")
+    ):
         return default
     return url

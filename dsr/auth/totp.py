@@ -1,5 +1,6 @@
 """TOTP (RFC 6238) for every staff role: 30-second steps, 6 digits, at most one step of clock drift
 either way, and each step accepted once per account (pyotp leaves replay protection to us)."""
+
 from __future__ import annotations
 
 import hmac
@@ -27,7 +28,7 @@ def qr_data_uri(uri: str) -> str:
 
 def grouped(secret: str) -> str:
     """The secret in groups of four, for typing into an app by hand."""
-    return " ".join(secret[i:i + 4] for i in range(0, len(secret), 4))
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def current_step(now: float | None = None) -> int:
@@ -44,6 +45,8 @@ def matching_step(secret: str, code: str, *, after_step: int | None, now: float 
     found = None
     for step in range(step_now - VALID_WINDOW, step_now + VALID_WINDOW + 1):
         # Compare against every candidate (no early exit) so timing says nothing about which matched.
-        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code) and (after_step is None or step > after_step):
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), code) and (
+            after_step is None or step > after_step
+        ):
             found = step
     return found

@@ -1,5 +1,6 @@
 """Staff login (password, then TOTP or its enrolment, then a forced password change when due),
 logout, re-authentication and the staff member's own password."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -38,8 +39,10 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
-        _throttle(("login_ip", request.remote_addr or "-"),
-                  ("login_account", accounts.normalise_email(form.email.data)))
+        _throttle(
+            ("login_ip", request.remote_addr or "-"),
+            ("login_account", accounts.normalise_email(form.email.data)),
+        )
         session = get_session()
         user = accounts.authenticate(session, form.email.data, form.password.data)
         if user is not None and user.totp_enrolled_at is None:
@@ -100,8 +103,9 @@ def enrol():
             return redirect(_after_second_factor(user))
         form.code.errors.append(WRONG_CODE)
     uri = totp.provisioning_uri(secret, user.email, accounts.issuer_name())
-    return render_template("auth/enrol.html", form=form, qr=totp.qr_data_uri(uri), secret=totp.grouped(secret),
-                           raw_secret=secret)
+    return render_template(
+        "auth/enrol.html", form=form, qr=totp.qr_data_uri(uri), secret=totp.grouped(secret), raw_secret=secret
+    )
 
 
 @bp.route("/login/new-password", methods=["GET", "POST"])

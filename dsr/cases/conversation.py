@@ -1,6 +1,7 @@
 """Messages on a case: staff write to the subject, keep internal notes, record an answer that came
 by e-mail, post or phone, and send a failed letter again. `subject_answered` is the one function
 the subject side calls when the subject replies through the portal."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -31,46 +32,93 @@ from dsr.notify.service import queue_email
 REPLY_CHANNELS = {"email": "E-mail", "post": "Post", "phone": "Phone", "in_person": "In person"}
 
 
-def send_message(session: orm.Session, request: SubjectRequest, *, actor: StaffUser, text: str,
-                 controller: Controller) -> Message:
+def send_message(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, text: str, controller: Controller
+) -> Message:
     """A letter from staff to the subject, in the case's language, mailed after the commit."""
     message = _letter(session, request, "staff_message", actor, controller, text=_text(text, "message"))
-    record(session, "case.message_sent", actor_type="staff", actor_id=actor.id, request_id=request.id,
-           message_id=message.id)
+    record(
+        session,
+        "case.message_sent",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        message_id=message.id,
+    )
     session.flush()
     return message
 
 
 def add_note(session: orm.Session, request: SubjectRequest, *, actor: StaffUser, text: str) -> Message:
     """An internal note: never sent, shown to staff only."""
-    note = Message(request_id=request.id, direction=MessageDirection.INTERNAL_NOTE, channel=DeliveryChannel.PORTAL,
-                   language="en", body_text=_text(text, "note"), status=DeliveryStatus.NOT_SENT, author_id=actor.id)
+    note = Message(
+        request_id=request.id,
+        direction=MessageDirection.INTERNAL_NOTE,
+        channel=DeliveryChannel.PORTAL,
+        language="en",
+        body_text=_text(text, "note"),
+        status=DeliveryStatus.NOT_SENT,
+        author_id=actor.id,
+    )
     session.add(note)
     session.flush()
-    record(session, "case.note_added", actor_type="staff", actor_id=actor.id, request_id=request.id,
-           message_id=note.id)
+    record(
+        session,
+        "case.note_added",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        message_id=note.id,
+    )
     return note
 
 
-def record_reply(session: orm.Session, request: SubjectRequest, *, actor: StaffUser, text: str, channel: str,
-                 controller: Controller) -> Message:
+def record_reply(
+    session: orm.Session,
+    request: SubjectRequest,
+    *,
+    actor: StaffUser,
+    text: str,
+    channel: str,
+    controller: Controller,
+) -> Message:
     """The subject answered outside the portal (e-mail, post, phone): keep what they said, and let
     the case go on exactly as if they had answered on the portal."""
     if channel not in REPLY_CHANNELS:
         raise DecisionError("Choose how the answer reached us.")
-    reply = Message(request_id=request.id, direction=MessageDirection.FROM_SUBJECT, channel=DeliveryChannel.PORTAL,
-                    template=f"recorded:{channel}", language=request.language, body_text=_text(text, "answer"),
-                    status=DeliveryStatus.NOT_SENT, author_id=actor.id)
+    reply = Message(
+        request_id=request.id,
+        direction=MessageDirection.FROM_SUBJECT,
+        channel=DeliveryChannel.PORTAL,
+        template=f"recorded:{channel}",
+        language=request.language,
+        body_text=_text(text, "answer"),
+        status=DeliveryStatus.NOT_SENT,
+        author_id=actor.id,
+    )
     session.add(reply)
     session.flush()
-    record(session, "case.reply_recorded", actor_type="staff", actor_id=actor.id, request_id=request.id,
-           message_id=reply.id, channel=channel)
+    record(
+        session,
+        "case.reply_recorded",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        message_id=reply.id,
+        channel=channel,
+    )
     subject_answered(session, request, reply, controller=controller, notify_staff=False)
     return reply
 
 
-def subject_answered(session: orm.Session, request: SubjectRequest, message: Message, *,
-                     controller: Controller | None = None, notify_staff: bool = True) -> bool:
+def subject_answered(
+    session: orm.Session,
+    request: SubjectRequest,
+    message: Message,
+    *,
+    controller: Controller | None = None,
+    notify_staff: bool = True,
+) -> bool:
     """The subject answered (`message` is their FROM_SUBJECT Message, already added to the session).
 
     Ends any open identity pause at the time of the answer and recomputes the deadlines; a case
@@ -92,8 +140,14 @@ def subject_answered(session: orm.Session, request: SubjectRequest, message: Mes
     if ended:
         refresh_deadlines(request, controller)
     if changed or ended:
-        record(session, "case.subject_answered", actor_type="subject", request_id=request.id,
-               message_id=message.id, pauses_ended=ended)
+        record(
+            session,
+            "case.subject_answered",
+            actor_type="subject",
+            request_id=request.id,
+            message_id=message.id,
+            pauses_ended=ended,
+        )
         if notify_staff:
             _tell_staff(session, request, clock_resumed=bool(ended))
     session.flush()
@@ -102,11 +156,21 @@ def subject_answered(session: orm.Session, request: SubjectRequest, message: Mes
 
 def _tell_staff(session: orm.Session, request: SubjectRequest, *, clock_resumed: bool) -> None:
     for staff in responsible_staff(session, request):
-        queue_email(session, to=staff.email, template="staff_subject_answered", language="en",
-                    direction=MessageDirection.TO_STAFF, request_id=request.id,
-                    context={"reference": request.reference, "staff_name": staff.display_name,
-                             "clock_resumed": clock_resumed, "deadline_on": request.deadline_on,
-                             "case_url": case_url(request)})
+        queue_email(
+            session,
+            to=staff.email,
+            template="staff_subject_answered",
+            language="en",
+            direction=MessageDirection.TO_STAFF,
+            request_id=request.id,
+            context={
+                "reference": request.reference,
+                "staff_name": staff.display_name,
+                "clock_resumed": clock_resumed,
+                "deadline_on": request.deadline_on,
+                "case_url": case_url(request),
+            },
+        )
 
 
 def responsible_staff(session: orm.Session, request: SubjectRequest) -> list[StaffUser]:
@@ -115,8 +179,13 @@ def responsible_staff(session: orm.Session, request: SubjectRequest) -> list[Sta
         assignee = session.get(StaffUser, request.assignee_id)
         if assignee is not None and assignee.active:
             return [assignee]
-    return list(session.scalars(sa.select(StaffUser).where(
-        StaffUser.active.is_(True), StaffUser.role.in_([StaffRole.ADMIN, StaffRole.OFFICER])).order_by(StaffUser.id)))
+    return list(
+        session.scalars(
+            sa.select(StaffUser)
+            .where(StaffUser.active.is_(True), StaffUser.role.in_([StaffRole.ADMIN, StaffRole.OFFICER]))
+            .order_by(StaffUser.id)
+        )
+    )
 
 
 def case_url(request: SubjectRequest) -> str:
@@ -132,6 +201,12 @@ def resend(session: orm.Session, request: SubjectRequest, message: Message, *, a
         raise DecisionError(f"Only a failed message can be sent again; this one is {message.status.value}.")
     message.status, message.last_error, message.attempts = DeliveryStatus.PENDING, None, 0
     defer(session, "deliver_message", message.id, request_id=request.id)
-    record(session, "message.resent", actor_type="staff", actor_id=actor.id, request_id=request.id,
-           message_id=message.id)
+    record(
+        session,
+        "message.resent",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        message_id=message.id,
+    )
     session.flush()

@@ -1,6 +1,7 @@
 """What the staff pages show: days left, the deadline box, the timeline, and identifiers masked for
 viewers (S17). Templates get these objects, never the raw request, so a viewer's page cannot
 contain the subject's e-mail address, phone number or name by accident."""
+
 from __future__ import annotations
 
 import re
@@ -106,16 +107,35 @@ class QueueRow:
     urgency: Urgency
 
 
-def queue_rows(session: orm.Session, requests: list[SubjectRequest], *, masked: bool, today: date,
-               tz: str) -> list[QueueRow]:
+def queue_rows(
+    session: orm.Session, requests: list[SubjectRequest], *, masked: bool, today: date, tz: str
+) -> list[QueueRow]:
     ids = {r.assignee_id for r in requests if r.assignee_id}
-    names = dict(session.execute(sa.select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))).all()) \
-        if ids else {}
-    return [QueueRow(id=r.id, reference=r.reference, right=r.right.value, status=r.status.value,
-                     channel=r.channel.value, email=mask_email(r.email) if masked else r.email,
-                     received_on=local_date(r.received_at, tz), deadline_on=r.deadline_on,
-                     extended=r.extended_at is not None, assignee=names.get(r.assignee_id, ""),
-                     urgency=urgency(r.deadline_on, today)) for r in requests]
+    names = (
+        dict(
+            session.execute(
+                sa.select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    return [
+        QueueRow(
+            id=r.id,
+            reference=r.reference,
+            right=r.right.value,
+            status=r.status.value,
+            channel=r.channel.value,
+            email=mask_email(r.email) if masked else r.email,
+            received_on=local_date(r.received_at, tz),
+            deadline_on=r.deadline_on,
+            extended=r.extended_at is not None,
+            assignee=names.get(r.assignee_id, ""),
+            urgency=urgency(r.deadline_on, today),
+        )
+        for r in requests
+    ]
 
 
 @dataclass
@@ -134,25 +154,54 @@ class CaseView:
     timeline: list[tuple[str, str]]
 
 
-def case_view(session: orm.Session, request: SubjectRequest, *, masked: bool, today: date, controller) -> CaseView:
+def case_view(
+    session: orm.Session, request: SubjectRequest, *, masked: bool, today: date, controller
+) -> CaseView:
     tz = controller.timezone
     who = Identifiers(request, masked)
-    details = [(key.replace("_", " ").capitalize(), HIDDEN if masked else str(value))
-               for key, value in sorted((request.details or {}).items())]
-    messages = list(session.scalars(sa.select(Message).where(Message.request_id == request.id,
-                                                             Message.direction != MessageDirection.TO_STAFF)
-                                    .order_by(Message.created_at, Message.id)))
-    failed = [m for m in messages if m.direction is MessageDirection.TO_SUBJECT and m.status is DeliveryStatus.FAILED]
-    tasks = list(session.scalars(sa.select(SystemTask).where(SystemTask.request_id == request.id)
-                                 .order_by(SystemTask.system_key, SystemTask.action)))
-    audit = list(session.scalars(sa.select(AuditEvent).where(AuditEvent.request_id == request.id)
-                                 .order_by(AuditEvent.seq)))
+    details = [
+        (key.replace("_", " ").capitalize(), HIDDEN if masked else str(value))
+        for key, value in sorted((request.details or {}).items())
+    ]
+    messages = list(
+        session.scalars(
+            sa.select(Message)
+            .where(Message.request_id == request.id, Message.direction != MessageDirection.TO_STAFF)
+            .order_by(Message.created_at, Message.id)
+        )
+    )
+    failed = [
+        m
+        for m in messages
+        if m.direction is MessageDirection.TO_SUBJECT and m.status is DeliveryStatus.FAILED
+    ]
+    tasks = list(
+        session.scalars(
+            sa.select(SystemTask)
+            .where(SystemTask.request_id == request.id)
+            .order_by(SystemTask.system_key, SystemTask.action)
+        )
+    )
+    audit = list(
+        session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.request_id == request.id).order_by(AuditEvent.seq)
+        )
+    )
     names = dict(session.execute(sa.select(StaffUser.id, StaffUser.display_name)).all())
-    return CaseView(request=request, who=who, details=details, deadlines=deadlines_for(request, controller),
-                    urgency=urgency(request.deadline_on, today),
-                    received_local=_local_time(request.received_at, tz),
-                    messages=messages, failed_messages=failed, tasks=tasks, audit=audit, staff_names=names,
-                    timeline=_timeline(request, messages, tz))
+    return CaseView(
+        request=request,
+        who=who,
+        details=details,
+        deadlines=deadlines_for(request, controller),
+        urgency=urgency(request.deadline_on, today),
+        received_local=_local_time(request.received_at, tz),
+        messages=messages,
+        failed_messages=failed,
+        tasks=tasks,
+        audit=audit,
+        staff_names=names,
+        timeline=_timeline(request, messages, tz),
+    )
 
 
 def _local_time(instant, tz: str) -> str:
@@ -172,7 +221,9 @@ def _timeline(request: SubjectRequest, messages: list[Message], tz: str) -> list
     if request.extended_at:
         events.append((request.extended_at, f"Extended to {request.extended_due_on}"))
     if request.decided_at:
-        events.append((request.decided_at, "Decided: " + ("rejected" if request.rejection_code else "approved")))
+        events.append(
+            (request.decided_at, "Decided: " + ("rejected" if request.rejection_code else "approved"))
+        )
     for message in messages:
         if message.direction is MessageDirection.TO_SUBJECT:
             events.append((message.created_at, f"Letter to the subject: {message.template}"))

@@ -6,6 +6,7 @@ Each status is read with its own small query on ix_subject_requests_status_deadl
 LIMIT n` is one index range scan, on SQLite and PostgreSQL alike. The few per-status pages are
 merged in Python; an `IN (...)` over the statuses would instead sort every open case per page.
 """
+
 from __future__ import annotations
 
 import csv
@@ -84,20 +85,30 @@ def _search_condition(text: str):
     return SubjectRequest.email.in_(sorted({text, text.lower()}))
 
 
-def status_page_query(status: RequestStatus, filters: QueueFilter, today: date, after: Cursor | None,
-                      limit: int) -> sa.Select:
+def status_page_query(
+    status: RequestStatus, filters: QueueFilter, today: date, after: Cursor | None, limit: int
+) -> sa.Select:
     """One status's slice of the queue (exposed so tests and bench/queue.py can read its plan)."""
-    query = sa.select(SubjectRequest).where(SubjectRequest.status == status,
-                                            SubjectRequest.deadline_on.is_not(None))
+    query = sa.select(SubjectRequest).where(
+        SubjectRequest.status == status, SubjectRequest.deadline_on.is_not(None)
+    )
     if after is not None:
-        query = query.where(sa.tuple_(SubjectRequest.deadline_on, SubjectRequest.id)
-                            > sa.tuple_(sa.literal(after.deadline_on, sa.Date), sa.literal(after.id)))
+        query = query.where(
+            sa.tuple_(SubjectRequest.deadline_on, SubjectRequest.id)
+            > sa.tuple_(sa.literal(after.deadline_on, sa.Date), sa.literal(after.id))
+        )
     query = _filtered(query, filters, today)
     return query.order_by(SubjectRequest.deadline_on, SubjectRequest.id).limit(limit)
 
 
-def queue_page(session: orm.Session, filters: QueueFilter, *, today: date, after: Cursor | None = None,
-               limit: int = PAGE_SIZE) -> Page:
+def queue_page(
+    session: orm.Session,
+    filters: QueueFilter,
+    *,
+    today: date,
+    after: Cursor | None = None,
+    limit: int = PAGE_SIZE,
+) -> Page:
     if filters.search.strip():
         return _search_page(session, filters, today, after, limit)
     statuses = [filters.status] if filters.status else list(OPEN_STATUSES)
@@ -105,12 +116,23 @@ def queue_page(session: orm.Session, filters: QueueFilter, *, today: date, after
     if after is None:
         # Cases without stored dates should not exist (open_case stores them); if one does, it is
         # shown first rather than lost at the end of the queue.
-        undated = list(session.scalars(_filtered(
-            sa.select(SubjectRequest).where(SubjectRequest.status.in_(statuses),
-                                            SubjectRequest.deadline_on.is_(None)), filters, today)
-            .order_by(SubjectRequest.id).limit(limit)))
-    slices = [session.scalars(status_page_query(status, filters, today, after, limit + 1)).all()
-              for status in statuses]
+        undated = list(
+            session.scalars(
+                _filtered(
+                    sa.select(SubjectRequest).where(
+                        SubjectRequest.status.in_(statuses), SubjectRequest.deadline_on.is_(None)
+                    ),
+                    filters,
+                    today,
+                )
+                .order_by(SubjectRequest.id)
+                .limit(limit)
+            )
+        )
+    slices = [
+        session.scalars(status_page_query(status, filters, today, after, limit + 1)).all()
+        for status in statuses
+    ]
     merged = list(heapq.merge(*slices, key=lambda r: (r.deadline_on, r.id)))
     rows = merged[:limit]
     next_cursor = Cursor(rows[-1].deadline_on, rows[-1].id) if len(merged) > limit else None
@@ -122,16 +144,35 @@ def _search_page(session, filters: QueueFilter, today: date, after: Cursor | Non
     if filters.status is not None:
         query = query.where(SubjectRequest.status == filters.status)
     query = _filtered(query, filters, today)
-    rows = list(session.scalars(query.order_by(SubjectRequest.received_at.desc(), SubjectRequest.id.desc())
-                                .limit(limit)))
+    rows = list(
+        session.scalars(
+            query.order_by(SubjectRequest.received_at.desc(), SubjectRequest.id.desc()).limit(limit)
+        )
+    )
     return Page(rows=rows, next_cursor=None)
 
 
 # --- the register (CSV) -----------------------------------------------------------------------------
 
-REGISTER_COLUMNS = ("reference", "right", "status", "channel", "language", "email", "received_at",
-                    "verified_at", "identity_method", "due_on", "extension_notice_due_on", "extended_at",
-                    "extended_due_on", "assignee", "decided_at", "rejection_code", "closed_at")
+REGISTER_COLUMNS = (
+    "reference",
+    "right",
+    "status",
+    "channel",
+    "language",
+    "email",
+    "received_at",
+    "verified_at",
+    "identity_method",
+    "due_on",
+    "extension_notice_due_on",
+    "extended_at",
+    "extended_due_on",
+    "assignee",
+    "decided_at",
+    "rejection_code",
+    "closed_at",
+)
 _FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
 
 

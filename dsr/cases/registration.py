@@ -6,6 +6,7 @@ The request row is made in ONE place, `create_registered_request`. The other ver
 ("send the subject the same codes as the web form") replaces that call with the intake service's
 `submit_request(...)`, which makes the row and sends the codes; everything else stays as it is.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -60,43 +61,69 @@ def receipt_instant(day: date, clock: time, tz: str) -> datetime:
     local = datetime.combine(day, clock).replace(tzinfo=zone)
     round_trip = local.astimezone(ZoneInfo("UTC")).astimezone(zone)
     if round_trip.replace(tzinfo=None) != local.replace(tzinfo=None):
-        raise RegistrationError("received_time", f"{clock:%H:%M} did not exist on {day} in {tz} (the clocks "
-                                                 "went forward); check the time on the letter or e-mail.")
+        raise RegistrationError(
+            "received_time",
+            f"{clock:%H:%M} did not exist on {day} in {tz} (the clocks "
+            "went forward); check the time on the letter or e-mail.",
+        )
     if local > utcnow():
         raise RegistrationError("received_date", "The time of receipt cannot be in the future.")
     return local
 
 
-def register_request(session: orm.Session, registration: Registration, *, actor: StaffUser,
-                     controller: Controller, identity_method: str | None = None) -> SubjectRequest:
+def register_request(
+    session: orm.Session,
+    registration: Registration,
+    *,
+    actor: StaffUser,
+    controller: Controller,
+    identity_method: str | None = None,
+) -> SubjectRequest:
     """Register the request; with `identity_method` (a key of IDENTITY_METHODS) the case opens at once."""
     if registration.channel not in STAFF_CHANNELS:
         raise RegistrationError("channel", "Choose how the request arrived.")
     if identity_method is not None and identity_method not in IDENTITY_METHODS:
         raise RegistrationError("identity", "Choose how identity was established, or that it is not yet.")
     request = create_registered_request(session, registration, controller)
-    record(session, "request.registered", actor_type="staff", actor_id=actor.id, request_id=request.id,
-           channel=registration.channel.value, right=registration.right.value)
+    record(
+        session,
+        "request.registered",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        channel=registration.channel.value,
+        right=registration.right.value,
+    )
     if identity_method is not None:
         record_identity(session, request, actor=actor, how=identity_method)
     session.flush()
     return request
 
 
-def create_registered_request(session: orm.Session, registration: Registration,
-                              controller: Controller) -> SubjectRequest:
+def create_registered_request(
+    session: orm.Session, registration: Registration, controller: Controller
+) -> SubjectRequest:
     """The one place a staff-registered request row is made (see the module docstring)."""
-    request = SubjectRequest(right=registration.right, channel=registration.channel, language=registration.language,
-                             email=registration.email.strip(), phone=registration.phone or None,
-                             full_name=registration.full_name or None, details=dict(registration.details),
-                             received_at=registration.received_at, status=RequestStatus.AWAITING_VERIFICATION)
+    request = SubjectRequest(
+        right=registration.right,
+        channel=registration.channel,
+        language=registration.language,
+        email=registration.email.strip(),
+        phone=registration.phone or None,
+        full_name=registration.full_name or None,
+        details=dict(registration.details),
+        received_at=registration.received_at,
+        status=RequestStatus.AWAITING_VERIFICATION,
+    )
     session.add(request)
     session.flush()
     refresh_deadlines(request, controller)
     return request
 
 
-def record_identity(session: orm.Session, request: SubjectRequest, *, actor: StaffUser, how: str) -> SubjectRequest:
+def record_identity(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, how: str
+) -> SubjectRequest:
     """Staff established identity (`how`: a key of IDENTITY_METHODS): the request becomes a case."""
     if how not in IDENTITY_METHODS:
         raise RegistrationError("identity", "Choose how identity was established.")

@@ -1,13 +1,25 @@
 """The staff case area: queue, dashboard, register export, request registration, the case page and
 every decision on it. Views validate, load or 404, call one service, commit, then redirect."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
 
 import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from wtforms import SelectChoice
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, \
-    stream_with_context, url_for
 
 from dsr.audit.service import record
 from dsr.auth import sessions
@@ -30,8 +42,18 @@ from dsr.cases.presenters import case_view, is_masked, mask_email, queue_rows
 from dsr.cases.states import IllegalTransition
 from dsr.db import get_session, utcnow
 from dsr.deadlines.rules import local_date
-from dsr.fulfilment import TaskNotRetryable, retry_task as restart_task
-from dsr.models import Channel, Message, RequestStatus, Right, StaffRole, StaffUser, SubjectRequest, SystemTask
+from dsr.fulfilment import TaskNotRetryable
+from dsr.fulfilment import retry_task as restart_task
+from dsr.models import (
+    Channel,
+    Message,
+    RequestStatus,
+    Right,
+    StaffRole,
+    StaffUser,
+    SubjectRequest,
+    SystemTask,
+)
 
 bp = Blueprint("cases", __name__, url_prefix="/staff")
 
@@ -58,18 +80,29 @@ def _filters() -> queue.QueueFilter:
     assignee = args.get("assignee", "")
     if assignee == "me":
         assignee = str(g.staff.id)
-    return queue.QueueFilter(right=Right(right) if right else None, status=RequestStatus(status) if status else None,
-                             assignee=assignee if assignee == "none" or assignee.isdigit() else None,
-                             overdue=args.get("overdue") == "1", search=args.get("q", "")[:254])
+    return queue.QueueFilter(
+        right=Right(right) if right else None,
+        status=RequestStatus(status) if status else None,
+        assignee=assignee if assignee == "none" or assignee.isdigit() else None,
+        overdue=args.get("overdue") == "1",
+        search=args.get("q", "")[:254],
+    )
 
 
 def _deciders(session) -> list[StaffUser]:
-    return list(session.scalars(sa.select(StaffUser).where(
-        StaffUser.active.is_(True), StaffUser.role.in_([StaffRole.ADMIN, StaffRole.OFFICER])).order_by(StaffUser.display_name)))
+    return list(
+        session.scalars(
+            sa.select(StaffUser)
+            .where(StaffUser.active.is_(True), StaffUser.role.in_([StaffRole.ADMIN, StaffRole.OFFICER]))
+            .order_by(StaffUser.display_name)
+        )
+    )
 
 
 def _assignee_choices(session) -> list[SelectChoice]:
-    return [SelectChoice("", "Nobody")] + [SelectChoice(str(s.id), s.display_name) for s in _deciders(session)]
+    return [SelectChoice("", "Nobody")] + [
+        SelectChoice(str(s.id), s.display_name) for s in _deciders(session)
+    ]
 
 
 @bp.get("/", endpoint="queue")
@@ -77,12 +110,23 @@ def _assignee_choices(session) -> list[SelectChoice]:
 def queue_view():
     session = get_session()
     filters = _filters()
-    page = queue.queue_page(session, filters, today=_today(), after=queue.Cursor.decode(request.args.get("after")))
-    rows = queue_rows(session, page.rows, masked=is_masked(g.staff), today=_today(), tz=_controller().timezone)
+    page = queue.queue_page(
+        session, filters, today=_today(), after=queue.Cursor.decode(request.args.get("after"))
+    )
+    rows = queue_rows(
+        session, page.rows, masked=is_masked(g.staff), today=_today(), tz=_controller().timezone
+    )
     next_args = {k: v for k, v in request.args.items() if k != "after"}
-    return render_template("cases/queue.html", rows=rows, filters=filters, page=page, next_args=next_args,
-                           staff=_deciders(session), statuses=list(RequestStatus), rights=list(Right))
-
+    return render_template(
+        "cases/queue.html",
+        rows=rows,
+        filters=filters,
+        page=page,
+        next_args=next_args,
+        staff=_deciders(session),
+        statuses=list(RequestStatus),
+        rights=list(Right),
+    )
 
 
 @bp.get("/dashboard")
@@ -99,8 +143,11 @@ def export_register():
     session.commit()
     mask = mask_email if is_masked(g.staff) else (lambda email: email)
     filename = f"register-{_today().isoformat()}.csv"
-    return Response(stream_with_context(queue.register_csv(session, mask=mask)), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        stream_with_context(queue.register_csv(session, mask=mask)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -111,16 +158,23 @@ def register():
         session = get_session()
         controller = _controller()
         try:
-            received_at = registration.receipt_instant(form.received_date.data, form.received_time.data,
-                                                       controller.timezone)
+            received_at = registration.receipt_instant(
+                form.received_date.data, form.received_time.data, controller.timezone
+            )
             data = registration.Registration(
-                right=Right(form.right.data), channel=Channel(form.channel.data), received_at=received_at,
-                email=form.email.data, language=form.language.data, phone=form.phone.data,
+                right=Right(form.right.data),
+                channel=Channel(form.channel.data),
+                received_at=received_at,
+                email=form.email.data,
+                language=form.language.data,
+                phone=form.phone.data,
                 full_name=form.full_name.data,
-                details={"request": form.details.data.strip()} if form.details.data.strip() else {})
+                details={"request": form.details.data.strip()} if form.details.data.strip() else {},
+            )
             identity = None if form.identity.data == "not_yet" else form.identity.data
-            case = registration.register_request(session, data, actor=g.staff, controller=controller,
-                                                 identity_method=identity)
+            case = registration.register_request(
+                session, data, actor=g.staff, controller=controller, identity_method=identity
+            )
         except registration.RegistrationError as exc:
             session.rollback()
             getattr(form, exc.field).errors.append(str(exc))
@@ -133,17 +187,27 @@ def register():
 
 # --- the case page -----------------------------------------------------------------------------------
 
-def _render_case(case: SubjectRequest, status: int = 200, note_form: TextForm | None = None,
-                 assign_form: AssignForm | None = None):
+
+def _render_case(
+    case: SubjectRequest,
+    status: int = 200,
+    note_form: TextForm | None = None,
+    assign_form: AssignForm | None = None,
+):
     session = get_session()
     view = case_view(session, case, masked=is_masked(g.staff), today=_today(), controller=_controller())
     if assign_form is None:
         assign_form = AssignForm()
         assign_form.assignee.data = str(case.assignee_id or "")
     assign_form.assignee.choices = _assignee_choices(session)
-    return render_template("cases/detail.html", case=view, note_form=note_form or TextForm(prefix="note"),
-                           assign_form=assign_form, can_decide=g.staff.role is not StaffRole.VIEWER,
-                           fresh=sessions.is_fresh()), status
+    return render_template(
+        "cases/detail.html",
+        case=view,
+        note_form=note_form or TextForm(prefix="note"),
+        assign_form=assign_form,
+        can_decide=g.staff.role is not StaffRole.VIEWER,
+        fresh=sessions.is_fresh(),
+    ), status
 
 
 @bp.get("/cases/<int:case_id>")
@@ -170,9 +234,11 @@ def _sentence(text: str) -> str:
     return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
 
 
-_APPROVED = {"started": "Approved: the work in the connected systems has started.",
-             "manual": "Approved. No system does this automatically: carry it out, then mark the case as completed.",
-             "proposed": "Your approval is recorded. Erasure needs a second officer to approve it too."}
+_APPROVED = {
+    "started": "Approved: the work in the connected systems has started.",
+    "manual": "Approved. No system does this automatically: carry it out, then mark the case as completed.",
+    "proposed": "Your approval is recorded. Erasure needs a second officer to approve it too.",
+}
 
 
 @bp.post("/cases/<int:case_id>/approve")
@@ -223,48 +289,85 @@ def _form_page(case_id: int, form, template: str, run: Callable, done: str, erro
 @bp.route("/cases/<int:case_id>/reject", methods=["GET", "POST"])
 @staff_decider
 def reject(case_id: int):
-    return _form_page(case_id, RejectForm(), "cases/reject.html",
-                      lambda case, form: decisions.reject(get_session(), case, actor=g.staff, code=form.reason.data,
-                                                          text=form.text.data, law=form.law.data,
-                                                          controller=_controller()),
-                      "The request is refused; the letter to the subject is on its way.", "text")
+    return _form_page(
+        case_id,
+        RejectForm(),
+        "cases/reject.html",
+        lambda case, form: decisions.reject(
+            get_session(),
+            case,
+            actor=g.staff,
+            code=form.reason.data,
+            text=form.text.data,
+            law=form.law.data,
+            controller=_controller(),
+        ),
+        "The request is refused; the letter to the subject is on its way.",
+        "text",
+    )
 
 
 @bp.route("/cases/<int:case_id>/ask", methods=["GET", "POST"])
 @staff_decider
 def ask(case_id: int):
-    return _form_page(case_id, AskForm(), "cases/ask.html",
-                      lambda case, form: decisions.ask_subject(get_session(), case, actor=g.staff, text=form.text.data,
-                                                               about_identity=form.about_identity.data,
-                                                               controller=_controller()),
-                      "The question is on its way to the subject.", "text")
+    return _form_page(
+        case_id,
+        AskForm(),
+        "cases/ask.html",
+        lambda case, form: decisions.ask_subject(
+            get_session(),
+            case,
+            actor=g.staff,
+            text=form.text.data,
+            about_identity=form.about_identity.data,
+            controller=_controller(),
+        ),
+        "The question is on its way to the subject.",
+        "text",
+    )
 
 
 @bp.route("/cases/<int:case_id>/extend", methods=["GET", "POST"])
 @staff_decider
 def extend(case_id: int):
-    return _form_page(case_id, ExtendForm(), "cases/extend.html",
-                      lambda case, form: decisions.extend(get_session(), case, actor=g.staff, reason=form.reason.data,
-                                                          controller=_controller()),
-                      "Extended: the new deadline is {case.deadline_on}. The notice is on its way to the subject.",
-                      "reason")
+    return _form_page(
+        case_id,
+        ExtendForm(),
+        "cases/extend.html",
+        lambda case, form: decisions.extend(
+            get_session(), case, actor=g.staff, reason=form.reason.data, controller=_controller()
+        ),
+        "Extended: the new deadline is {case.deadline_on}. The notice is on its way to the subject.",
+        "reason",
+    )
 
 
 @bp.route("/cases/<int:case_id>/complete", methods=["GET", "POST"])
 @staff_decider
 def complete(case_id: int):
-    return _form_page(case_id, OutcomeForm(), "cases/complete.html",
-                      lambda case, form: decisions.complete(get_session(), case, actor=g.staff,
-                                                            outcome=form.outcome.data, controller=_controller()),
-                      "The case is completed; the outcome letter is on its way.", "outcome")
+    return _form_page(
+        case_id,
+        OutcomeForm(),
+        "cases/complete.html",
+        lambda case, form: decisions.complete(
+            get_session(), case, actor=g.staff, outcome=form.outcome.data, controller=_controller()
+        ),
+        "The case is completed; the outcome letter is on its way.",
+        "outcome",
+    )
 
 
 @bp.route("/cases/<int:case_id>/withdraw", methods=["GET", "POST"])
 @staff_decider
 def withdraw(case_id: int):
-    return _form_page(case_id, TextForm(), "cases/withdraw.html",
-                      lambda case, form: _withdraw(case, form.text.data),
-                      "The case is closed as withdrawn; the subject gets a confirmation.", "text")
+    return _form_page(
+        case_id,
+        TextForm(),
+        "cases/withdraw.html",
+        lambda case, form: _withdraw(case, form.text.data),
+        "The case is closed as withdrawn; the subject gets a confirmation.",
+        "text",
+    )
 
 
 def _withdraw(case: SubjectRequest, note: str):
@@ -276,20 +379,36 @@ def _withdraw(case: SubjectRequest, note: str):
 @bp.route("/cases/<int:case_id>/message", methods=["GET", "POST"])
 @staff_decider
 def message(case_id: int):
-    return _form_page(case_id, TextForm(), "cases/message.html",
-                      lambda case, form: conversation.send_message(get_session(), case, actor=g.staff,
-                                                                   text=form.text.data, controller=_controller()),
-                      "The message is on its way to the subject.", "text")
+    return _form_page(
+        case_id,
+        TextForm(),
+        "cases/message.html",
+        lambda case, form: conversation.send_message(
+            get_session(), case, actor=g.staff, text=form.text.data, controller=_controller()
+        ),
+        "The message is on its way to the subject.",
+        "text",
+    )
 
 
 @bp.route("/cases/<int:case_id>/reply", methods=["GET", "POST"])
 @staff_decider
 def reply(case_id: int):
-    return _form_page(case_id, ReplyForm(), "cases/reply.html",
-                      lambda case, form: conversation.record_reply(get_session(), case, actor=g.staff,
-                                                                   text=form.text.data, channel=form.channel.data,
-                                                                   controller=_controller()),
-                      "The subject's answer is recorded.", "text")
+    return _form_page(
+        case_id,
+        ReplyForm(),
+        "cases/reply.html",
+        lambda case, form: conversation.record_reply(
+            get_session(),
+            case,
+            actor=g.staff,
+            text=form.text.data,
+            channel=form.channel.data,
+            controller=_controller(),
+        ),
+        "The subject's answer is recorded.",
+        "text",
+    )
 
 
 @bp.route("/cases/<int:case_id>/identity", methods=["GET", "POST"])
@@ -301,8 +420,14 @@ def identity(case_id: int):
         except registration.RegistrationError as exc:
             raise DecisionError(str(exc)) from None
 
-    return _form_page(case_id, IdentityForm(), "cases/identity.html", run,
-                      "Identity recorded: the case is open for a decision.", "how")
+    return _form_page(
+        case_id,
+        IdentityForm(),
+        "cases/identity.html",
+        run,
+        "Identity recorded: the case is open for a decision.",
+        "how",
+    )
 
 
 @bp.post("/cases/<int:case_id>/assign")
@@ -314,8 +439,11 @@ def assign(case_id: int):
     if not form.validate_on_submit():
         return _render_case(case, 400, assign_form=form)
     assignee = int(form.assignee.data) if form.assignee.data else None
-    return _decide(case, lambda: decisions.assign(get_session(), case, actor=g.staff, assignee_id=assignee),
-                   "Assignee saved.")
+    return _decide(
+        case,
+        lambda: decisions.assign(get_session(), case, actor=g.staff, assignee_id=assignee),
+        "Assignee saved.",
+    )
 
 
 @bp.post("/cases/<int:case_id>/notes")
@@ -325,8 +453,11 @@ def add_note(case_id: int):
     form = TextForm(prefix="note")
     if not form.validate_on_submit():
         return _render_case(case, 400, note_form=form)
-    return _decide(case, lambda: conversation.add_note(get_session(), case, actor=g.staff, text=form.text.data),
-                   "Note added.")
+    return _decide(
+        case,
+        lambda: conversation.add_note(get_session(), case, actor=g.staff, text=form.text.data),
+        "Note added.",
+    )
 
 
 @bp.post("/cases/<int:case_id>/tasks/<int:task_id>/retry")
@@ -342,8 +473,15 @@ def retry_task(case_id: int, task_id: int):
             restart_task(get_session(), task)
         except TaskNotRetryable as exc:
             raise DecisionError(str(exc)) from None
-        record(get_session(), "task.retried", actor_type="staff", actor_id=g.staff.id, request_id=case.id,
-               task_id=task.id, system=task.system_key)
+        record(
+            get_session(),
+            "task.retried",
+            actor_type="staff",
+            actor_id=g.staff.id,
+            request_id=case.id,
+            task_id=task.id,
+            system=task.system_key,
+        )
 
     return _decide(case, run, f"{task.system_key}: started again.")
 
@@ -355,5 +493,8 @@ def resend_message(case_id: int, message_id: int):
     sent = get_session().get(Message, message_id)
     if sent is None or sent.request_id != case.id:
         abort(404)
-    return _decide(case, lambda: conversation.resend(get_session(), case, sent, actor=g.staff),
-                   "The message will be sent again.")
+    return _decide(
+        case,
+        lambda: conversation.resend(get_session(), case, sent, actor=g.staff),
+        "The message will be sent again.",
+    )

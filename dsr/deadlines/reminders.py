@@ -3,6 +3,7 @@ every day once it is overdue, to the assignee or, when nobody is assigned, to ev
 and admin. The last day to send an extension notice is a deadline of its own while the case is
 not extended. At most one reminder per case, person and controller-local day: Message.dedupe_key
 makes a second run (a duplicate job, a second worker) send nothing twice."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -34,14 +35,19 @@ def reminder_due(request: SubjectRequest, today: date, days_before: tuple[int, .
     return None
 
 
-def send_reminders(session: orm.Session, controller: Controller, today: date, days_before: tuple[int, ...]) -> int:
+def send_reminders(
+    session: orm.Session, controller: Controller, today: date, days_before: tuple[int, ...]
+) -> int:
     """Queue today's reminders; returns how many were queued (0 on a second run the same day)."""
     horizon = today + timedelta(days=max(days_before, default=0))
     candidates = session.scalars(
         sa.select(SubjectRequest)
-        .where(SubjectRequest.status.in_(OPEN_STATUSES),
-               sa.or_(SubjectRequest.deadline_on <= horizon, SubjectRequest.extension_notice_due_on <= horizon))
-        .order_by(SubjectRequest.deadline_on, SubjectRequest.id)).all()
+        .where(
+            SubjectRequest.status.in_(OPEN_STATUSES),
+            sa.or_(SubjectRequest.deadline_on <= horizon, SubjectRequest.extension_notice_due_on <= horizon),
+        )
+        .order_by(SubjectRequest.deadline_on, SubjectRequest.id)
+    ).all()
     queued = 0
     for request in candidates:
         deadline = reminder_due(request, today, days_before)
@@ -62,14 +68,24 @@ def send_reminders(session: orm.Session, controller: Controller, today: date, da
 
 
 def _queue_reminder(session, request: SubjectRequest, staff, deadline: date, today: date, key: str) -> None:
-    queue_email(session, to=staff.email, template="staff_deadline_reminder", language="en",
-                direction=MessageDirection.TO_STAFF, request_id=request.id, dedupe_key=key,
-                context={"reference": request.reference, "staff_name": staff.display_name,
-                         "right": request.right.value.replace("_", " "),
-                         "status": request.status.value.replace("_", " "),
-                         "days_left": days_left(deadline, today), "deadline_on": deadline,
-                         "extension_possible": request.extended_at is None
-                         and deadline == request.extension_notice_due_on,
-                         "extension_notice_due_on": request.extension_notice_due_on,
-                         "assigned": request.assignee_id == staff.id,
-                         "case_url": case_url(request)})
+    queue_email(
+        session,
+        to=staff.email,
+        template="staff_deadline_reminder",
+        language="en",
+        direction=MessageDirection.TO_STAFF,
+        request_id=request.id,
+        dedupe_key=key,
+        context={
+            "reference": request.reference,
+            "staff_name": staff.display_name,
+            "right": request.right.value.replace("_", " "),
+            "status": request.status.value.replace("_", " "),
+            "days_left": days_left(deadline, today),
+            "deadline_on": deadline,
+            "extension_possible": request.extended_at is None and deadline == request.extension_notice_due_on,
+            "extension_notice_due_on": request.extension_notice_due_on,
+            "assigned": request.assignee_id == staff.id,
+            "case_url": case_url(request),
+        },
+    )
