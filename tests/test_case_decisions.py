@@ -356,3 +356,18 @@ def test_illegal_ask_is_refused_by_the_table(app, session, open_case, make_staff
             controller=app.extensions["dsr.controller"],
         )
     assert case.pauses == [] and session.query(ClockPause).count() == 0
+
+
+def test_approving_an_erasure_needs_a_fresh_login(app, client, session, open_case):
+    user, secret = enrolled_staff(session, app, StaffRole.OFFICER)
+    case = open_case(right=Right.ERASURE)
+    start = utcnow()
+    with time_machine.travel(start, tick=False) as traveller:
+        login(client, user, secret)
+        traveller.shift(timedelta(minutes=15))
+        response = client.post(f"/staff/cases/{case.id}/approve")
+        assert response.status_code == 302 and "/staff/reauthenticate" in response.headers["Location"]
+        session.refresh(case)
+        assert case.status is RequestStatus.OPEN
+        other = open_case(right=Right.ACCESS)
+        assert client.post(f"/staff/cases/{other.id}/approve").headers["Location"].endswith(f"/cases/{other.id}")

@@ -13,7 +13,7 @@ import csv
 import heapq
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
@@ -182,20 +182,30 @@ def csv_cell(value) -> str:
     return "'" + text if text.startswith(_FORMULA_LEADERS) else text
 
 
-def register_csv(session: orm.Session, *, mask) -> Iterator[str]:
-    """The whole register, oldest first, streamed in chunks; `mask(email)` hides identifiers for viewers."""
-    staff = dict(session.execute(sa.select(StaffUser.id, StaffUser.email)).all())
+def register_csv(new_session: Callable[[], orm.Session], *, mask, batch: int = 500) -> Iterator[str]:
+    """The whole register, oldest first, streamed in chunks; `mask(email)` hides identifiers for viewers.
+
+    Each chunk is read in its own short transaction (keyset on id) from a session of its own, so a
+    slow or abandoned download never holds a database transaction (or PostgreSQL locks) open.
+    """
+    with new_session() as session:
+        staff = dict(session.execute(sa.select(StaffUser.id, StaffUser.email)).all())
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(REGISTER_COLUMNS)
-    query = sa.select(SubjectRequest).order_by(SubjectRequest.id).execution_options(yield_per=500)
-    for count, request in enumerate(session.scalars(query), start=1):
-        values = {column: getattr(request, column, None) for column in REGISTER_COLUMNS}
-        values["email"] = mask(request.email)
-        values["assignee"] = staff.get(request.assignee_id)
-        writer.writerow([csv_cell(values[column]) for column in REGISTER_COLUMNS])
-        if count % 500 == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    last_id = 0
+    while True:
+        with new_session() as session:
+            rows = session.scalars(sa.select(SubjectRequest).where(SubjectRequest.id > last_id)
+                                   .order_by(SubjectRequest.id).limit(batch)).all()
+        for request in rows:
+            values = {column: getattr(request, column, None) for column in REGISTER_COLUMNS}
+            values["email"] = mask(request.email)
+            values["assignee"] = staff.get(request.assignee_id)
+            writer.writerow([csv_cell(values[column]) for column in REGISTER_COLUMNS])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        if len(rows) < batch:
+            return
+        last_id = rows[-1].id

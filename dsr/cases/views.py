@@ -16,7 +16,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from wtforms import SelectChoice
@@ -40,7 +39,7 @@ from dsr.cases.forms import (
 )
 from dsr.cases.presenters import case_view, is_masked, mask_email, queue_rows
 from dsr.cases.states import IllegalTransition
-from dsr.db import get_session, utcnow
+from dsr.db import get_db, get_session, utcnow
 from dsr.deadlines.rules import local_date
 from dsr.fulfilment import TaskNotRetryable
 from dsr.fulfilment import retry_task as restart_task
@@ -144,7 +143,7 @@ def export_register():
     mask = mask_email if is_masked(g.staff) else (lambda email: email)
     filename = f"register-{_today().isoformat()}.csv"
     return Response(
-        stream_with_context(queue.register_csv(session, mask=mask)),
+        queue.register_csv(get_db().sessionmaker, mask=mask),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
