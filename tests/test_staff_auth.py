@@ -246,11 +246,15 @@ def test_staff_management_needs_a_fresh_login(app, client, session):
         response = client.post("/staff/accounts/", data={"email": "new@fjordnett.example", "role": "officer"})
         assert response.status_code == 302 and "/staff/reauthenticate" in response.headers["Location"]
         assert session.scalar(sa.select(StaffUser).where(StaffUser.email == "new@fjordnett.example")) is None
+        wrong = client.post("/staff/reauthenticate", data={"password": "not it at all", "code": "123456"})
+        assert wrong.status_code == 200 and "not right" in wrong.get_data(as_text=True)
+        cookie_before = client.get_cookie("dsr").value
         response = client.post(
             "/staff/reauthenticate",
             data={"password": PASSWORD, "next": "/staff/accounts/", "code": fresh_code(secret, admin.id)},
         )
         assert response.headers["Location"].endswith("/staff/accounts/")
+        assert client.get_cookie("dsr").value != cookie_before  # a new session id at step-up
         response = client.post("/staff/accounts/", data={"email": "new@fjordnett.example", "role": "officer"})
         assert response.status_code == 200 and "one-time-password" in response.get_data(as_text=True)
 

@@ -162,7 +162,9 @@ def is_fresh() -> bool:
 
 
 def mark_reauthenticated() -> None:
+    """A fresh password + code proof: the session is fresh again, on a new cookie (S9: new id at step-up)."""
     session[_AUTH_AT] = _now()
+    session["sid"] = secrets.token_urlsafe(16)
 
 
 def safe_next(url: str | None, default: str) -> str:
