@@ -70,24 +70,32 @@ def configure_database(app: Flask) -> None:
     from dsr.connectors import registry
 
     db.init_app(app)
+    # One session per request even when a test keeps an app context open across requests (the
+    # request would otherwise reuse that context's session and its stale identity map).
+    app.teardown_request(db._close_session)
     jobs.install_relay(app)
     registry.init_app(app)  # validates every [[systems]] declaration now, connects later
 
 
 def configure_extensions(app: Flask) -> None:
     from dsr import i18n, web
-    from dsr.auth import policy
+    from dsr.auth import policy, roles, sessions
 
     i18n.init_app(app)
     web.init_app(app)
     policy.init_app(app)  # after web: a weak production key is refused before anything else
+    sessions.init_app(app)
+    roles.init_app(app)
 
 
 def configure_blueprints(app: Flask) -> None:
+    from dsr.auth.admin import bp as staff_admin
+    from dsr.auth.views import bp as auth
+    from dsr.cases.views import bp as cases
     from dsr.health import bp as health
     from dsr.intake import bp as intake
 
-    for blueprint in (intake, health):
+    for blueprint in (intake, health, auth, staff_admin, cases):
         app.register_blueprint(blueprint)
 
 

@@ -68,6 +68,48 @@ def audit_verify() -> None:
     sys.exit(1)
 
 
+@dsr_group.command("create-staff")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "officer", "viewer"]), default="officer", show_default=True)
+@click.option("--name", "display_name", default="", help="Display name (default: the part before @).")
+def create_staff(email: str, role: str, display_name: str) -> None:
+    """Create a staff account and print its one-time password (changed at first login, with TOTP set up)."""
+    from dsr.auth.accounts import AccountError
+    from dsr.auth.accounts import create_staff as create
+    from dsr.db import get_session
+    from dsr.models import StaffRole
+
+    _require_schema()
+    session = get_session()
+    try:
+        user, password = create(session, email=email, role=StaffRole(role), display_name=display_name,
+                                actor_type="system", actor_id="cli")
+    except AccountError as exc:
+        session.rollback()
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    session.commit()
+    click.echo(f"created {user.role.value} {user.email}")
+    click.echo(f"one-time password: {password}")
+    click.echo("It must be changed at the first login, where two-step verification is also set up.")
+
+
+@dsr_group.command("deadline")
+@click.argument("received_at")
+def deadline(received_at: str) -> None:
+    """Print `due YYYY-MM-DD extended YYYY-MM-DD` for a receipt instant (ISO 8601 with an offset)."""
+    from dsr.deadlines.rules import compute_deadlines, parse_instant
+
+    controller = current_app.extensions["dsr.controller"]
+    try:
+        instant = parse_instant(received_at)
+        result = compute_deadlines(instant, tz=controller.timezone, country=controller.holiday_country, pauses=())
+    except ValueError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"due {result.due_on.isoformat()} extended {result.extended_due_on.isoformat()}")
+
+
 @dsr_group.command("demo")
 def demo() -> None:
     """Migrate, load the demo data (idempotent) and print the demo staff credentials."""

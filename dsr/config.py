@@ -55,6 +55,16 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMITS": None,
     # Extra modules defining connector kinds (plugins), space-separated, imported at start-up.
     "CONNECTOR_MODULES": "",
+    # Staff sessions (seconds): idle and absolute limits, freshness for sensitive actions, and how long
+    # a password-checked login may wait for its TOTP code.
+    "STAFF_IDLE_TIMEOUT": 1800,
+    "STAFF_SESSION_MAX_AGE": 43200,
+    "STAFF_REAUTH_SECONDS": 600,
+    "STAFF_PENDING_LOGIN_SECONDS": 300,
+    # Erasure approval needs a second officer (four-eyes) when on.
+    "ERASURE_FOUR_EYES": False,
+    # Deadline reminders to staff: days before the due date (and daily once overdue).
+    "REMINDER_DAYS_BEFORE": [7, 3, 1],
 }
 
 WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}

@@ -27,6 +27,7 @@ DEFAULT_LIMITS: dict[str, str] = {
     "resend_ip": "10/3600",  # new codes asked for per IP per hour
     "login_account": "5/60",  # staff password attempts per account per minute
     "login_ip": "20/60",  # staff password attempts per IP per minute
+    "mfa_account": "5/60",  # staff TOTP codes typed per account per minute
     "download_ip": "30/3600",  # bundle downloads per IP per hour
 }
 

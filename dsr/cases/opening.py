@@ -6,12 +6,14 @@ once: they skip the approval gate and their automated work starts in the same tr
 """
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
 from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import utcnow
+from dsr.deadlines.service import refresh_deadlines
 from dsr.fulfilment import start_fulfilment
 from dsr.models import Right, SubjectRequest
 
@@ -32,6 +34,10 @@ def open_case(session: orm.Session, request: SubjectRequest, *, method: str, act
     states.apply(request, Action.VERIFY)
     request.verified_at = utcnow()
     request.identity_method = method
+    if request.due_on is None:
+        # The clock ran from receipt all along; store its dates now if whoever made the row did not,
+        # so no case can sit in the queue without a deadline.
+        refresh_deadlines(request, current_app.extensions["dsr.controller"])
     record(session, "case.opened", actor_type=actor_type, actor_id=actor_id, request_id=request.id,
            method=method)
     if takes_effect_at_once(request):

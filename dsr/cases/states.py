@@ -14,6 +14,7 @@ class Action(StrEnum):
     REJECT = "reject"
     ASK_SUBJECT = "ask_subject"  # staff ask the subject for information
     SUBJECT_ANSWERED = "subject_answered"
+    RESUME_WORK = "resume_work"  # the subject answered a question asked after approval: work goes on
     EXTEND = "extend"
     ASSIGN = "assign"
     BUNDLE_READY = "bundle_ready"  # every system is done and the export is assembled
@@ -28,12 +29,15 @@ TRANSITIONS: dict[tuple[S, Action], S] = {
     (S.AWAITING_VERIFICATION, Action.VERIFY): S.OPEN,
     (S.AWAITING_VERIFICATION, Action.EXPIRE): S.EXPIRED,
     (S.AWAITING_VERIFICATION, Action.WITHDRAW): S.WITHDRAWN,
+    # A request registered by staff whose sender could not be identified is refused with reasons (Art. 12(2)).
+    (S.AWAITING_VERIFICATION, Action.REJECT): S.REJECTED,
     (S.OPEN, Action.APPROVE): S.IN_PROGRESS,
     (S.OPEN, Action.REJECT): S.REJECTED,
     (S.OPEN, Action.ASK_SUBJECT): S.AWAITING_SUBJECT,
     (S.AWAITING_SUBJECT, Action.SUBJECT_ANSWERED): S.OPEN,
     (S.AWAITING_SUBJECT, Action.REJECT): S.REJECTED,
     (S.AWAITING_SUBJECT, Action.APPROVE): S.IN_PROGRESS,
+    (S.AWAITING_SUBJECT, Action.RESUME_WORK): S.IN_PROGRESS,
     (S.IN_PROGRESS, Action.ASK_SUBJECT): S.AWAITING_SUBJECT,
     (S.IN_PROGRESS, Action.BUNDLE_READY): S.READY_FOR_REVIEW,
     (S.IN_PROGRESS, Action.COMPLETE): S.COMPLETED,

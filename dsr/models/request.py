@@ -71,6 +71,11 @@ class SubjectRequest(Base):
     decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     rejection_code: Mapped[str | None] = mapped_column(sa.String(40))
     rejection_text: Mapped[str | None] = mapped_column(sa.Text)
+    #: the law named when a request is refused under an exemption (e.g. "personopplysningsloven § 16")
+    rejection_law: Mapped[str | None] = mapped_column(sa.String(200))
+    #: four-eyes erasure approval (ERASURE_FOUR_EYES): the first officer's proposal; a second approves
+    approval_proposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    approval_proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

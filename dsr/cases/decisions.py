@@ -1,0 +1,349 @@
+"""Staff decisions on a case. Each one goes through the transition table (`states.apply`), writes
+its audit event, and sends its letter to the subject in the same transaction (the letter is a
+Message row plus an outbox row: it goes out after the commit, or not at all).
+
+Services flush, never commit; they raise IllegalTransition (the status does not allow it) or
+DecisionError (the input or the timing does not), both with a message for staff.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from sqlalchemy import orm
+
+from dsr.audit.service import record
+from dsr.cases import states
+from dsr.cases.states import Action
+from dsr.controller import Controller
+from dsr.db import utcnow
+from dsr.deadlines.rules import can_extend, local_date
+from dsr.deadlines.service import refresh_deadlines
+from dsr.fulfilment import start_fulfilment
+from dsr.models import ClockPause, Message, RequestStatus, Right, StaffRole, StaffUser, SubjectRequest
+from dsr.notify.service import queue_email
+
+MAX_TEXT = 4000
+
+
+class DecisionError(ValueError):
+    """The decision cannot be taken as asked; the message says why."""
+
+
+class FourEyesRequired(DecisionError):
+    """The same officer who proposed an erasure approval tried to approve it too."""
+
+
+class RejectionReason(StrEnum):
+    IDENTITY_NOT_CONFIRMED = "identity_not_confirmed"
+    MANIFESTLY_UNFOUNDED = "manifestly_unfounded"  # Art. 12(5)
+    EXCESSIVE = "excessive"  # Art. 12(5), e.g. repetitive
+    NO_DATA_HELD = "no_data_held"
+    EXEMPTION = "exemption"  # under a named law, e.g. personopplysningsloven § 16
+    OTHER = "other"
+
+
+REJECTION_LABELS = {
+    RejectionReason.IDENTITY_NOT_CONFIRMED: "Identity not confirmed",
+    RejectionReason.MANIFESTLY_UNFOUNDED: "Manifestly unfounded (Art. 12(5))",
+    RejectionReason.EXCESSIVE: "Excessive, e.g. repetitive (Art. 12(5))",
+    RejectionReason.NO_DATA_HELD: "No data held",
+    RejectionReason.EXEMPTION: "Exemption under a named law",
+    RejectionReason.OTHER: "Other",
+}
+
+
+def _letter(
+    session: orm.Session,
+    request: SubjectRequest,
+    template: str,
+    actor: StaffUser | None,
+    controller: Controller,
+    dedupe_key: str | None = None,
+    **context,
+) -> Message:
+    """A letter to the subject in the case's language (Message + outbox row, sent after the commit)."""
+    return queue_email(
+        session,
+        to=request.email,
+        template=template,
+        language=request.language,
+        context={
+            "reference": request.reference,
+            "right": request.right,
+            "received_on": local_date(request.received_at, controller.timezone),
+            **context,
+        },
+        request_id=request.id,
+        author_id=actor.id if actor else None,
+        dedupe_key=dedupe_key,
+    )
+
+
+def _text(value: str | None, what: str, required: bool = True) -> str:
+    text = (value or "").strip()
+    if required and not text:
+        raise DecisionError(f"Write the {what}.")
+    if len(text) > MAX_TEXT:
+        raise DecisionError(f"The {what} is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    return text
+
+
+def approve(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, four_eyes: bool = False
+) -> str:
+    """Approve and start the automated work in this transaction.
+
+    Returns "started" (systems are being worked), "manual" (no automation for this right: staff
+    complete it by hand) or "proposed" (four-eyes erasure: a second officer must approve).
+    """
+    states.next_status(request.status, Action.APPROVE)  # refuse early, before anything is written
+    if four_eyes and request.right is Right.ERASURE:
+        if request.approval_proposed_by_id is None:
+            request.approval_proposed_by_id, request.approval_proposed_at = actor.id, utcnow()
+            record(
+                session,
+                "case.approval_proposed",
+                actor_type="staff",
+                actor_id=actor.id,
+                request_id=request.id,
+            )
+            session.flush()
+            return "proposed"
+        if request.approval_proposed_by_id == actor.id:
+            record(
+                session,
+                "case.approval_refused",
+                actor_type="staff",
+                actor_id=actor.id,
+                request_id=request.id,
+                reason="four_eyes",
+            )
+            session.flush()
+            raise FourEyesRequired(
+                "Erasure needs a second officer: you proposed this approval, so someone else must approve it."
+            )
+    states.apply(request, Action.APPROVE)
+    request.decided_at, request.decided_by_id = utcnow(), actor.id
+    started = start_fulfilment(session, request)
+    record(
+        session,
+        "case.approved",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        automated=started,
+    )
+    session.flush()
+    return "started" if started else "manual"
+
+
+def reject(
+    session: orm.Session,
+    request: SubjectRequest,
+    *,
+    actor: StaffUser,
+    code: str,
+    text: str,
+    law: str | None,
+    controller: Controller,
+) -> Message:
+    """Refuse with a reason code and an explanation; the letter states the right to complain to the
+    supervisory authority and to a court (Art. 12(4))."""
+    try:
+        reason = RejectionReason(code)
+    except ValueError:
+        raise DecisionError("Choose the reason for refusing.") from None
+    text = _text(text, "explanation to the subject")
+    law = (law or "").strip()
+    if reason is RejectionReason.EXEMPTION and not law:
+        raise DecisionError("Name the law and provision of the exemption, e.g. personopplysningsloven § 16.")
+    if len(law) > 200:
+        raise DecisionError("Name the law in at most 200 characters.")
+    states.apply(request, Action.REJECT)
+    now = utcnow()
+    request.rejection_code, request.rejection_text = reason.value, text
+    request.rejection_law = law or None
+    request.decided_at, request.decided_by_id, request.closed_at = now, actor.id, now
+    message = _letter(
+        session,
+        request,
+        "case_rejected",
+        actor,
+        controller,
+        dedupe_key=f"rejected:{request.id}",
+        code=reason.value,
+        text=text,
+        law=law,
+    )
+    record(
+        session,
+        "case.rejected",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        code=reason.value,
+        message_id=message.id,
+    )
+    session.flush()
+    return message
+
+
+def ask_subject(
+    session: orm.Session,
+    request: SubjectRequest,
+    *,
+    actor: StaffUser,
+    text: str,
+    about_identity: bool,
+    controller: Controller,
+) -> Message:
+    """Ask the subject for information. Only a question about identity stops the clock (a ClockPause
+    that ends when the subject answers, see conversation.subject_answered)."""
+    text = _text(text, "question to the subject")
+    states.apply(request, Action.ASK_SUBJECT)
+    message = _letter(
+        session, request, "information_request", actor, controller, text=text, about_identity=about_identity
+    )
+    if about_identity:
+        request.pauses.append(
+            ClockPause(started_at=utcnow(), reason="identity", message_id=message.id, started_by_id=actor.id)
+        )
+        refresh_deadlines(request, controller)
+    record(
+        session,
+        "case.information_requested",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        about_identity=about_identity,
+        message_id=message.id,
+    )
+    session.flush()
+    return message
+
+
+def extend(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, reason: str, controller: Controller
+) -> Message:
+    """Extend to receipt + 3 months (Art. 12(3)), only within the first month, once; the notice with
+    the reasons and the new date goes to the subject as part of it."""
+    reason = _text(reason, "reason for the extension")
+    states.next_status(request.status, Action.EXTEND)
+    if request.extended_at is not None:
+        raise DecisionError(
+            "This case has already been extended; the law allows one extension of up to two months."
+        )
+    deadlines = refresh_deadlines(request, controller)
+    today = local_date(utcnow(), controller.timezone)
+    if not can_extend(deadlines, today):
+        raise DecisionError(
+            f"Too late to extend: the first month ended on {deadlines.extension_notice_due_on}, "
+            "and the notice must reach the subject within it."
+        )
+    states.apply(request, Action.EXTEND)
+    request.extended_at, request.extension_reason = utcnow(), reason
+    deadlines = refresh_deadlines(request, controller)
+    message = _letter(
+        session,
+        request,
+        "extension_notice",
+        actor,
+        controller,
+        dedupe_key=f"extension:{request.id}",
+        reason=reason,
+        new_due_on=deadlines.extended_due_on,
+    )
+    record(
+        session,
+        "case.extended",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        extended_due_on=deadlines.extended_due_on.isoformat(),
+        message_id=message.id,
+    )
+    session.flush()
+    return message
+
+
+def assign(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, assignee_id: int | None
+) -> None:
+    states.next_status(request.status, Action.ASSIGN)
+    if assignee_id is not None:
+        assignee = session.get(StaffUser, assignee_id)
+        if assignee is None or not assignee.active or assignee.role is StaffRole.VIEWER:
+            raise DecisionError("Choose an active officer or admin.")
+    states.apply(request, Action.ASSIGN)
+    request.assignee_id = assignee_id
+    record(
+        session,
+        "case.assigned",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        assignee_id=assignee_id,
+    )
+    session.flush()
+
+
+def complete(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, outcome: str, controller: Controller
+) -> Message:
+    """Staff finished the work by hand: the outcome letter goes to the subject and the case closes."""
+    outcome = _text(outcome, "outcome letter to the subject")
+    states.apply(request, Action.COMPLETE)
+    request.closed_at = utcnow()
+    message = _letter(
+        session,
+        request,
+        "case_completed",
+        actor,
+        controller,
+        dedupe_key=f"completed:{request.id}",
+        text=outcome,
+    )
+    record(
+        session,
+        "case.completed",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        message_id=message.id,
+    )
+    session.flush()
+    return message
+
+
+def close_withdrawn(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, controller: Controller
+) -> Message:
+    """The subject withdrew the request by e-mail, post or phone: close it and confirm to them."""
+    states.apply(request, Action.WITHDRAW)
+    now = utcnow()
+    request.withdrawn_at = request.closed_at = now
+    for pause in request.pauses:
+        if pause.ended_at is None:
+            pause.ended_at = now
+    message = _letter(
+        session, request, "case_withdrawn", actor, controller, dedupe_key=f"withdrawn:{request.id}"
+    )
+    record(
+        session,
+        "case.withdrawn",
+        actor_type="staff",
+        actor_id=actor.id,
+        request_id=request.id,
+        message_id=message.id,
+    )
+    session.flush()
+    return message
+
+
+OPEN_STATUSES = (
+    RequestStatus.OPEN,
+    RequestStatus.AWAITING_SUBJECT,
+    RequestStatus.IN_PROGRESS,
+    RequestStatus.READY_FOR_REVIEW,
+)

@@ -1,0 +1,123 @@
+"""Staff case forms (English: staff pages are not translated)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
+
+from dsr.cases.conversation import REPLY_CHANNELS
+from dsr.cases.decisions import MAX_TEXT, REJECTION_LABELS
+from dsr.cases.registration import IDENTITY_METHODS, STAFF_CHANNELS
+from dsr.models import Right
+
+_TEXT = Length(max=MAX_TEXT, message=f"Write at most {MAX_TEXT} characters.")
+
+
+def choices(pairs) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+RIGHT_CHOICES = choices((r.value, r.value.replace("_", " ").capitalize()) for r in Right)
+
+
+class RejectForm(FlaskForm):
+    reason = RadioField(
+        "Reason for refusing",
+        choices=choices((k.value, v) for k, v in REJECTION_LABELS.items()),
+        validators=[DataRequired("Choose the reason for refusing.")],
+    )
+    law = StringField("Law and provision (for an exemption)", [Length(max=200)])
+    text = TextAreaField(
+        "Explanation to the subject", [DataRequired("Write the explanation to the subject."), _TEXT]
+    )
+
+
+class AskForm(FlaskForm):
+    text = TextAreaField("What do you need from the subject?", [DataRequired("Write the question."), _TEXT])
+    about_identity = BooleanField(
+        "This is about confirming who the subject is (the deadline clock pauses until they answer)"
+    )
+
+
+class ExtendForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason for the extension (sent to the subject)",
+        [DataRequired("Write the reason for the extension."), _TEXT],
+    )
+
+
+class AssignForm(FlaskForm):
+    assignee = SelectField("Assignee", choices=[], validate_choice=True)
+
+
+class OutcomeForm(FlaskForm):
+    outcome = TextAreaField("Outcome letter to the subject", [DataRequired("Write what was done."), _TEXT])
+
+
+class TextForm(FlaskForm):
+    text = TextAreaField("Text", [DataRequired("Write something first."), _TEXT])
+
+
+class ReplyForm(FlaskForm):
+    channel = RadioField(
+        "How did the answer reach us?",
+        choices=choices(REPLY_CHANNELS.items()),
+        validators=[DataRequired("Choose how the answer reached us.")],
+    )
+    text = TextAreaField("What the subject said", [DataRequired("Write what the subject said."), _TEXT])
+
+
+class IdentityForm(FlaskForm):
+    how = RadioField(
+        "How was identity established?",
+        choices=choices(IDENTITY_METHODS.items()),
+        validators=[DataRequired("Choose how identity was established.")],
+    )
+
+
+class RegisterForm(FlaskForm):
+    right = SelectField("Right asked for", choices=RIGHT_CHOICES)
+    channel = RadioField(
+        "How did the request arrive?",
+        choices=choices((c.value, c.value.replace("_", " ").capitalize()) for c in STAFF_CHANNELS),
+        validators=[DataRequired("Choose how the request arrived.")],
+    )
+    received_date = DateField(
+        "Date received",
+        [InputRequired("Enter the date the request was received, as on the letter or e-mail.")],
+    )
+    received_time = TimeField(
+        "Time received (controller's local time)",
+        [InputRequired("Enter the time the request was received, like 14:30.")],
+    )
+    email = StringField(
+        "The subject's e-mail address",
+        [
+            DataRequired("Enter an e-mail address to answer to."),
+            Email("Enter a valid e-mail address, like name@example.com.", check_deliverability=False),
+            Length(max=254),
+        ],
+    )
+    phone = StringField("Phone", [Optional(), Length(max=20)])
+    full_name = StringField("Name", [Optional(), Length(max=200)])
+    language = RadioField(
+        "Language for letters", choices=choices([("nb", "Norsk bokmål"), ("en", "English")]), default="nb"
+    )
+    details = TextAreaField("What the person asked for", [Optional(), _TEXT])
+    identity = RadioField(
+        "Identity",
+        choices=choices(
+            [("not_yet", "Not established yet: confirm it later on the case page"), *IDENTITY_METHODS.items()]
+        ),
+        default="not_yet",
+    )

@@ -1,0 +1,238 @@
+"""What the staff pages show: days left, the deadline box, the timeline, and identifiers masked for
+viewers (S17). Templates get these objects, never the raw request, so a viewer's page cannot
+contain the subject's e-mail address, phone number or name by accident."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from dsr.deadlines.rules import days_left, local_date
+from dsr.deadlines.service import deadlines_for
+from dsr.models import (
+    AuditEvent,
+    DeliveryStatus,
+    Message,
+    MessageDirection,
+    StaffRole,
+    StaffUser,
+    SubjectRequest,
+    SystemTask,
+    TaskState,
+)
+
+SOON_DAYS = 7
+HIDDEN = "[hidden]"
+
+
+def mask_email(email: str | None) -> str:
+    if not email:
+        return ""
+    local, _, domain = email.partition("@")
+    name, _, tld = domain.rpartition(".")
+    return f"{local[:1]}•••@{name[:1]}•••.{tld}" if name else f"{local[:1]}•••"
+
+
+def mask_phone(phone: str | None) -> str:
+    if not phone:
+        return ""
+    digits = re.sub(r"\D", "", phone)
+    return "••• •• " + digits[-3:] if len(digits) > 3 else "•••"
+
+
+def mask_name(name: str | None) -> str:
+    if not name:
+        return ""
+    return " ".join(part[:1] + "." for part in name.split())
+
+
+@dataclass(frozen=True)
+class Urgency:
+    days: int | None
+    css: str  # tag-overdue | tag-soon | tag-ok
+    text: str  # said in words too: colour is never the only signal
+
+
+def urgency(deadline_on: date | None, today: date) -> Urgency:
+    if deadline_on is None:
+        return Urgency(None, "tag-overdue", "No deadline stored")
+    left = days_left(deadline_on, today)
+    if left < 0:
+        return Urgency(left, "tag-overdue", f"Overdue by {-left} day{'s' if left != -1 else ''}")
+    if left == 0:
+        return Urgency(0, "tag-soon", "Due today")
+    if left <= SOON_DAYS:
+        return Urgency(left, "tag-soon", f"{left} day{'s' if left != 1 else ''} left")
+    return Urgency(left, "tag-ok", f"{left} days left")
+
+
+class Identifiers:
+    """The subject's identifiers as this staff member may see them."""
+
+    def __init__(self, request: SubjectRequest, masked: bool):
+        self.masked = masked
+        self.email = mask_email(request.email) if masked else request.email
+        self.phone = mask_phone(request.phone) if masked else (request.phone or "")
+        self.full_name = mask_name(request.full_name) if masked else (request.full_name or "")
+        self._secrets = [v for v in (request.email, request.phone, request.full_name) if v] if masked else []
+
+    def redact(self, text: str | None) -> str:
+        """Free text with the subject's identifiers replaced, for viewers."""
+        text = text or ""
+        for value in self._secrets:
+            text = re.sub(re.escape(value), HIDDEN, text, flags=re.IGNORECASE)
+        return text
+
+
+def is_masked(staff: StaffUser) -> bool:
+    return staff.role is StaffRole.VIEWER
+
+
+@dataclass
+class QueueRow:
+    id: int
+    reference: str
+    right: str
+    status: str
+    channel: str
+    email: str
+    received_on: date
+    deadline_on: date | None
+    extended: bool
+    assignee: str
+    urgency: Urgency
+
+
+def queue_rows(
+    session: orm.Session, requests: list[SubjectRequest], *, masked: bool, today: date, tz: str
+) -> list[QueueRow]:
+    ids = {r.assignee_id for r in requests if r.assignee_id}
+    names = (
+        dict(
+            session.execute(
+                sa.select(StaffUser.id, StaffUser.display_name).where(StaffUser.id.in_(ids))
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    return [
+        QueueRow(
+            id=r.id,
+            reference=r.reference,
+            right=r.right.value,
+            status=r.status.value,
+            channel=r.channel.value,
+            email=mask_email(r.email) if masked else r.email,
+            received_on=local_date(r.received_at, tz),
+            deadline_on=r.deadline_on,
+            extended=r.extended_at is not None,
+            assignee=names.get(r.assignee_id, ""),
+            urgency=urgency(r.deadline_on, today),
+        )
+        for r in requests
+    ]
+
+
+@dataclass
+class CaseView:
+    request: SubjectRequest  # for status, dates and ids only; identifiers come from `who`
+    who: Identifiers
+    details: list[tuple[str, str]]
+    deadlines: object
+    urgency: Urgency
+    received_local: str
+    messages: list[Message]
+    failed_messages: list[Message]
+    tasks: list[SystemTask]
+    audit: list[AuditEvent]
+    staff_names: dict[int, str]
+    timeline: list[tuple[str, str]]
+
+
+def case_view(
+    session: orm.Session, request: SubjectRequest, *, masked: bool, today: date, controller
+) -> CaseView:
+    tz = controller.timezone
+    who = Identifiers(request, masked)
+    details = [
+        (key.replace("_", " ").capitalize(), HIDDEN if masked else str(value))
+        for key, value in sorted((request.details or {}).items())
+    ]
+    messages = list(
+        session.scalars(
+            sa.select(Message)
+            .where(Message.request_id == request.id, Message.direction != MessageDirection.TO_STAFF)
+            .order_by(Message.created_at, Message.id)
+        )
+    )
+    failed = [
+        m
+        for m in messages
+        if m.direction is MessageDirection.TO_SUBJECT and m.status is DeliveryStatus.FAILED
+    ]
+    tasks = list(
+        session.scalars(
+            sa.select(SystemTask)
+            .where(SystemTask.request_id == request.id)
+            .order_by(SystemTask.system_key, SystemTask.action)
+        )
+    )
+    audit = list(
+        session.scalars(
+            sa.select(AuditEvent).where(AuditEvent.request_id == request.id).order_by(AuditEvent.seq)
+        )
+    )
+    names = dict(session.execute(sa.select(StaffUser.id, StaffUser.display_name)).all())
+    return CaseView(
+        request=request,
+        who=who,
+        details=details,
+        deadlines=deadlines_for(request, controller),
+        urgency=urgency(request.deadline_on, today),
+        received_local=_local_time(request.received_at, tz),
+        messages=messages,
+        failed_messages=failed,
+        tasks=tasks,
+        audit=audit,
+        staff_names=names,
+        timeline=_timeline(request, messages, tz),
+    )
+
+
+def _local_time(instant, tz: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return instant.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if instant else ""
+
+
+def _timeline(request: SubjectRequest, messages: list[Message], tz: str) -> list[tuple[str, str]]:
+    events = [(request.received_at, f"Received ({request.channel.value})")]
+    if request.verified_at:
+        events.append((request.verified_at, f"Identity established ({request.identity_method})"))
+    for pause in request.pauses:
+        events.append((pause.started_at, "Clock paused: identity information asked for"))
+        if pause.ended_at:
+            events.append((pause.ended_at, "Clock running again: the subject answered"))
+    if request.extended_at:
+        events.append((request.extended_at, f"Extended to {request.extended_due_on}"))
+    if request.decided_at:
+        events.append(
+            (request.decided_at, "Decided: " + ("rejected" if request.rejection_code else "approved"))
+        )
+    for message in messages:
+        if message.direction is MessageDirection.TO_SUBJECT:
+            events.append((message.created_at, f"Letter to the subject: {message.template}"))
+        elif message.direction is MessageDirection.FROM_SUBJECT:
+            events.append((message.created_at, "The subject answered"))
+    if request.closed_at:
+        events.append((request.closed_at, f"Closed ({request.status.value})"))
+    return [(_local_time(at, tz), text) for at, text in sorted(events, key=lambda e: e[0])]
+
+
+def retryable(task: SystemTask) -> bool:
+    return task.state is TaskState.FAILED
