@@ -1,7 +1,9 @@
 """Abuse limits for intake, code entry, resend and staff login.
 
-Counters live in Redis (shared by every web process) in fixed windows; when Redis does not
-answer, a per-process in-memory counter takes over, so an outage never turns into errors.
+Each limit is a sliding window: the attempts of the last SECONDS are counted exactly (a sorted
+set per key in Redis, updated atomically by a small Lua script and shared by every web process),
+so no burst slips through at a window boundary. When Redis does not answer, a per-process
+in-memory log takes over, so an outage never turns into errors.
 Keys are keyed HMACs: an e-mail address or IP used as a key never reaches Redis in clear.
 
 Limits are configuration: `RATE_LIMITS` maps a name to "COUNT/SECONDS" (DSR_RATE_LIMITS as
@@ -9,8 +11,11 @@ Limits are configuration: `RATE_LIMITS` maps a name to "COUNT/SECONDS" (DSR_RATE
 """
 from __future__ import annotations
 
+import math
+import secrets
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 import redis
@@ -77,27 +82,49 @@ def limit_for(app: Flask, name: str) -> Limit:
     return _parse(value, name)
 
 
-class _MemoryCounters:
-    """The fallback: one process's fixed-window counters (pruned as windows pass)."""
+class _MemoryLog:
+    """The fallback: one process's sliding-window logs (pruned as attempts age out)."""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.counts: dict[str, tuple[int, float]] = {}
+        self.logs: dict[str, deque[float]] = {}
 
-    def hit(self, key: str, window_ends: float) -> int:
-        now = time.time()
+    def hit(self, key: str, limit: Limit, now: float) -> tuple[bool, float]:
         with self.lock:
-            if len(self.counts) > 50_000:
-                self.counts = {k: v for k, v in self.counts.items() if v[1] > now}
-            count, ends = self.counts.get(key, (0, window_ends))
-            if ends <= now:
-                count, ends = 0, window_ends
-            self.counts[key] = (count + 1, ends)
-            return count + 1
+            if len(self.logs) > 50_000:
+                self.logs = {k: v for k, v in self.logs.items() if v and v[-1] > now - 86_400}
+            log = self.logs.setdefault(key, deque())
+            while log and log[0] <= now - limit.seconds:
+                log.popleft()
+            if len(log) < limit.count:
+                log.append(now)
+                return True, 0.0
+            return False, log[0] + limit.seconds - now
 
 
-def _memory(app: Flask) -> _MemoryCounters:
-    return app.extensions.setdefault("dsr.ratelimit_memory", _MemoryCounters())
+# Atomic check-and-count: drop attempts older than the window, refuse when full (without counting
+# the refused attempt, so a flood cannot push the window forever), else record this attempt.
+_SLIDING_WINDOW = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[3]) then
+  redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+  redis.call('EXPIRE', KEYS[1], math.ceil(tonumber(ARGV[2])) + 1)
+  return {1, '0'}
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return {0, tostring(tonumber(oldest[2]) + tonumber(ARGV[2]) - tonumber(ARGV[1]))}
+"""
+
+
+def _memory(app: Flask) -> _MemoryLog:
+    return app.extensions.setdefault("dsr.ratelimit_memory", _MemoryLog())
+
+
+def _script(app: Flask):
+    script = app.extensions.get("dsr.ratelimit_script")
+    if script is None:
+        script = app.extensions["dsr.ratelimit_script"] = get_redis(app).register_script(_SLIDING_WINDOW)
+    return script
 
 
 def hit(name: str, key: str, app: Flask | None = None) -> Decision:
@@ -105,20 +132,16 @@ def hit(name: str, key: str, app: Flask | None = None) -> Decision:
     app = app or current_app._get_current_object()
     limit = limit_for(app, name)
     now = time.time()
-    window = int(now // limit.seconds)
-    window_ends = (window + 1) * limit.seconds
-    counter_key = f"{app.config['QUEUE_PREFIX']}:rl:{name}:{window}:{keyed_hmac('ratelimit', key, app)[:32]}"
-    count = None
+    log_key = f"{app.config['QUEUE_PREFIX']}:rl:{name}:{keyed_hmac('ratelimit', key, app)[:32]}"
+    result = None
     if redis_may_be_up(app):
         try:
-            pipe = get_redis(app).pipeline()
-            pipe.incr(counter_key)
-            pipe.expire(counter_key, limit.seconds + 1)
-            count = int(pipe.execute()[0])
+            allowed, wait = _script(app)(keys=[log_key], args=[now, limit.seconds, limit.count,
+                                                                f"{now:.6f}:{secrets.token_hex(4)}"])
+            result = (bool(int(allowed)), float(wait))
         except (redis.RedisError, OSError):
             remember_redis_down(app)
-    if count is None:
-        count = _memory(app).hit(counter_key, window_ends)
-    if count <= limit.count:
-        return Decision(True, 0)
-    return Decision(False, max(1, int(window_ends - now + 0.999)))
+    if result is None:
+        result = _memory(app).hit(log_key, limit, now)
+    allowed, wait = result
+    return Decision(True, 0) if allowed else Decision(False, max(1, math.ceil(wait)))

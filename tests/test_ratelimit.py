@@ -40,3 +40,22 @@ def test_limits_come_from_the_environment_string():
                                                                            "login_ip": "100/60"}
     with pytest.raises(ValueError, match="COUNT/SECONDS"):
         ratelimit.parse_limits("intake_ip=lots")
+
+
+@pytest.mark.parametrize("redis_up", [True, False])
+def test_a_burst_across_a_window_boundary_is_still_limited(app_config, redis_up):
+    import time_machine
+
+    from dsr import create_app
+
+    if not redis_up:
+        app_config["REDIS_URL"] = "unix:///nonexistent/redis.sock"
+    app_config["RATE_LIMITS"] = {"login_account": "5/60"}
+    app = create_app(app_config)
+    with app.app_context(), time_machine.travel(1_800_000_059.5, tick=False) as clock:
+        first = [ratelimit.hit("login_account", "staff-7").allowed for _ in range(5)]
+        clock.shift(1.0)  # a new minute on the wall clock, but only one second later
+        sixth = ratelimit.hit("login_account", "staff-7")
+        clock.shift(59.5)  # the first five have aged out
+        later = ratelimit.hit("login_account", "staff-7")
+    assert first == [True] * 5 and not sixth.allowed and 1 <= sixth.retry_after <= 60 and later.allowed
