@@ -22,7 +22,8 @@ from dsr.controller import SystemsFile, SystemsFileError
 log = logging.getLogger(__name__)
 
 # Modules that define built-in kinds (each registers itself with @kind on import).
-KIND_MODULES: tuple[str, ...] = ()
+KIND_MODULES: tuple[str, ...] = ("dsr.connectors.sql", "dsr.connectors.http", "dsr.connectors.files",
+                                 "dsr.connectors.manual")
 
 _KINDS: dict[str, type[Connector]] = {}
 _SYSTEM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
