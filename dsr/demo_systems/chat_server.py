@@ -38,6 +38,7 @@ def build_data(now: datetime) -> tuple[dict, dict, dict]:
     """Customers by e-mail, conversations by customer id, messages by conversation id (60 days generated,
     only the last 30 kept: the retention rule)."""
     customers, conversations, messages = {}, {}, {}
+    now = now.replace(hour=0, minute=0, second=0, microsecond=0)  # the same data all day: bundles reproduce
     cutoff = now - timedelta(days=RETENTION_DAYS)
     for person in people():
         if not person.in_chat:
