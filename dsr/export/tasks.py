@@ -240,37 +240,37 @@ def _open_jobs(session: orm.Session, job_name: str) -> set[tuple]:
 
 
 def sweep_export_work(session: orm.Session) -> dict[str, int]:
-    """Safety net: tasks of dead workers, pending tasks without a job, finished cases without an assembly."""
+    """Safety net: tasks of dead workers (lease lapsed: a new job at once, whatever RQ still believes),
+    pending tasks whose job is gone, finished cases without an assembly, assemblies of dead workers."""
     now = utcnow()
     counts = {"released": 0, "redeferred": 0, "assemblies": 0}
-    stale = session.scalars(sa.select(SystemTask).where(
-        SystemTask.action == TaskAction.EXPORT, SystemTask.state == TaskState.RUNNING,
-        SystemTask.lease_until < now)).all()
-    for task in stale:
-        task.state = TaskState.PENDING
-        task.lease_until = None
-        counts["released"] += 1
-    session.flush()
     open_exports = _open_jobs(session, EXPORT_JOB)
     grace = now - _lease(current_app)
-    for task in session.scalars(sa.select(SystemTask).where(SystemTask.action == TaskAction.EXPORT,
-                                                            SystemTask.state == TaskState.PENDING)):
-        if (task.id,) not in open_exports and (task in stale or task.created_at < grace):
-            defer(session, EXPORT_JOB, task.id, request_id=task.request_id)
-            counts["redeferred"] += 1
+    for task in session.scalars(sa.select(SystemTask).where(
+            SystemTask.action == TaskAction.EXPORT,
+            sa.or_(sa.and_(SystemTask.state == TaskState.RUNNING, SystemTask.lease_until < now),
+                   sa.and_(SystemTask.state == TaskState.PENDING, SystemTask.created_at < grace)))).all():
+        if task.state is TaskState.RUNNING:
+            task.state, task.lease_until = TaskState.PENDING, None
+            counts["released"] += 1
+        elif (task.id,) in open_exports:
+            continue
+        defer(session, EXPORT_JOB, task.id, request_id=task.request_id)
+        counts["redeferred"] += 1
     open_assemblies = _open_jobs(session, ASSEMBLE_JOB)
     waiting = session.scalars(sa.select(SubjectRequest.id).where(
         SubjectRequest.status == RequestStatus.IN_PROGRESS,
         SubjectRequest.right.in_([Right.ACCESS, Right.PORTABILITY]))).all()
     for request_id in waiting:
-        if (request_id,) in open_assemblies:
-            continue
         bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id))
-        if bundle is not None and (bundle.status is not BundleStatus.ASSEMBLING
-                                   or (bundle.lease_until is not None and bundle.lease_until >= now)):
-            continue
-        if (bundle is not None and bundle.partial) or defer_assembly_if_complete(session, request_id):
-            if bundle is not None and bundle.partial:
+        if bundle is None:
+            if (request_id,) not in open_assemblies and defer_assembly_if_complete(session, request_id):
+                counts["assemblies"] += 1
+        elif bundle.status is BundleStatus.ASSEMBLING:
+            lapsed = bundle.lease_until is not None and bundle.lease_until < now
+            if lapsed or (bundle.lease_until is None and (request_id,) not in open_assemblies):
+                bundle.lease_until = None
                 defer(session, ASSEMBLE_JOB, request_id, request_id=request_id)
-            counts["assemblies"] += 1
+                counts["assemblies"] += 1
+    session.flush()
     return counts
