@@ -127,7 +127,7 @@ def test_the_same_data_gives_the_same_manifest_listing():
 @pytest.mark.parametrize(("value", "cell"), [
     ("=HYPERLINK(\"http://evil\")", "'=HYPERLINK(\"http://evil\")"), ("+47 912 34 567", "'+47 912 34 567"),
     ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"), ("\rx", "'\rx"), ("Kari", "Kari"),
-    (-5, "-5"), (None, ""), (True, "true"), ({"a": 1}, '{"a": 1}'),
+    (-5, "-5"), (None, ""), (True, "true"), ({"a": 1}, '{"a":1}'),
 ])
 def test_csv_cells_starting_a_formula_are_escaped(value, cell):
     assert csv_cell(value) == cell

@@ -396,7 +396,9 @@ class SqlConnector(Connector):
             conditions.append(view.c[link.column].in_(inner))
         return sa.or_(*conditions)
 
-    def export(self, ref: SubjectRef) -> Iterator[Record]:
+    def export_batches(self, ref: SubjectRef) -> Iterator[tuple[str, list[str], dict[str, Origin], list[tuple]]]:
+        """(collection, columns, origins, rows) per batch of at most BATCH_ROWS rows, in key order:
+        what `export` yields record by record, without a Python object per row."""
         if not ref.found:
             return
         try:
@@ -407,13 +409,17 @@ class SqlConnector(Connector):
                     origins = {c: table.origin_of(c) for c in columns}
                     statement = sa.select(*view.c).where(self._condition(table, ref, view)) \
                         .order_by(view.c[table.primary_key])
+                    # yield_per: a server-side cursor on PostgreSQL, fetchmany batches on SQLite.
                     result = connection.execution_options(yield_per=BATCH_ROWS).execute(statement)
-                    collection = table.collection
                     for batch in result.partitions():
-                        for row in batch:
-                            yield Record(collection, dict(zip(columns, row)), origins)
+                        yield table.collection, columns, origins, batch
         except sa.exc.SQLAlchemyError as exc:
             raise self._wrap(exc) from None
+
+    def export(self, ref: SubjectRef) -> Iterator[Record]:
+        for collection, columns, origins, rows in self.export_batches(ref):
+            for row in rows:
+                yield Record(collection, dict(zip(columns, row)), origins)
 
     def collections(self) -> list[str]:
         return [t.collection for t in self.data_map.tables.values()]

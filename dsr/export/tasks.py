@@ -156,9 +156,15 @@ def run_export_task(session: orm.Session, task_id: int, *, final_attempt: bool) 
         heartbeat.beat(0, result={"ref": ref.to_json()})
         directory = storage.task_spool(request.id, task_id, attempt, app)
         spool = SpoolWriter(directory, storage.sealing_key(app), portable_only=request.right is Right.PORTABILITY)
-        for item in system.connector.export(ref):
-            spool.add(item)
-            heartbeat.maybe(spool.records)
+        batches = getattr(system.connector, "export_batches", None)
+        if batches is not None:
+            for collection, columns, origins, rows in batches(ref):
+                spool.add_rows(collection, columns, origins, rows)
+                heartbeat.maybe(spool.records)
+        else:
+            for item in system.connector.export(ref):
+                spool.add(item)
+                heartbeat.maybe(spool.records)
         collections = spool.close()
     except LeaseLost:
         if spool is not None:
