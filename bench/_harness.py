@@ -73,25 +73,32 @@ class Portal:
 class RssSampler(threading.Thread):
     """Peak of the summed RSS of the given processes and all their descendants, every 50 ms."""
 
-    def __init__(self, pids: list[int], interval: float = 0.05):
+    def __init__(self, trees: list[int], alone: tuple[int, ...] = (), interval: float = 0.05):
         super().__init__(daemon=True)
-        self.pids, self.interval = pids, interval
+        self.trees, self.alone, self.interval = trees, alone, interval  # with / without their children
         self.peak = 0
         self.stopping = threading.Event()
 
     def sample(self) -> int:
-        total = 0
-        for pid in self.pids:
+        processes: dict[int, psutil.Process] = {}
+        for pid in self.alone:
+            try:
+                processes[pid] = psutil.Process(pid)
+            except psutil.NoSuchProcess:
+                pass
+        for pid in self.trees:
             try:
                 root = psutil.Process(pid)
-                family = [root, *root.children(recursive=True)]
+                for process in (root, *root.children(recursive=True)):
+                    processes[process.pid] = process
             except psutil.NoSuchProcess:
                 continue
-            for process in family:
-                try:
-                    total += process.memory_info().rss
-                except psutil.NoSuchProcess:
-                    pass
+        total = 0
+        for process in processes.values():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
         return total
 
     def run(self) -> None:

@@ -323,8 +323,11 @@ class SqlConnector(Connector):
             if url.startswith("sqlite"):
                 self._engine = sa.create_engine(url, poolclass=NullPool, connect_args={"timeout": timeout})
             elif url.startswith("postgresql"):
+                # cursor_tuple_fraction=1: plan server-side cursors for all rows, not the first 10 % (else
+                # PostgreSQL walks the primary key in order and filters, instead of using the link's index).
                 self._engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True,
-                                                connect_args={"connect_timeout": max(1, int(timeout))})
+                                                connect_args={"connect_timeout": max(1, int(timeout)),
+                                                              "options": "-c cursor_tuple_fraction=1"})
             else:
                 self._engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
         return self._engine

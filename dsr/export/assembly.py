@@ -10,6 +10,7 @@ import hashlib
 import logging
 import os
 import secrets
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -148,15 +149,19 @@ def assemble_bundle(session: orm.Session, request_id: int) -> str:
 
 
 class _KeepLease:
-    """Iterates the members, renewing the assembly lease between them."""
+    """Renews the assembly lease between members, at most every third of the lease (a commit each)."""
 
     def __init__(self, session: orm.Session, bundle_id: int, lease: timedelta):
         self.session, self.bundle_id, self.lease = session, bundle_id, lease
+        self.last = time.monotonic()
 
     def renew(self) -> None:
+        if time.monotonic() - self.last < self.lease.total_seconds() / 3:
+            return
         self.session.execute(sa.update(ExportBundle).where(ExportBundle.id == self.bundle_id)
                              .values(lease_until=utcnow() + self.lease))
         self.session.commit()
+        self.last = time.monotonic()
 
 
 def _write(session, request, bundle, tasks, temp: Path, lease: timedelta) -> tuple[int, str, str]:
@@ -216,12 +221,15 @@ def request_history(session: orm.Session, request: SubjectRequest) -> list[dict]
     """The subject's own requests (same verified address), with what was said to and by them."""
     requests = session.scalars(sa.select(SubjectRequest).where(
         sa.func.lower(SubjectRequest.email) == request.email.lower()).order_by(SubjectRequest.id)).all()
+    by_request: dict[int, list[Message]] = {item.id: [] for item in requests}
+    for message in session.scalars(sa.select(Message).where(
+            Message.request_id.in_(list(by_request)),
+            Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]))
+            .order_by(Message.id)):
+        by_request[message.request_id].append(message)
     history = []
     for item in requests:
-        messages = session.scalars(sa.select(Message).where(
-            Message.request_id == item.id,
-            Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]))
-            .order_by(Message.id)).all()
+        messages = by_request[item.id]
         history.append({
             "reference": item.reference, "right": item.right.value, "status": item.status.value,
             "channel": item.channel.value, "received_at": item.received_at, "verified_at": item.verified_at,

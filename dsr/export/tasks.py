@@ -150,10 +150,9 @@ def run_export_task(session: orm.Session, task_id: int, *, final_attempt: bool) 
         return _hand_to_staff(session, task, system, request)
 
     heartbeat = Heartbeat(session, task_id, attempt)
-    spool = None
+    spool = ref = None
     try:
         ref = subject_ref(task, system, request)
-        heartbeat.beat(0, result={"ref": ref.to_json()})
         directory = storage.task_spool(request.id, task_id, attempt, app)
         spool = SpoolWriter(directory, storage.sealing_key(app), portable_only=request.right is Right.PORTABILITY)
         batches = getattr(system.connector, "export_batches", None)
@@ -177,9 +176,11 @@ def run_export_task(session: orm.Session, task_id: int, *, final_attempt: bool) 
         session.rollback()
         final = final_attempt or (isinstance(exc, ConnectorError) and not exc.retryable)
         message = _staff_message(exc, task.system_key)
+        # A located subject is kept for the next attempt (it then skips the lookup).
+        kept = {"result": {**(task.result or {}), "ref": ref.to_json()}} if ref is not None else {}
         session.execute(sa.update(SystemTask).where(SystemTask.id == task_id, SystemTask.attempts == attempt)
                         .values(state=TaskState.FAILED if final else TaskState.PENDING, last_error=message,
-                                lease_until=None))
+                                lease_until=None, **kept))
         record(session, "export.system_failed" if final else "export.system_retrying", actor_type="system",
                request_id=request.id, system=task.system_key, attempt=attempt)
         session.commit()
