@@ -20,6 +20,7 @@ from decimal import Decimal
 from itertools import repeat
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -87,10 +88,29 @@ def _escape_column(column) -> list | None:
     return [csv_cell(value) for value in column]
 
 
-def _csv_batch(rows: list[tuple]) -> bytes:
+_AS_TEXT = {Decimal: str, UUID: str, datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat}
+
+
+def _normalise(rows: list[tuple]) -> tuple[list[tuple], list]:
+    """Decimal, UUID and date/time columns as text, column-wise (one C-level call per value), so both
+    the JSON and the CSV of the batch see only text, numbers, booleans and None. Returns rows and columns."""
+    columns = list(zip(*rows))
+    changed = False
+    for index, column in enumerate(columns):
+        kinds = set(map(type, column)) - _PLAIN
+        if not kinds or len(kinds) > 1 or next(iter(kinds)) not in _AS_TEXT:
+            continue
+        convert = _AS_TEXT[next(iter(kinds))]
+        columns[index] = list(map(convert, column)) if None not in column else \
+            [None if value is None else convert(value) for value in column]
+        changed = True
+    return (list(zip(*columns)) if changed else rows), columns
+
+
+def _csv_batch(rows: list[tuple], columns: list | None = None) -> bytes:
     """CSV of a batch of rows, column-wise: columns of other types than text and numbers are converted,
     and only text columns that hold a formula-leading cell are escaped cell by cell."""
-    columns = list(zip(*rows))
+    columns = list(zip(*rows)) if columns is None else list(columns)
     changed = False
     for index, column in enumerate(columns):
         kinds = set(map(type, column))
@@ -159,9 +179,10 @@ class _Collection:
         if self.fields is None:
             self.fields = list(columns)
         self.flush()
+        rows, by_column = _normalise(rows)
         body = b"\n,".join([encode(dict(zip(columns, row))) for row in rows])
         self.json.write((body if self.records == 0 else b"," + body) + b"\n")
-        self.csv.write(_csv_batch(rows))
+        self.csv.write(_csv_batch(rows, by_column))
         self.records += len(rows)
 
     def flush(self) -> None:
