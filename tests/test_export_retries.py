@@ -97,6 +97,21 @@ def test_a_job_run_twice_builds_one_bundle(demo_app, demo_session):
     crm = tasks_by_system(demo_session, request.id)["crm"]
     with demo_app.app_context():
         assert run_export_task(demo_session, crm.id, final_attempt=True) == "not-claimed"
-        assert assemble_bundle(demo_session, request.id) == "already"
+        assert assemble_bundle(demo_session, request.id) == "not-in-progress"
     bundles = list((Path(demo_app.config["STORAGE_DIR"]) / "bundles").iterdir())
     assert len(bundles) == 1 and demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1
+
+
+def test_a_case_withdrawn_before_its_exports_run_collects_nothing(demo_app, demo_session):
+    from dsr.cases import states
+    from dsr.cases.states import Action
+
+    request = _approved(demo_session, demo_app)
+    states.apply(request, Action.WITHDRAW)
+    demo_session.commit()
+    run_jobs(demo_app)
+    tasks = tasks_by_system(demo_session, request.id)
+    assert {t.state for t in tasks.values()} == {TaskState.SKIPPED}
+    assert demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 0
+    assert not (Path(demo_app.config["STORAGE_DIR"]) / "spool").exists() or \
+        not any((Path(demo_app.config["STORAGE_DIR"]) / "spool").rglob("*.sealed"))

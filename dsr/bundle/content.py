@@ -16,7 +16,7 @@ from flask_babel import force_locale
 from dsr.controller import Controller
 from dsr.export import spool
 
-PREVIEW_ROWS = 100
+PREVIEW_ROWS = 50
 _FACT_NAMES = ("purposes", "legal_basis", "categories", "recipients", "third_country_transfers", "retention",
                "source", "automated_decisions")
 

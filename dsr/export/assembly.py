@@ -95,6 +95,8 @@ def assemble_bundle(session: orm.Session, request_id: int) -> str:
     request = session.get(SubjectRequest, request_id)
     if request is None or request.right not in (Right.ACCESS, Right.PORTABILITY):
         return "gone"
+    if request.status is not RequestStatus.IN_PROGRESS:
+        return "not-in-progress"  # withdrawn meanwhile, or already assembled
     kind = bundle_kind(request)
     tasks = export_tasks(session, request_id)
     complete = bool(tasks) and all(t.state in FINISHED for t in tasks)

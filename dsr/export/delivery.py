@@ -21,7 +21,7 @@ from dsr.cases.states import Action
 from dsr.db import utcnow
 from dsr.export import storage
 from dsr.export.assembly import BUNDLE_PURPOSE
-from dsr.models import BundleStatus, ExportBundle, SubjectRequest
+from dsr.models import BundleStatus, ExportBundle, RequestStatus, SubjectRequest
 
 
 class BundleNotFound(LookupError):
@@ -125,4 +125,21 @@ def delete_expired_bundles(session: orm.Session) -> int:
         record(session, "bundle.deleted", actor_type="system", request_id=bundle.request_id, bundle_id=bundle.id,
                reason="expired")
     session.flush()
+    _remove_stale_spools(session)
     return len(expired)
+
+
+def _remove_stale_spools(session: orm.Session) -> None:
+    """Per-system spool files of cases no longer in progress (withdrawn, closed by hand) are deleted:
+    no loose copies of personal data outside a bundle."""
+    root = storage.storage_root() / "spool"
+    if not root.exists():
+        return
+    ids = {int(p.name[1:]): p for p in root.iterdir() if p.name.startswith("r") and p.name[1:].isdigit()}
+    if not ids:
+        return
+    open_ids = set(session.scalars(sa.select(SubjectRequest.id).where(
+        SubjectRequest.id.in_(list(ids)), SubjectRequest.status == RequestStatus.IN_PROGRESS)))
+    for request_id, path in ids.items():
+        if request_id not in open_ids:
+            storage.remove_request_spool(request_id)

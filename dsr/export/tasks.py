@@ -90,7 +90,8 @@ class Heartbeat:
 
     def __init__(self, session: orm.Session, task_id: int, attempt: int):
         self.session, self.task_id, self.attempt = session, task_id, attempt
-        self.interval = float(current_app.config["EXPORT_LEASE_SECONDS"]) / 3
+        # Often enough for the case page's "records so far", and well within the lease.
+        self.interval = min(float(current_app.config["EXPORT_LEASE_SECONDS"]) / 3, 5.0)
         self.last = time.monotonic()
 
     def maybe(self, records: int) -> None:
@@ -141,11 +142,18 @@ def run_export_task(session: orm.Session, task_id: int, *, final_attempt: bool) 
                         .values(state=TaskState.FAILED, last_error="this system is no longer declared"))
         session.commit()
         return "failed"
+    request = session.get(SubjectRequest, task.request_id)
+    if request.status is not RequestStatus.IN_PROGRESS:
+        # Withdrawn (or otherwise closed) while queued: nothing more is collected about the subject.
+        skipped = session.execute(
+            sa.update(SystemTask).where(SystemTask.id == task_id, SystemTask.state == TaskState.PENDING)
+            .values(state=TaskState.SKIPPED, last_error="the case is no longer in progress")).rowcount
+        session.commit()
+        return "skipped" if skipped else "not-claimed"
     attempt = _claim(session, task_id)
     if attempt is None:
         return "not-claimed"
     session.refresh(task)
-    request = session.get(SubjectRequest, task.request_id)
     if getattr(system.connector, "needs_person", False):
         return _hand_to_staff(session, task, system, request)
 
