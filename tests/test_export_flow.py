@@ -5,6 +5,7 @@ import html
 import io
 import json
 
+from dsr import REPO_ROOT
 from dsr.models import BundleStatus, RequestStatus, Right, StaffRole, StaffUser, TaskState
 from dsr.export.manual import complete_manual_task
 from tests.export_helpers import *  # noqa: F403 (fixtures)
@@ -66,6 +67,9 @@ def test_an_access_request_ends_in_a_verified_bundle_covering_every_system(demo_
 
     path = tmp_path / "bundle.zip"
     path.write_bytes(raw)
+    artifacts = REPO_ROOT / "test-artifacts" / "bundles"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    (artifacts / "access-nb.zip").write_bytes(raw)  # for a human look at what a subject receives
     result = demo_app.test_cli_runner().invoke(args=["dsr", "bundle-verify", str(path)])
     assert result.exit_code == 0 and result.output.strip() == "OK", result.output
 

@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(
     systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + BIG)
     rows = 300_000
     _warehouse(instance, rows)
-    app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2, WORKER_CLASS="fork")
+    app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2)
     monkeypatch.setenv("DSR_EXPORT_LEASE_SECONDS", "2")
     app = create_app(app_config)
     with app.app_context(), get_db(app).session() as session:

@@ -222,6 +222,8 @@ def _hand_to_staff(session: orm.Session, task: SystemTask, system, request: Subj
     task.state = TaskState.WAITING_FOR_STAFF
     task.lease_until = None
     task.due_on = utcnow().astimezone(timezone).date() + timedelta(days=system.connector.due_days)
+    if request.deadline_on is not None:
+        task.due_on = min(task.due_on, request.deadline_on)  # never after the case's own legal deadline
     record(session, "export.waiting_for_staff", actor_type="system", request_id=request.id, system=task.system_key,
            due_on=task.due_on.isoformat())
     return "waiting-for-staff"
