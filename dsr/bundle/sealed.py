@@ -51,7 +51,7 @@ def _file_key(master: bytes, salt: bytes, purpose: str) -> AESGCM:
 class SealedWriter:
     """A write-only binary file object; `close()` writes the final chunk. Counts and hashes the plaintext."""
 
-    def __init__(self, raw: BinaryIO, master: bytes, purpose: str):
+    def __init__(self, raw: BinaryIO, master: bytes, purpose: str, *, digest: bool = True):
         salt, self._prefix = os.urandom(16), os.urandom(7)
         self._header = MAGIC + salt + self._prefix
         self._aead = _file_key(master, salt, purpose)
@@ -60,14 +60,16 @@ class SealedWriter:
         self._buffer = bytearray()
         self._counter = 0
         self.size = 0
-        self.sha256 = hashlib.sha256()
+        self.sha256 = hashlib.sha256()  # of the plaintext (unused, and not computed, with digest=False)
+        self._digest = digest
         self.closed = False
 
     def write(self, data: bytes) -> int:
         if self.closed:
             raise ValueError("write to a closed sealed file")
         self.size += len(data)
-        self.sha256.update(data)
+        if self._digest:
+            self.sha256.update(data)
         self._buffer += data
         if len(self._buffer) >= CHUNK:
             whole = len(self._buffer) - len(self._buffer) % CHUNK

@@ -89,7 +89,9 @@ def read_default_origin(settings: Mapping[str, Any], key: str = "default_origin"
 
 
 def validate_translated_facts(settings: Mapping[str, Any]) -> None:
-    """Optional `[systems.facts_nb]`: the same facts in Norwegian, shown to subjects who wrote in nb."""
+    """Optional `name_nb` and `[systems.facts_nb]`: the name and facts in Norwegian, for cases filed in nb."""
+    if settings.get("name_nb") is not None:
+        need_str(settings, "name_nb")
     table = settings.get("facts_nb")
     if table is None:
         return

@@ -212,7 +212,8 @@ def _system_parts(tasks, request, language, app) -> list[content.SystemPart]:
         else:
             status = "collected" if records else "nothing_found"
         spool_dir = storage.request_spool(request.id, app) / result["spool"] if result.get("spool") else None
-        parts.append(content.SystemPart(key=task.system_key, name=system.name, kind=system.connector.kind,
+        name = (system.connector.settings.get("name_nb") if language == "nb" else None) or system.name
+        parts.append(content.SystemPart(key=task.system_key, name=name, kind=system.connector.kind,
                                         status=status, facts=content.facts_for(system, language),
                                         spool_dir=spool_dir, collections=collections, upload=upload,
                                         records=records))

@@ -148,8 +148,8 @@ class _Collection:
         self.records = 0
         self._json_file = open(directory / f"{name}.jsonl.sealed", "wb")  # noqa: SIM115
         self._csv_file = open(directory / f"{name}.csv.sealed", "wb")  # noqa: SIM115
-        self.json = SealedWriter(self._json_file, master, PURPOSE)
-        self.csv = SealedWriter(self._csv_file, master, PURPOSE)
+        self.json = SealedWriter(self._json_file, master, PURPOSE, digest=False)
+        self.csv = SealedWriter(self._csv_file, master, PURPOSE, digest=False)
         self._text = _Text()
         self._rows = csv.writer(self._text, lineterminator="\r\n")
         self._lines: list[bytes] = []
@@ -262,7 +262,7 @@ class SpoolWriter:
         self.records += len(rows)
 
     def close(self) -> dict[str, dict[str, Any]]:
-        return {name: collection.close() for name, collection in sorted(self.collections.items())}
+        return {name: collection.close() for name, collection in self.collections.items()}  # data-map order
 
     def abort(self) -> None:
         for collection in self.collections.values():
