@@ -161,7 +161,7 @@ def phases(app, request_id: int) -> str:
                                    .where(OutboxJob.request_id == request_id))
         started = min(t.started_at for t in task)
         finished = max(t.finished_at for t in task)
-        ms = lambda a, b: f"{(b - a).total_seconds() * 1000:.0f}ms"  # noqa: E731
+        ms = lambda a, b: f"{(b - a).total_seconds() * 1000:.0f}ms"
         return (f"approve->published {ms(first, published)}, published->task started {ms(published, started)}, "
                 f"export {ms(started, finished)}, finished->bundle ready {ms(finished, bundle.ready_at)}, "
                 f"bundle {bundle.size_bytes / 1e6:.1f} MB")

@@ -82,7 +82,7 @@ def build(url: str, rows: int) -> None:
                                    "total TEXT, shipping_address TEXT, ordered_at TEXT)")
         connection.exec_driver_sql("CREATE TABLE events (id BIGINT PRIMARY KEY, order_id BIGINT, kind TEXT, "
                                    "url TEXT, user_agent TEXT, at TEXT)")
-    (subject_customers, other_customers) = counts["customers"]
+    other_customers = counts["customers"][1]
     (subject_orders, other_orders) = counts["orders"]
     (subject_events, other_events) = counts["events"]
 
@@ -132,10 +132,10 @@ def build(url: str, rows: int) -> None:
 
 DUMP_QUERIES = [
     "SELECT * FROM customers WHERE email = 'bench.subject@example.no' ORDER BY id",
-    "SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE email = 'bench.subject@example.no') "
-    "ORDER BY id",
-    "SELECT * FROM events WHERE order_id IN (SELECT id FROM orders WHERE customer_id IN "
-    "(SELECT id FROM customers WHERE email = 'bench.subject@example.no')) ORDER BY id",
+    ("SELECT * FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE email = 'bench.subject@example.no') "
+     "ORDER BY id"),
+    ("SELECT * FROM events WHERE order_id IN (SELECT id FROM orders WHERE customer_id IN "
+     "(SELECT id FROM customers WHERE email = 'bench.subject@example.no')) ORDER BY id"),
 ]
 
 

@@ -15,7 +15,7 @@ from flask import Flask
 
 from dsr import demo, migrate
 from dsr.broker import EmbeddedRedis
-from dsr.config import read_secrets_file, ensure_instance_secrets
+from dsr.config import ensure_instance_secrets, read_secrets_file
 from dsr.supervisor import Child, Supervisor
 
 
@@ -71,7 +71,7 @@ def _wait_for(url: str, timeout: float, give_up) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not give_up():
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own localhost URL)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError):

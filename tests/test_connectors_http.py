@@ -39,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         self.server.seen.append((self.path, self.headers.get("Authorization", "")))
         path = self.path.split("?")[0]
         status, headers, body = self.server.routes.get(path, (404, {}, b"{}"))

@@ -11,12 +11,27 @@ import sqlalchemy as sa
 import time_machine
 
 from dsr.db import utcnow
-from dsr.export.delivery import BundleNotFound, BundleUnavailable, ReleaseRefused, delete_expired_bundles, \
-    open_download_stream, release_bundle
+from dsr.export.delivery import (
+    BundleNotFound,
+    BundleUnavailable,
+    ReleaseRefused,
+    delete_expired_bundles,
+    open_download_stream,
+    release_bundle,
+)
 from dsr.export.manual import ManualTaskError, complete_manual_task
-from dsr.models import StaffRole, StaffUser
-from dsr.models import AuditEvent, BundleStatus, ExportBundle, RequestStatus, Right, SubjectRequest, TaskState
-from tests.export_helpers import *  # noqa: F403 (fixtures)
+from dsr.models import (
+    AuditEvent,
+    BundleStatus,
+    ExportBundle,
+    RequestStatus,
+    Right,
+    StaffRole,
+    StaffUser,
+    SubjectRequest,
+    TaskState,
+)
+from tests.export_helpers import *
 from tests.export_helpers import KARI, approve, tasks_by_system
 from tests.support import run_jobs
 

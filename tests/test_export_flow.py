@@ -6,9 +6,9 @@ import io
 import json
 
 from dsr import REPO_ROOT
-from dsr.models import BundleStatus, RequestStatus, Right, StaffRole, StaffUser, TaskState
 from dsr.export.manual import complete_manual_task
-from tests.export_helpers import *  # noqa: F403 (fixtures)
+from dsr.models import BundleStatus, RequestStatus, Right, StaffRole, StaffUser, TaskState
+from tests.export_helpers import *
 from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
 from tests.support import run_jobs
 

@@ -18,9 +18,17 @@ from dsr.bundle.writer import verify_bundle
 from dsr.db import get_db, utcnow
 from dsr.export.assembly import assemble_bundle
 from dsr.export.tasks import sweep_export_work
-from dsr.models import BundleStatus, ExportBundle, OutboxJob, RequestStatus, Right, SubjectRequest, SystemTask, \
-    TaskState
-from tests.export_helpers import *  # noqa: F403 (fixtures)
+from dsr.models import (
+    BundleStatus,
+    ExportBundle,
+    OutboxJob,
+    RequestStatus,
+    Right,
+    SubjectRequest,
+    SystemTask,
+    TaskState,
+)
+from tests.export_helpers import *
 from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
 from tests.support import run_jobs, spawn_worker, wait_until
 

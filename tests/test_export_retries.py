@@ -11,7 +11,7 @@ from dsr.export.assembly import PartialNotAllowed, assemble_partial
 from dsr.export.manual import complete_manual_task
 from dsr.fulfilment import retry_task
 from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, TaskState
-from tests.export_helpers import *  # noqa: F403 (fixtures)
+from tests.export_helpers import *
 from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
 from tests.support import run_jobs
 

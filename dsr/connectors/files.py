@@ -14,8 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from dsr.connectors import common
-from dsr.connectors.base import Connector, ConnectorError, DeclarationError, Identity, \
-    PermanentConnectorError, Record, SubjectRef
+from dsr.connectors.base import (
+    Connector,
+    ConnectorError,
+    DeclarationError,
+    Identity,
+    PermanentConnectorError,
+    Record,
+    SubjectRef,
+)
 from dsr.connectors.registry import kind
 
 FORMATS = ("csv", "jsonl", "json")
@@ -56,7 +63,7 @@ class FilesConnector(Connector):
 
     def _rows(self) -> Iterator[dict[str, Any]]:
         try:
-            handle = open(self.path, "rb")
+            handle = open(self.path, "rb")  # noqa: SIM115 (closed by the with below)
         except FileNotFoundError:
             raise ConnectorError(f"the file of system {self.key} is missing") from None
         except OSError as exc:

@@ -21,8 +21,15 @@ from urllib.parse import quote, urljoin, urlsplit
 import httpx
 
 from dsr.connectors import common
-from dsr.connectors.base import Connector, ConnectorError, DeclarationError, Identity, \
-    PermanentConnectorError, Record, SubjectRef
+from dsr.connectors.base import (
+    Connector,
+    ConnectorError,
+    DeclarationError,
+    Identity,
+    PermanentConnectorError,
+    Record,
+    SubjectRef,
+)
 from dsr.connectors.registry import kind
 
 PAGINATION = ("none", "next_url", "cursor", "page")

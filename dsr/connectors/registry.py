@@ -15,8 +15,15 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from dsr.connectors.base import Connector, ConnectorContext, ConnectorError, DeclarationError, Facts, Identity, \
-    SubjectRef
+from dsr.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    DeclarationError,
+    Facts,
+    Identity,
+    SubjectRef,
+)
 from dsr.controller import SystemsFile, SystemsFileError
 
 log = logging.getLogger(__name__)

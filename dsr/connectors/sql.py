@@ -22,8 +22,16 @@ import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
 from dsr.connectors import common
-from dsr.connectors.base import Connector, ConnectorError, DeclarationError, Identity, Origin, \
-    PermanentConnectorError, Record, SubjectRef
+from dsr.connectors.base import (
+    Connector,
+    ConnectorError,
+    DeclarationError,
+    Identity,
+    Origin,
+    PermanentConnectorError,
+    Record,
+    SubjectRef,
+)
 from dsr.connectors.registry import kind
 
 ERASURE_ACTIONS = ("delete_row", "null", "mask", "keep")
@@ -234,7 +242,7 @@ def _read_fields(table: Any, prefix: str, holds: dict[str, Hold], table_hold: st
             raise DeclarationError(key, "must be an origin or a table { origin = ..., erasure = ... }")
         unknown = set(spec) - {"origin", "erasure", "rectify", "hold"}
         if unknown:
-            raise DeclarationError(f"{key}.{sorted(unknown)[0]}", "is not a field setting (origin, erasure, "
+            raise DeclarationError(f"{key}.{min(unknown)}", "is not a field setting (origin, erasure, "
                                                                    "rectify, hold)")
         origin = spec.get("origin")
         if origin not in common.ORIGINS:
@@ -341,7 +349,7 @@ class SqlConnector(Connector):
             missing = {table.primary_key, *(c for cols in table.identity.values() for c in cols),
                        *(link.column for link in table.links)} - set(names)
             if missing:
-                raise PermanentConnectorError(f"table {table.name} has no column {sorted(missing)[0]}")
+                raise PermanentConnectorError(f"table {table.name} has no column {min(missing)}")
             self._columns[table.name] = [n for n in names if n not in table.exclude]
         return self._columns[table.name]
 

@@ -95,7 +95,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: ChatServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format, *args):  # noqa: A002 (stdlib signature) -- no request lines (they hold e-mails)
+    def log_message(self, format, *args):
         pass
 
     def _send(self, status: int, body: dict) -> None:
@@ -106,7 +106,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+    def do_GET(self) -> None:
         server = self.server
         with server.lock:
             server.requests += 1

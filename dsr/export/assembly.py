@@ -32,8 +32,17 @@ from dsr.db import utcnow
 from dsr.export import storage
 from dsr.export.tasks import FINISHED, export_tasks
 from dsr.jobs import defer
-from dsr.models import BundleKind, BundleStatus, ExportBundle, Message, MessageDirection, RequestStatus, Right, \
-    SubjectRequest, TaskState
+from dsr.models import (
+    BundleKind,
+    BundleStatus,
+    ExportBundle,
+    Message,
+    MessageDirection,
+    RequestStatus,
+    Right,
+    SubjectRequest,
+    TaskState,
+)
 
 log = logging.getLogger(__name__)
 BUNDLE_PURPOSE = "bundle"

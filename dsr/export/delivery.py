@@ -140,6 +140,6 @@ def _remove_stale_spools(session: orm.Session) -> None:
         return
     open_ids = set(session.scalars(sa.select(SubjectRequest.id).where(
         SubjectRequest.id.in_(list(ids)), SubjectRequest.status == RequestStatus.IN_PROGRESS)))
-    for request_id, path in ids.items():
+    for request_id in ids:
         if request_id not in open_ids:
             storage.remove_request_spool(request_id)

@@ -2,7 +2,6 @@
 or confirms that nothing was. The upload is sealed at rest and goes into the bundle as a file."""
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from typing import BinaryIO

@@ -28,8 +28,17 @@ from dsr.export import storage
 from dsr.export.spool import SpoolWriter
 from dsr.fulfilment import starter, task_runner
 from dsr.jobs import defer
-from dsr.models import BundleStatus, ExportBundle, OutboxJob, RequestStatus, Right, SubjectRequest, SystemTask, \
-    TaskAction, TaskState
+from dsr.models import (
+    BundleStatus,
+    ExportBundle,
+    OutboxJob,
+    RequestStatus,
+    Right,
+    SubjectRequest,
+    SystemTask,
+    TaskAction,
+    TaskState,
+)
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +187,7 @@ def run_export_task(session: orm.Session, task_id: int, *, final_attempt: bool) 
             spool.abort()
         session.rollback()
         return "superseded"
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 (any failure must release the task and be recorded)
         if spool is not None:
             spool.abort()
         session.rollback()
