@@ -131,3 +131,20 @@ def test_the_same_data_gives_the_same_manifest_listing():
 ])
 def test_csv_cells_starting_a_formula_are_escaped(value, cell):
     assert csv_cell(value) == cell
+
+
+def test_spooled_rows_give_the_same_json_and_csv_whatever_their_content(tmp_path):
+    import csv as csv_module
+
+    from dsr.export.spool import SpoolWriter, csv_document, json_document
+
+    rows = [(1, "plain"), (2, 'tricky "},{" text'), (3, "=1+1"), (4, None)]
+    spool = SpoolWriter(tmp_path / "s", MASTER, portable_only=False)
+    spool.add_rows("notes", ["id", "text"], {}, rows[:2])
+    spool.add_rows("notes", ["id", "text"], {}, rows[2:])
+    summary = spool.close()["notes"]
+    document = json.loads(b"".join(json_document(tmp_path / "s", "notes", MASTER)))
+    assert document == [{"id": i, "text": t} for i, t in rows]
+    text = b"".join(csv_document(tmp_path / "s", "notes", summary, MASTER)).decode("utf-8-sig")
+    assert list(csv_module.reader(io.StringIO(text))) == [["id", "text"], ["1", "plain"],
+                                                        ["2", 'tricky "},{" text'], ["3", "'=1+1"], ["4", ""]]

@@ -420,7 +420,14 @@ class SqlConnector(Connector):
                     origins = {c: table.origin_of(c) for c in columns}
                     statement = sa.select(*view.c).where(self._condition(table, ref, view)) \
                         .order_by(view.c[table.primary_key])
-                    # yield_per: a server-side cursor on PostgreSQL, fetchmany batches on SQLite.
+                    if connection.dialect.name == "sqlite":
+                        # SQLite's cursor reads lazily: batches of plain tuples straight from it.
+                        result = connection.execute(statement)
+                        while batch := result.cursor.fetchmany(BATCH_ROWS):
+                            yield table.collection, columns, origins, batch
+                        result.close()
+                        continue
+                    # yield_per: a server-side cursor (PostgreSQL), read in batches.
                     result = connection.execution_options(yield_per=BATCH_ROWS).execute(statement)
                     for batch in result.partitions():
                         yield table.collection, columns, origins, batch

@@ -180,7 +180,13 @@ class _Collection:
             self.fields = list(columns)
         self.flush()
         rows, by_column = _normalise(rows)
-        body = b"\n,".join([encode(dict(zip(columns, row))) for row in rows])
+        # One orjson call per batch; its top-level separators become "}\n,{" when they are the only
+        # "},{" in the output (a value holding "},{" adds more: then one call per row, same result).
+        joined = encode([dict(zip(columns, row)) for row in rows])[1:-1]
+        if joined.count(b"},{") == len(rows) - 1:
+            body = joined.replace(b"},{", b"}\n,{")
+        else:
+            body = b"\n,".join([encode(dict(zip(columns, row))) for row in rows])
         self.json.write((body if self.records == 0 else b"," + body) + b"\n")
         self.csv.write(_csv_batch(rows, by_column))
         self.records += len(rows)
