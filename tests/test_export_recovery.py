@@ -18,6 +18,7 @@ from dsr.bundle.writer import verify_bundle
 from dsr.db import get_db, utcnow
 from dsr.export.assembly import assemble_bundle
 from dsr.export.tasks import sweep_export_work
+from dsr.jobs import defer
 from dsr.models import (
     BundleStatus,
     ExportBundle,
@@ -195,3 +196,33 @@ def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(
         path.write_bytes(raw)
         assert verify_bundle(path).ok
     get_db(app).engine.dispose()
+
+
+def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_session):
+    import json
+
+    from dsr.export.manual import complete_manual_task
+
+    def build(request) -> list[dict]:
+        run_jobs(demo_app)
+        mailbox = tasks_by_system(demo_session, request.id)["mailbox"]
+        complete_manual_task(demo_session, mailbox.id, 1, nothing_found=True)
+        demo_session.commit()
+        run_jobs(demo_app)
+        _bundle, archive, _ = bundle_zip(demo_session, request.id)
+        return json.loads(archive.read("manifest.json"))["files"]
+
+    request = _approved(demo_session)
+    first = build(request)
+    # Throw the result away and collect everything again, as a re-run after a lost bundle would.
+    bundle = demo_session.scalar(sa.select(ExportBundle))
+    (Path(demo_app.config["STORAGE_DIR"]) / "bundles" / bundle.storage_name).unlink()
+    demo_session.delete(bundle)
+    request.status = RequestStatus.IN_PROGRESS
+    demo_session.flush()
+    for task in tasks_by_system(demo_session, request.id).values():
+        task.state, task.result, task.records = TaskState.PENDING, {}, 0
+        demo_session.flush()
+        defer(demo_session, "export_system", task.id, request_id=request.id)
+    demo_session.commit()
+    assert build(request) == first
