@@ -77,7 +77,7 @@ def test_an_assembly_that_fails_mid_write_leaves_no_file_and_runs_again(demo_app
     complete_manual_task(demo_session, mailbox.id, 1, nothing_found=True)
     demo_session.commit()
     with demo_app.app_context(), pytest.raises(OSError):
-        assemble_bundle(demo_session, request.id)
+        assemble_bundle(demo_session, request.id, final_attempt=False)
     bundles = Path(demo_app.config["STORAGE_DIR"]) / "bundles"
     assert list(bundles.iterdir()) == []  # no partial file, no temp file
     bundle = demo_session.scalar(sa.select(ExportBundle))
@@ -226,3 +226,33 @@ def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_ses
         defer(demo_session, "export_system", task.id, request_id=request.id)
     demo_session.commit()
     assert build(request) == first
+
+
+def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it_again(demo_app, demo_session,
+                                                                                    monkeypatch):
+    from dsr.export.assembly import retry_assembly
+    from dsr.export.manual import complete_manual_task
+
+    request = _approved(demo_session)
+    run_jobs(demo_app)
+
+    def broken(self, path, chunks, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    real_add = bundle_writer.BundleWriter.add
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add", broken)
+    mailbox = tasks_by_system(demo_session, request.id)["mailbox"]
+    complete_manual_task(demo_session, mailbox.id, 1, nothing_found=True)
+    demo_session.commit()
+    run_jobs(demo_app)  # three attempts, then failed
+    bundle = demo_session.scalar(sa.select(ExportBundle))
+    demo_session.refresh(bundle)
+    assert bundle.status is BundleStatus.FAILED
+    with demo_app.app_context():
+        assert sweep_export_work(demo_session)["assemblies"] == 0  # no endless retry loop
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add", real_add)
+    retry_assembly(demo_session, request.id, 1)
+    demo_session.commit()
+    run_jobs(demo_app)
+    demo_session.refresh(request)
+    assert request.status is RequestStatus.READY_FOR_REVIEW

@@ -13,7 +13,7 @@ def export_system(session, task_id: int) -> str:
 
 @job(QUEUE_DEFAULT)
 def assemble_bundle(session, request_id: int) -> str:
-    return assembly.assemble_bundle(session, request_id)
+    return assembly.assemble_bundle(session, request_id, final_attempt=is_final_attempt())
 
 
 @job(QUEUE_DEFAULT, every=10)

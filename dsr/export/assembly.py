@@ -84,6 +84,21 @@ def assemble_partial(session: orm.Session, request_id: int, staff_id: int) -> Ex
     return bundle
 
 
+def retry_assembly(session: orm.Session, request_id: int, staff_id: int) -> ExportBundle:
+    """Staff start a failed assembly again (after the cause, e.g. a full disk, was fixed)."""
+    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
+                                                          ExportBundle.status == BundleStatus.FAILED))
+    if bundle is None:
+        raise PartialNotAllowed("this case has no failed bundle to assemble again")
+    bundle.status = BundleStatus.ASSEMBLING
+    bundle.lease_until = None
+    record(session, "bundle.retried", actor_type="staff", actor_id=staff_id, request_id=request_id,
+           bundle_id=bundle.id)
+    defer(session, "assemble_bundle", request_id, request_id=request_id)
+    session.flush()
+    return bundle
+
+
 def _get_or_create_bundle(session: orm.Session, request: SubjectRequest, kind: BundleKind) -> ExportBundle:
     query = sa.select(ExportBundle).where(ExportBundle.request_id == request.id, ExportBundle.kind == kind)
     bundle = session.scalar(query)
@@ -98,8 +113,9 @@ def _get_or_create_bundle(session: orm.Session, request: SubjectRequest, kind: B
     return bundle
 
 
-def assemble_bundle(session: orm.Session, request_id: int) -> str:
-    """The body of the assembly job (idempotent); owns its transactions like the export job."""
+def assemble_bundle(session: orm.Session, request_id: int, *, final_attempt: bool = True) -> str:
+    """The body of the assembly job (idempotent); owns its transactions like the export job.
+    A failure on the final attempt marks the bundle failed (staff see it and may `retry_assembly`)."""
     app = current_app._get_current_object()
     request = session.get(SubjectRequest, request_id)
     if request is None or request.right not in (Right.ACCESS, Right.PORTABILITY):
@@ -136,7 +152,13 @@ def assemble_bundle(session: orm.Session, request_id: int) -> str:
     except BaseException:
         temp.unlink(missing_ok=True)
         session.rollback()
-        session.execute(sa.update(ExportBundle).where(ExportBundle.id == bundle.id).values(lease_until=None))
+        values = {"lease_until": None}
+        if final_attempt:
+            values["status"] = BundleStatus.FAILED
+        session.execute(sa.update(ExportBundle).where(ExportBundle.id == bundle.id,
+                                                      ExportBundle.status == BundleStatus.ASSEMBLING).values(**values))
+        if final_attempt:
+            record(session, "bundle.failed", actor_type="system", request_id=request_id, bundle_id=bundle.id)
         session.commit()
         raise
     session.execute(sa.select(SubjectRequest.id).where(SubjectRequest.id == request_id).with_for_update())
