@@ -110,6 +110,43 @@ def deadline(received_at: str) -> None:
     click.echo(f"due {result.due_on.isoformat()} extended {result.extended_due_on.isoformat()}")
 
 
+@dsr_group.command("bundle-verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--public-key", default=None,
+              help="The controller's published bundle key (urlsafe base64); default: this installation's key.")
+def bundle_verify(file: str, public_key: str | None) -> None:
+    """Check a downloaded export bundle: prints OK (exit 0), or BAD <path> (exit 1).
+
+    Every file must match manifest.json, and manifest.sig must be a valid Ed25519 signature
+    of it by the key embedded in the manifest. That key is compared with --public-key or, when
+    this installation has DSR_SIGNING_KEY, with its own public key; without either, only the
+    bundle's integrity is proven, not who signed it (a note on stderr says so)."""
+    from dsr.bundle.signing import fingerprint, private_key, public_key_text
+    from dsr.bundle.writer import verify_bundle
+
+    expected = public_key
+    if expected is None and current_app.config.get("SIGNING_KEY"):
+        expected = public_key_text(private_key(current_app.config["SIGNING_KEY"]))
+    result = verify_bundle(file, expected)
+    if not result.ok:
+        click.echo(f"BAD {result.bad_path}")
+        sys.exit(1)
+    click.echo("OK")
+    if not result.key_checked:
+        click.echo(f"note: signed by key {fingerprint(result.public_key)}, not compared with any installation "
+                   "key (give --public-key to check who signed it)", err=True)
+
+
+@dsr_group.command("bundle-public-key")
+def bundle_public_key() -> None:
+    """Print this installation's bundle-signing public key and its fingerprint (publish them)."""
+    from dsr.bundle.signing import fingerprint, private_key, public_key_text
+
+    text = public_key_text(private_key(current_app.config.get("SIGNING_KEY")))
+    click.echo(text)
+    click.echo(f"fingerprint {fingerprint(text)}")
+
+
 @dsr_group.command("demo")
 def demo() -> None:
     """Migrate, load the demo data (idempotent) and print the demo staff credentials."""

@@ -53,6 +53,12 @@ DEFAULTS: dict[str, Any] = {
     "QUEUE_PREFIX": "dsr",
     # Abuse limits: "name=COUNT/SECONDS ..." overriding dsr.ratelimit.DEFAULT_LIMITS (a dict in tests).
     "RATE_LIMITS": None,
+    # Export (access and portability): seconds, short in tests.
+    "EXPORT_LEASE_SECONDS": 120,  # a running export/assembly not renewed by then belongs to a dead worker
+    "BUNDLE_EXPIRY_DAYS": 7,  # a released bundle's link works this long; then the file is deleted
+    "BUNDLE_MAX_DOWNLOADS": 10,
+    "BUNDLE_COMPRESSLEVEL": 1,  # deflate level of the ZIP: 1 is fastest (9 smallest, ~3x slower to write)
+    "MANUAL_UPLOAD_MAX_BYTES": 50_000_000,  # what staff may upload for a manual system
     # Extra modules defining connector kinds (plugins), space-separated, imported at start-up.
     "CONNECTOR_MODULES": "",
     # Staff sessions (seconds): idle and absolute limits, freshness for sensitive actions, and how long

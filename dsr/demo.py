@@ -11,6 +11,7 @@ from flask import Flask
 
 from dsr.auth.passwords import hash_password
 from dsr.db import get_db
+from dsr.demo_systems.build import ensure_demo_data
 from dsr.models import StaffRole, StaffUser
 
 DEMO_STAFF_EMAIL = "officer@fjordnett.example"
@@ -36,6 +37,7 @@ def load_demo(app: Flask) -> DemoInfo:
             user.must_change_password = False
             _write_private(credentials, f"{DEMO_STAFF_EMAIL}\n{password}\n")
             session.commit()
+    ensure_demo_data(Path(app.instance_path))  # the demo systems' databases and files (skipped once there)
     email, password = credentials.read_text().split()[:2]
     return DemoInfo(staff_email=email, staff_password=password)
 

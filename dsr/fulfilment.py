@@ -19,7 +19,7 @@ from dsr.jobs import defer
 from dsr.models import Right, SubjectRequest, SystemTask, TaskAction, TaskState
 
 # Modules that register starters and task runners when imported (each area adds its own).
-STARTER_MODULES: tuple[str, ...] = ()
+STARTER_MODULES: tuple[str, ...] = ("dsr.export.tasks",)
 
 Starter = Callable[[orm.Session, SubjectRequest], None]
 _STARTERS: dict[Right, Starter] = {}

@@ -1,21 +1,39 @@
 """The run command: keys, migrations, demo data, then Redis + demo systems + worker + web together."""
 from __future__ import annotations
 
+import os
+import secrets
+import socket
 import sys
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import Flask
 
 from dsr import demo, migrate
 from dsr.broker import EmbeddedRedis
-from dsr.config import read_secrets_file, ensure_instance_secrets
+from dsr.config import ensure_instance_secrets, read_secrets_file
 from dsr.supervisor import Child, Supervisor
 
+
+def _demo_chat(app: Flask) -> list[str]:
+    """The demo support-chat API on a free port; web and worker find it through DSR_DEMO_CHAT_URL."""
+    if not os.environ.get("DSR_DEMO_CHAT_URL"):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        os.environ["DSR_DEMO_CHAT_URL"] = f"http://127.0.0.1:{port}/api/v1"
+    os.environ.setdefault("DSR_DEMO_CHAT_TOKEN", secrets.token_urlsafe(24))
+    port = urlsplit(os.environ["DSR_DEMO_CHAT_URL"]).port or 80
+    return [sys.executable, "-m", "dsr.demo_systems.chat_server", "--port", str(port)]
+
+
 # Extra long-running demo processes (the demo support-chat API, ...): name -> command factory.
-DEMO_SERVICES: dict[str, object] = {}
+# A factory may set environment variables (os.environ) that web and worker then inherit.
+DEMO_SERVICES: dict[str, object] = {"demo-chat": _demo_chat}
 
 
 def run_portal(app: Flask, *, host: str, port: int) -> int:
@@ -56,7 +74,7 @@ def _wait_for(url: str, timeout: float, give_up) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not give_up():
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (our own localhost URL)
+            with urllib.request.urlopen(url, timeout=2) as response:
                 if response.status == 200:
                     return True
         except (urllib.error.URLError, OSError):

@@ -15,14 +15,22 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from dsr.connectors.base import Connector, ConnectorContext, ConnectorError, DeclarationError, Facts, Identity, \
-    SubjectRef
+from dsr.connectors.base import (
+    Connector,
+    ConnectorContext,
+    ConnectorError,
+    DeclarationError,
+    Facts,
+    Identity,
+    SubjectRef,
+)
 from dsr.controller import SystemsFile, SystemsFileError
 
 log = logging.getLogger(__name__)
 
 # Modules that define built-in kinds (each registers itself with @kind on import).
-KIND_MODULES: tuple[str, ...] = ()
+KIND_MODULES: tuple[str, ...] = ("dsr.connectors.sql", "dsr.connectors.http", "dsr.connectors.files",
+                                 "dsr.connectors.manual")
 
 _KINDS: dict[str, type[Connector]] = {}
 _SYSTEM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -67,7 +75,7 @@ def build_systems(systems_file: SystemsFile, context: ConnectorContext,
         def fail(key: str, problem: str, _index: int = index) -> SystemsFileError:
             parts = [p for p in re.split(r"[.\[\]]+", key) if p]
             path = ("systems", _index, *(int(p) if p.isdigit() else p for p in parts))
-            line = systems_file.line_of(*path)
+            line = line_of(systems_file.text, path) or systems_file.line_of(*path)
             return SystemsFileError(systems_file.path, line, f"systems[{_index}].{key}", problem)
 
         key = entry.get("key")
@@ -91,6 +99,50 @@ def build_systems(systems_file: SystemsFile, context: ConnectorContext,
         systems[key] = System(key=key, name=name.strip(), connector=connector_class(key, name.strip(), facts,
                                                                                    settings, context))
     return systems
+
+
+_HEADER_LINE = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\]?\s*(#.*)?$")
+_KEY_LINE = re.compile(r"^\s*([A-Za-z0-9_.\-\" ]+?)\s*=")
+
+
+def line_of(text: str, path: tuple) -> int | None:
+    """The line of the deepest table or key on `path` (e.g. ("systems", 0, "tables", 2, "links", 0, "to")),
+    following nested arrays of tables ([[systems.tables]] counted per [[systems]]) and dotted keys."""
+    counts: dict[tuple, int] = {}
+    arrays: set[tuple] = set()
+    best_line, best_depth = None, -1
+    header: tuple = ()
+
+    def resolve(names: list[str]) -> tuple:
+        resolved: tuple = ()
+        for name in names:
+            resolved += (name,)
+            if resolved in arrays:
+                resolved += (counts[resolved] - 1,)
+        return resolved
+
+    def consider(found: tuple, number: int) -> None:
+        nonlocal best_line, best_depth
+        if tuple(path[:len(found)]) == found and len(found) > best_depth:
+            best_line, best_depth = number, len(found)
+
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = _HEADER_LINE.match(line)
+        if match:
+            names = [part.strip().strip('"') for part in match.group(2).split(".")]
+            if match.group(1) == "[[":
+                key = resolve(names[:-1]) + (names[-1],)
+                arrays.add(key)
+                counts[key] = counts.get(key, 0) + 1
+                header = key + (counts[key] - 1,)
+            else:
+                header = resolve(names)
+            consider(header, number)
+            continue
+        match = _KEY_LINE.match(line)
+        if match and not line.lstrip().startswith("#"):
+            consider(header + tuple(part.strip().strip('"') for part in match.group(1).split(".")), number)
+    return best_line
 
 
 def _read_facts(table: Any, fail) -> Facts:

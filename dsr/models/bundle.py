@@ -35,5 +35,7 @@ class ExportBundle(Base):
     download_count: Mapped[int] = mapped_column(default=0)
     last_downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: an assembling bundle whose lease passed belongs to a dead worker: the sweeper re-queues it
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (sa.UniqueConstraint("request_id", "kind"),)

@@ -1,0 +1,167 @@
+"""Shared bench plumbing: a private portal instance, an embedded Redis, a real worker process, RSS sampling."""
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def log(*parts) -> None:
+    print(*parts, file=sys.stderr, flush=True)
+
+
+def portal_config(instance: Path, systems_file: Path, database_url: str | None = None) -> dict[str, str]:
+    """DSR_* settings for the bench's own portal (also handed to the worker process)."""
+    instance.mkdir(parents=True, exist_ok=True)
+    return {
+        "DSR_INSTANCE_PATH": str(instance),
+        "DSR_DATABASE_URL": database_url or f"sqlite:///{instance / 'dsr.sqlite3'}",
+        "DSR_SYSTEMS_FILE": str(systems_file),
+        "DSR_SECRET_KEY": secrets.token_urlsafe(32),
+        "DSR_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "DSR_SIGNING_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "DSR_QUEUE_PREFIX": "dsrbench",
+        "DSR_JOB_TIMEOUT": "3600",
+    }
+
+
+class Portal:
+    """The app in this process (the approving side, like a web worker) + one `flask dsr worker` process."""
+
+    def __init__(self, env: dict[str, str]):
+        self.env = env
+        os.environ.update(env)
+        from dsr import create_app
+        from dsr.broker import ensure_embedded
+        from dsr.migrate import upgrade
+
+        self.app = create_app()
+        upgrade(self.app)
+        ensure_embedded(self.app)
+        self.worker: subprocess.Popen | None = None
+
+    def start_worker(self) -> None:
+        log_file = open(Path(self.env["DSR_INSTANCE_PATH"]) / "worker.log", "ab")  # noqa: SIM115
+        self.worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], cwd=REPO,
+                                       env={**os.environ, **self.env}, stdout=log_file, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        time.sleep(1.5)  # import, connect, first sweep
+
+    def stop(self) -> None:
+        if self.worker and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
+            try:
+                self.worker.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.worker.pid, signal.SIGKILL)
+        embedded = self.app.extensions.get("dsr.embedded_redis")
+        if embedded:
+            embedded.stop()
+
+
+class RssSampler(threading.Thread):
+    """Peak of the summed RSS of the given processes and all their descendants, every 50 ms."""
+
+    def __init__(self, trees: list[int], alone: tuple[int, ...] = (), interval: float = 0.05):
+        super().__init__(daemon=True)
+        self.trees, self.alone, self.interval = trees, alone, interval  # with / without their children
+        self.peak = 0
+        self.stopping = threading.Event()
+
+    def sample(self) -> int:
+        processes: dict[int, psutil.Process] = {}
+        for pid in self.alone:
+            try:
+                processes[pid] = psutil.Process(pid)
+            except psutil.NoSuchProcess:
+                pass
+        for pid in self.trees:
+            try:
+                root = psutil.Process(pid)
+                for process in (root, *root.children(recursive=True)):
+                    processes[process.pid] = process
+            except psutil.NoSuchProcess:
+                continue
+        total = 0
+        for process in processes.values():
+            try:
+                total += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                pass
+        return total
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.peak = max(self.peak, self.sample())
+            self.stopping.wait(self.interval)
+
+    def stop(self) -> int:
+        self.stopping.set()
+        self.join()
+        return self.peak
+
+
+def approve_and_wait(app, email: str, right: str = "access", timeout: float = 600.0) -> tuple[float, int]:
+    """Approve a new case (what the staff area's button does) and wait until its bundle is ready.
+    Returns (seconds from the approval to bundle ready, request id)."""
+    import sqlalchemy as sa
+
+    from dsr.cases import states
+    from dsr.cases.states import Action
+    from dsr.db import get_db
+    from dsr.fulfilment import start_fulfilment
+    from dsr.models import RequestStatus, Right, SubjectRequest
+
+    with app.app_context():
+        db = get_db(app)
+        with db.session() as session:
+            request = SubjectRequest(email=email, right=Right(right), status=RequestStatus.OPEN, language="en")
+            session.add(request)
+            session.commit()
+            started = time.perf_counter()
+            states.apply(request, Action.APPROVE)
+            start_fulfilment(session, request)
+            session.commit()  # the relay publishes right after this commit
+            request_id = request.id
+        query = sa.select(SubjectRequest.status).where(SubjectRequest.id == request_id)
+        deadline = time.monotonic() + timeout
+        with db.engine.connect() as connection:
+            while time.monotonic() < deadline:
+                status = connection.execute(query).scalar()
+                connection.rollback()
+                if status is RequestStatus.READY_FOR_REVIEW:
+                    return time.perf_counter() - started, request_id
+                time.sleep(0.005)
+    raise TimeoutError("the bundle was not ready in time; see worker.log in the instance folder")
+
+
+def phases(app, request_id: int) -> str:
+    """Where the time went, from the rows' own timestamps (logged, not printed as figures)."""
+    import sqlalchemy as sa
+
+    from dsr.db import get_db
+    from dsr.models import ExportBundle, OutboxJob, SystemTask
+
+    with app.app_context(), get_db(app).session() as session:
+        task = session.scalars(sa.select(SystemTask).where(SystemTask.request_id == request_id)).all()
+        bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id))
+        first = session.scalar(sa.select(sa.func.min(OutboxJob.created_at)).where(OutboxJob.request_id == request_id))
+        published = session.scalar(sa.select(sa.func.min(OutboxJob.published_at))
+                                   .where(OutboxJob.request_id == request_id))
+        started = min(t.started_at for t in task)
+        finished = max(t.finished_at for t in task)
+        ms = lambda a, b: f"{(b - a).total_seconds() * 1000:.0f}ms"
+        return (f"approve->published {ms(first, published)}, published->task started {ms(published, started)}, "
+                f"export {ms(started, finished)}, finished->bundle ready {ms(finished, bundle.ready_at)}, "
+                f"bundle {bundle.size_bytes / 1e6:.1f} MB")

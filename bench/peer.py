@@ -1,0 +1,166 @@
+"""Peer comparison: the dataset Ethyca Fides was measured on, as one `sql` system, access request timed.
+
+    .venv/bin/python bench/peer.py [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/dsr_bench_peer]
+
+Loads ../shared/bench-data/peer_dataset.sql (N = 100,000 rows per table) into PostgreSQL with psql,
+declares it as one sql system of a private portal (its own PostgreSQL database, an embedded Redis,
+one real `flask dsr worker`), and times approval -> bundle ready for the standard subject (122 rows)
+and, after the file header's UPDATE, the big subject (10,022 rows): median of 10 each. rss_mb is the
+peak of the summed RSS of this process (which approves, as a web worker would) and the worker with
+its children, sampled every 50 ms. Prints name=value lines; logs go to stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+from pathlib import Path
+
+import _harness as h
+import sqlalchemy as sa
+
+DATASET = h.REPO.parent / "shared" / "bench-data" / "peer_dataset.sql"
+SUBJECT = "subject@example.com"
+BIG_SUBJECT = """
+UPDATE orders SET customer_id=1, shipping_address='1 Target Road, Springfield' WHERE id<=5000;
+UPDATE invoices SET customer_id=1, billing_name='Target Subject', billing_address='1 Target Road, Springfield'
+  WHERE order_id<=5000;
+ANALYZE;
+"""
+
+SYSTEM = '''
+[[systems]]
+key = "shop"
+name = "Peer dataset shop"
+kind = "sql"
+url = "{url}"
+phone_region = "US"
+
+[[systems.tables]]
+name = "customer"
+identity = {{ email = "email" }}
+contact_columns = {{ phone = "phone" }}
+match = "exact"
+default_origin = "provided"
+
+[[systems.tables]]
+name = "orders"
+links = [{{ column = "customer_id", to = "customer.id" }}]
+
+[[systems.tables]]
+name = "invoices"
+links = [{{ column = "customer_id", to = "customer.id" }}]
+
+[[systems.tables]]
+name = "support_tickets"
+identity = {{ email = "customer_email" }}
+match = "exact"
+default_origin = "provided"
+
+[[systems.tables]]
+name = "newsletter_subscriptions"
+identity = {{ email = "email" }}
+match = "exact"
+
+[systems.facts]
+purposes = ["Selling and support"]
+legal_basis = "Contract (Art. 6(1)(b))"
+categories = ["Contact details", "Orders", "Invoices", "Support tickets"]
+recipients = ["None"]
+retention = "5 years"
+source = "You"
+'''
+
+
+def libpq(url: str) -> str:
+    return sa.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def recreate_database(url: str) -> None:
+    parsed = sa.make_url(url)
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        connection.exec_driver_sql(f'CREATE DATABASE "{parsed.database}"')
+    admin.dispose()
+
+
+def psql(url: str, *args: str) -> None:
+    subprocess.run(["psql", libpq(url), "-q", "-v", "ON_ERROR_STOP=1", *args], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def subject_rows(url: str) -> int:
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        total = connection.exec_driver_sql(
+            "SELECT (SELECT count(*) FROM customer WHERE email = %(e)s) + (SELECT count(*) FROM orders WHERE "
+            "customer_id = 1) + (SELECT count(*) FROM invoices WHERE customer_id = 1) + (SELECT count(*) FROM "
+            "support_tickets WHERE customer_email = %(e)s) + (SELECT count(*) FROM newsletter_subscriptions WHERE "
+            "email = %(e)s)", {"e": SUBJECT}).scalar()
+    engine.dispose()
+    return total
+
+
+def timed_runs(portal, runs: int) -> list[float]:
+    seconds = []
+    for _ in range(runs):
+        elapsed, request_id = h.approve_and_wait(portal.app, SUBJECT)
+        seconds.append(elapsed)
+        h.log(f"  {elapsed * 1000:.0f} ms: {h.phases(portal.app, request_id)}")
+    return seconds
+
+
+def main() -> None:
+    default = os.environ.get("DSR_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", default=str(sa.make_url(default).set(database="dsr_bench_peer")
+                                                       .render_as_string(hide_password=False)))
+    parser.add_argument("--portal-database-url", default=None,
+                        help="the portal's own database (default: dsr_bench_portal on the same server)")
+    parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder (worker.log)")
+    args = parser.parse_args()
+    portal_url = args.portal_database_url or str(sa.make_url(args.database_url).set(database="dsr_bench_portal")
+                                                 .render_as_string(hide_password=False))
+    workdir = Path(tempfile.mkdtemp(prefix="dsr-bench-peer-"))
+    portal = None
+    try:
+        h.log("loading the peer dataset (N = 100,000)...")
+        recreate_database(args.database_url)
+        psql(args.database_url, "-v", "N=100000", "-f", str(DATASET))
+        recreate_database(portal_url)
+        systems = workdir / "systems.toml"
+        example = (h.REPO / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
+        systems.write_text(example + SYSTEM.format(url=args.database_url))
+        portal = h.Portal(h.portal_config(workdir / "instance", systems, portal_url))
+        portal.start_worker()
+        sampler = h.RssSampler([portal.worker.pid], alone=(os.getpid(),))
+        sampler.start()
+        h.approve_and_wait(portal.app, SUBJECT)  # warm-up: first connections, template compilation
+        h.log(f"standard subject: {subject_rows(args.database_url)} rows")
+        small = timed_runs(portal, args.runs)
+        psql(args.database_url, "-c", BIG_SUBJECT)
+        h.log(f"big subject: {subject_rows(args.database_url)} rows")
+        big = timed_runs(portal, args.runs)
+        peak = sampler.stop()
+        print(f"access_small_s={statistics.median(small):.3f}")
+        print(f"access_big_s={statistics.median(big):.3f}")
+        print(f"rss_mb={peak / 1e6:.0f}")
+    finally:
+        if portal:
+            portal.stop()
+            from dsr.db import get_db
+
+            get_db(portal.app).engine.dispose()
+        if args.keep:
+            h.log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The export bundle: streamed ZIP, manifest + Ed25519 signature, encrypted at rest, verified offline."""

@@ -1,0 +1,129 @@
+"""`kind = "files"`: a CSV, JSON-lines or JSON file on disk (e.g. a newsletter list export).
+
+Rows match the subject on the declared identity columns (e-mail compared case-insensitively).
+CSV and JSON-lines files are read row by row; a JSON array file is read whole, so it is
+capped by `max_bytes` (use JSON lines for big files).
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from dsr.connectors import common
+from dsr.connectors.base import (
+    Connector,
+    ConnectorError,
+    DeclarationError,
+    Identity,
+    PermanentConnectorError,
+    Record,
+    SubjectRef,
+)
+from dsr.connectors.registry import kind
+
+FORMATS = ("csv", "jsonl", "json")
+
+
+@kind("files")
+class FilesConnector(Connector):
+    @classmethod
+    def validate(cls, settings: dict[str, Any]) -> None:
+        common.need_str(settings, "path")
+        fmt = settings.get("format", "csv")
+        if fmt not in FORMATS:
+            raise DeclarationError("format", f"must be one of {list(FORMATS)}")
+        common.need_identifier(settings, "collection", default="rows", pattern=common.COLLECTION)
+        identity = common.need_table(settings, "identity", optional=False)
+        if not identity.get("email") or not isinstance(identity.get("email"), str):
+            raise DeclarationError("identity.email", "name the column holding the e-mail address")
+        for name, column in identity.items():
+            if name not in ("email", "phone") or not isinstance(column, str):
+                raise DeclarationError(f"identity.{name}", "only email and phone columns (names) identify a subject")
+        common.read_origins(settings.get("fields"), "fields")
+        common.read_default_origin(settings)
+        delimiter = settings.get("delimiter", ",")
+        if not isinstance(delimiter, str) or len(delimiter) != 1:
+            raise DeclarationError("delimiter", "must be one character")
+        common.need_number(settings, "max_bytes", 50_000_000)
+        common.validate_translated_facts(settings)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.path = Path(common.expand_path(self.settings["path"], self.context.instance_path))
+        self.format = self.settings.get("format", "csv")
+        self.collection = self.settings.get("collection", "rows")
+        self.identity = self.settings["identity"]
+        self.fields = common.read_origins(self.settings.get("fields"), "fields")
+        self.default_origin = common.read_default_origin(self.settings)
+        self.region = self.settings.get("phone_region", "NO")
+
+    def _rows(self) -> Iterator[dict[str, Any]]:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 (closed by the with below)
+        except FileNotFoundError:
+            raise ConnectorError(f"the file of system {self.key} is missing") from None
+        except OSError as exc:
+            raise ConnectorError(f"the file of system {self.key} cannot be read ({type(exc).__name__})") from None
+        with handle:
+            if self.format == "csv":
+                text = io.TextIOWrapper(handle, encoding=self.settings.get("encoding", "utf-8-sig"), newline="")
+                try:
+                    yield from csv.DictReader(text, delimiter=self.settings.get("delimiter", ","))
+                except (csv.Error, UnicodeDecodeError):
+                    raise PermanentConnectorError(f"the file of system {self.key} is not valid CSV") from None
+            elif self.format == "jsonl":
+                for number, line in enumerate(handle, start=1):
+                    if line.strip():
+                        yield self._object(line, number)
+            else:
+                if self.path.stat().st_size > self.settings.get("max_bytes", 50_000_000):
+                    raise PermanentConnectorError(f"the file of system {self.key} is over its max_bytes")
+                data = self._object(handle.read(), 0, array=True)
+                yield from data
+
+    def _object(self, raw: bytes, number: int, array: bool = False):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            raise PermanentConnectorError(f"the file of system {self.key} is not valid JSON"
+                                          + (f" (line {number})" if number else "")) from None
+        items = value if array else [value]
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise PermanentConnectorError(f"the file of system {self.key} must hold JSON objects")
+        return items if array else items[0]
+
+    def _matches(self, row: dict[str, Any], email: str | None, phone: str | None) -> bool:
+        if email and common.normalise_email(row.get(self.identity["email"])) == email:
+            return True
+        column = self.identity.get("phone")
+        return bool(phone and column and common.normalise_phone(row.get(column), self.region) == phone)
+
+    def locate(self, identity: Identity) -> SubjectRef:
+        ref = SubjectRef(system_key=self.key)
+        email = common.normalise_email(identity.email)
+        phone = common.normalise_phone(identity.phone, self.region) if identity.phone else None
+        rows = ref.keys.setdefault(f"{self.collection}.row", [])
+        for number, row in enumerate(self._rows(), start=1):
+            if self._matches(row, email, phone):
+                rows.append(number)
+                common.add_unique(ref.emails, common.normalise_email(row.get(self.identity["email"])))
+                if self.identity.get("phone"):
+                    common.add_unique(ref.phones, common.normalise_phone(row.get(self.identity["phone"]), self.region))
+        return ref
+
+    def export(self, ref: SubjectRef) -> Iterator[Record]:
+        # Rows are matched again by the addresses found (row numbers shift when the file is re-exported).
+        if not ref.found:
+            return
+        emails = set(ref.emails)
+        column = self.identity["email"]
+        for row in self._rows():
+            if common.normalise_email(row.get(column)) in emails:
+                yield Record(self.collection, dict(row), {k: self.fields.get(k, self.default_origin) for k in row})
+
+    def collections(self) -> list[str]:
+        return [self.collection]

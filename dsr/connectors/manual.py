@@ -1,0 +1,47 @@
+"""`kind = "manual"`: a system a person must search (a shared mailbox, a paper archive).
+
+Nothing is located or exported automatically: the export job puts the system's task in
+"waiting for staff" with its own due date (`due_days` after approval), and a case handler
+then uploads what was found or confirms that nothing was (dsr.export.manual).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from dsr.connectors import common
+from dsr.connectors.base import Connector, DeclarationError, Identity, Record, SubjectRef
+from dsr.connectors.registry import kind
+
+
+@kind("manual")
+class ManualConnector(Connector):
+    needs_person = True
+
+    @classmethod
+    def validate(cls, settings: dict[str, Any]) -> None:
+        common.need_str(settings, "instructions")
+        days = settings.get("due_days", 5)
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 30:
+            raise DeclarationError("due_days", "must be a whole number of days from 1 to 30")
+        common.read_default_origin(settings)
+        common.validate_translated_facts(settings)
+
+    @property
+    def instructions(self) -> str:
+        return self.settings["instructions"]
+
+    @property
+    def due_days(self) -> int:
+        return int(self.settings.get("due_days", 5))
+
+    def locate(self, identity: Identity) -> SubjectRef:
+        """A person searches; until they have, the portal cannot know (and says nothing is known)."""
+        return SubjectRef(system_key=self.key)
+
+    def export(self, ref: SubjectRef) -> Iterator[Record]:
+        """What staff upload goes into the bundle as a file (see dsr.export.manual.complete_manual_task)."""
+        return iter(())
+
+    def collections(self) -> list[str]:
+        return []

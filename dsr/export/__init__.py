@@ -1,0 +1,1 @@
+"""Access and portability: per-system export tasks, the bundle assembly, release and download."""

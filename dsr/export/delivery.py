@@ -1,0 +1,145 @@
+"""Review, release and download of a bundle, and deletion once it expires.
+
+The file on disk is sealed; these functions hand out a decrypting stream (constant memory).
+The subject's download is bound to their own case: a download id of another case is simply
+not found. Every preview and download is audited.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import orm
+
+from dsr.audit.service import record
+from dsr.bundle.sealed import iter_sealed_file
+from dsr.cases import states
+from dsr.cases.states import Action
+from dsr.db import utcnow
+from dsr.export import storage
+from dsr.export.assembly import BUNDLE_PURPOSE
+from dsr.models import BundleStatus, ExportBundle, RequestStatus, SubjectRequest
+
+
+class BundleNotFound(LookupError):
+    """No such bundle for this case (the view answers 404, never 403)."""
+
+
+class BundleUnavailable(ValueError):
+    """The bundle exists but cannot be had now: not released, expired, or downloaded too often (410)."""
+
+
+class ReleaseRefused(ValueError):
+    pass
+
+
+@dataclass
+class Download:
+    filename: str  # fixed, built server-side: <reference>-<kind>.zip
+    size: int
+    sha256: str
+    chunks: Iterator[bytes]
+    mimetype: str = "application/zip"
+
+
+def release_bundle(session: orm.Session, bundle_id: int, staff_id: int) -> ExportBundle:
+    """Staff release a reviewed bundle: the case is answered, the link works for BUNDLE_EXPIRY_DAYS."""
+    bundle = session.get(ExportBundle, bundle_id)
+    if bundle is None:
+        raise BundleNotFound(bundle_id)
+    if bundle.status is not BundleStatus.READY_FOR_REVIEW:
+        raise ReleaseRefused(f"only a bundle ready for review can be released; this one is {bundle.status.value}")
+    request = session.get(SubjectRequest, bundle.request_id)
+    states.apply(request, Action.RELEASE)
+    now = utcnow()
+    request.closed_at = now
+    bundle.status = BundleStatus.RELEASED
+    bundle.released_at = now
+    bundle.released_by_id = staff_id
+    bundle.expires_at = now + timedelta(days=float(current_app.config["BUNDLE_EXPIRY_DAYS"]))
+    record(session, "bundle.released", actor_type="staff", actor_id=staff_id, request_id=request.id,
+           bundle_id=bundle.id, partial=bundle.partial, expires_at=bundle.expires_at.date().isoformat())
+    session.flush()
+    return bundle
+
+
+def _stream(bundle: ExportBundle) -> Iterator[bytes]:
+    path = storage.bundles_dir() / bundle.storage_name
+    return iter_sealed_file(path, storage.sealing_key(), BUNDLE_PURPOSE)
+
+
+def _download(bundle: ExportBundle, request: SubjectRequest) -> Download:
+    return Download(filename=f"{request.reference}-{bundle.kind.value}.zip", size=bundle.size_bytes or 0,
+                    sha256=bundle.sha256 or "", chunks=_stream(bundle))
+
+
+def open_download_stream(session: orm.Session, request_id: int, download_id: str) -> Download:
+    """The subject's download of their released bundle (after a fresh code, checked by the view).
+
+    Counts and audits the download in the caller's transaction: commit before streaming."""
+    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.download_id == download_id,
+                                                          ExportBundle.request_id == request_id))
+    if bundle is None:
+        raise BundleNotFound(download_id)
+    now = utcnow()
+    if bundle.status is BundleStatus.EXPIRED or bundle.deleted_at is not None \
+            or (bundle.expires_at is not None and bundle.expires_at <= now):
+        raise BundleUnavailable("this download link has expired")
+    if bundle.status is not BundleStatus.RELEASED:
+        raise BundleNotFound(download_id)
+    if bundle.download_count >= int(current_app.config["BUNDLE_MAX_DOWNLOADS"]):
+        raise BundleUnavailable("this bundle was downloaded the most times allowed; ask us for a new link")
+    bundle.download_count += 1
+    bundle.last_downloaded_at = now
+    record(session, "bundle.downloaded", actor_type="subject", request_id=request_id, bundle_id=bundle.id,
+           count=bundle.download_count)
+    session.flush()
+    return _download(bundle, session.get(SubjectRequest, request_id))
+
+
+def open_staff_preview(session: orm.Session, bundle_id: int, staff_id: int) -> Download:
+    """Staff review the bundle before release (audited; does not count as the subject's download)."""
+    bundle = session.get(ExportBundle, bundle_id)
+    if bundle is None or bundle.status not in (BundleStatus.READY_FOR_REVIEW, BundleStatus.RELEASED):
+        raise BundleNotFound(bundle_id)
+    record(session, "bundle.previewed", actor_type="staff", actor_id=staff_id, request_id=bundle.request_id,
+           bundle_id=bundle.id)
+    session.flush()
+    return _download(bundle, session.get(SubjectRequest, bundle.request_id))
+
+
+def delete_expired_bundles(session: orm.Session) -> int:
+    """Released bundles past expiry: the file is deleted and the row marked (kept as proof of handling)."""
+    now = utcnow()
+    expired = session.scalars(sa.select(ExportBundle).where(
+        ExportBundle.status == BundleStatus.RELEASED, ExportBundle.expires_at <= now,
+        ExportBundle.deleted_at.is_(None))).all()
+    for bundle in expired:
+        if bundle.storage_name:
+            (storage.bundles_dir() / bundle.storage_name).unlink(missing_ok=True)
+        bundle.status = BundleStatus.EXPIRED
+        bundle.deleted_at = now
+        record(session, "bundle.deleted", actor_type="system", request_id=bundle.request_id, bundle_id=bundle.id,
+               reason="expired")
+    session.flush()
+    _remove_stale_spools(session)
+    return len(expired)
+
+
+def _remove_stale_spools(session: orm.Session) -> None:
+    """Per-system spool files of cases no longer in progress (withdrawn, closed by hand) are deleted:
+    no loose copies of personal data outside a bundle."""
+    root = storage.storage_root() / "spool"
+    if not root.exists():
+        return
+    ids = {int(p.name[1:]): p for p in root.iterdir() if p.name.startswith("r") and p.name[1:].isdigit()}
+    if not ids:
+        return
+    open_ids = set(session.scalars(sa.select(SubjectRequest.id).where(
+        SubjectRequest.id.in_(list(ids)), SubjectRequest.status == RequestStatus.IN_PROGRESS)))
+    for request_id in ids:
+        if request_id not in open_ids:
+            storage.remove_request_spool(request_id)

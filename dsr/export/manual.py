@@ -1,0 +1,77 @@
+"""Manual systems: a case handler searched (a mailbox, an archive) and uploads what was found,
+or confirms that nothing was. The upload is sealed at rest and goes into the bundle as a file."""
+from __future__ import annotations
+
+import os
+import re
+from typing import BinaryIO
+
+from flask import current_app
+from sqlalchemy import orm
+
+from dsr.audit.service import record
+from dsr.bundle.sealed import SealedWriter, durable_replace
+from dsr.db import utcnow
+from dsr.export import storage
+from dsr.export.spool import PURPOSE
+from dsr.export.tasks import _lock_request, defer_assembly_if_complete
+from dsr.models import SystemTask, TaskAction, TaskState
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class ManualTaskError(ValueError):
+    """The completion is not possible as asked; the message says why (shown to staff)."""
+
+
+def safe_filename(name: str | None) -> str:
+    base = _UNSAFE.sub("-", os.path.basename(name or "")).strip(".-")[:80]
+    return f"upload-{base or 'file'}"
+
+
+def complete_manual_task(session: orm.Session, task_id: int, staff_id: int, *, nothing_found: bool,
+                         upload: BinaryIO | None = None) -> SystemTask:
+    """Finish a manual system's task: with `upload` (a file object; a `.filename` is used when present),
+    or with `nothing_found=True`. The caller commits."""
+    task = session.get(SystemTask, task_id)
+    if task is None or task.action is not TaskAction.EXPORT:
+        raise ManualTaskError("no such task")
+    if task.state is not TaskState.WAITING_FOR_STAFF:
+        raise ManualTaskError(f"this task is {task.state.value.replace('_', ' ')}, not waiting for staff")
+    if nothing_found == (upload is not None):
+        raise ManualTaskError("either upload what was found, or confirm that nothing was found")
+    _lock_request(session, task.request_id)
+    result = {"nothing_found": nothing_found, "completed_by": staff_id}
+    if upload is not None:
+        result["upload"] = _store(task, upload)
+    task.state = TaskState.DONE
+    task.records = 0 if nothing_found else 1
+    task.finished_at = utcnow()
+    task.result = {**(task.result or {}), **result}
+    record(session, "export.manual_completed", actor_type="staff", actor_id=staff_id, request_id=task.request_id,
+           system=task.system_key, nothing_found=nothing_found,
+           sha256=result.get("upload", {}).get("sha256"))
+    session.flush()
+    defer_assembly_if_complete(session, task.request_id)
+    return task
+
+
+def _store(task: SystemTask, upload: BinaryIO) -> dict:
+    limit = int(current_app.config["MANUAL_UPLOAD_MAX_BYTES"])
+    final = storage.upload_path(task.request_id, task.id)
+    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    temp = final.with_name(f".tmp-{final.name}")
+    stream = getattr(upload, "stream", upload)
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as raw, SealedWriter(raw, storage.sealing_key(), PURPOSE) as sealed:
+            while chunk := stream.read(1 << 20):
+                if sealed.size + len(chunk) > limit:
+                    raise ManualTaskError(f"the file is larger than {limit // 1_000_000} MB")
+                sealed.write(chunk)
+        durable_replace(temp, final)
+    finally:
+        temp.unlink(missing_ok=True)
+    return {"filename": safe_filename(getattr(upload, "filename", None)), "size": sealed.size,
+            "sha256": sealed.sha256.hexdigest()}
+

@@ -1,0 +1,171 @@
+"""The sql kind: a data map walked as a graph from the identity, streamed in key order; holds, erasure,
+restriction and rectification are declared and validated now (file, line and key in every error)."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import date
+
+import pytest
+
+from dsr import REPO_ROOT
+from dsr.connectors.base import ConnectorContext, DeclarationError, Facts, Identity, Origin
+from dsr.connectors.registry import build_systems
+from dsr.connectors.sql import Hold, SqlConnector, read_data_map
+from dsr.controller import SystemsFileError, load_systems_file
+
+FACTS = Facts(purposes=("x",), legal_basis="x", categories=("x",), recipients=("x",), retention="x", source="x")
+BASE = (REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
+
+SHOP = '''
+[[systems]]
+key = "shop"
+name = "Web shop"
+kind = "sql"
+url = "sqlite:///{instance}/shop.sqlite3"
+
+[[systems.tables]]
+name = "customers"
+identity = { email = "email" }
+contact_columns = { phone = "mobile" }
+restriction = { flag_column = "restricted" }
+fields.name = { origin = "provided", erasure = "delete_row", rectify = true }
+fields.segment = { origin = "derived", erasure = "delete_row" }
+
+[[systems.tables]]
+name = "orders"
+links = [{ column = "customer_id", to = "customers.id" }]
+erasure = "keep"
+hold = "bookkeeping"
+hold_date_column = "ordered_on"
+
+[[systems.tables]]
+name = "order_lines"
+links = [{ column = "order_id", to = "orders.id" }]
+default_origin = "provided"
+
+[[systems.holds]]
+key = "bookkeeping"
+ground = "Bokføringsloven § 13"
+years_after_financial_year_end = 5
+
+[systems.facts]
+purposes = ["Selling"]
+legal_basis = "Contract"
+categories = ["Orders"]
+recipients = ["None"]
+retention = "5 years"
+source = "You"
+'''
+
+
+def _shop_db(path):
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT, name TEXT, mobile TEXT, segment TEXT,
+                                restricted INTEGER DEFAULT 0, password_hash TEXT);
+        CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER, ordered_on TEXT, total TEXT);
+        CREATE TABLE order_lines (id INTEGER PRIMARY KEY, order_id INTEGER, item TEXT, note TEXT);
+    """)
+    db.execute("INSERT INTO customers VALUES (1, 'Per@Example.no', 'Per', '+47 912 34 567', 'vip', 0, 'x')")
+    db.execute("INSERT INTO customers VALUES (2, 'anne@example.no', 'Anne', NULL, 'new', 0, 'y')")
+    db.executemany("INSERT INTO orders VALUES (?, ?, ?, ?)",
+                   [(i, 1 if i % 3 else 2, f"2024-0{1 + i % 9}-01", f"{i}.50") for i in range(1, 3001)])
+    db.executemany("INSERT INTO order_lines VALUES (?, ?, ?, ?)",
+                   [(i, 1 + i % 3000, "Bok", '=HYPERLINK("http://x")') for i in range(1, 6001)])
+    db.commit()
+    db.close()
+
+
+def _systems(tmp_path, text):
+    path = tmp_path / "systems.toml"
+    path.write_text(text)
+    context = ConnectorContext(instance_path=tmp_path, storage_dir=tmp_path, environ={})
+    return build_systems(load_systems_file(path), context)
+
+
+def test_the_graph_is_walked_from_the_identity_and_rows_stream_in_key_order(tmp_path):
+    _shop_db(tmp_path / "shop.sqlite3")
+    shop = _systems(tmp_path, BASE + SHOP)["shop"].connector
+    ref = shop.locate(Identity(email="per@example.NO"))
+    assert ref.keys == {"customers.id": [1]} and ref.phones == ["+4791234567"]
+    assert ref.emails == ["per@example.no"]
+    counts: dict[str, int] = {}
+    last_id: dict[str, int] = {}
+    for record in shop.export(ref):
+        counts[record.collection] = counts.get(record.collection, 0) + 1
+        assert record.data["id"] > last_id.get(record.collection, 0)
+        last_id[record.collection] = record.data["id"]
+        if record.collection == "orders":
+            assert record.data["customer_id"] == 1
+    assert counts == {"customers": 1, "orders": 2000, "order_lines": 4000}  # Anne's rows never leave
+    first = next(iter(shop.export(ref)))
+    assert first.origins["name"] is Origin.PROVIDED and first.origins["segment"] is Origin.DERIVED
+    assert first.origins["email"] is Origin.OBSERVED  # undeclared columns: observed (not portable)
+
+
+def test_a_subject_unknown_to_the_system_is_not_found(tmp_path):
+    _shop_db(tmp_path / "shop.sqlite3")
+    shop = _systems(tmp_path, BASE + SHOP)["shop"].connector
+    ref = shop.locate(Identity(email="nobody@example.no"))
+    assert not ref.found and list(shop.export(ref)) == []
+
+
+def test_declared_erasure_holds_restriction_and_rectification_are_read():
+    settings = {k: v for k, v in __import__("tomllib").loads(SHOP)["systems"][0].items()
+                if k not in ("key", "name", "kind", "facts")}
+    data_map = read_data_map(settings)
+    assert data_map.tables["orders"].default_erasure == "keep" and data_map.tables["orders"].hold == "bookkeeping"
+    assert data_map.tables["customers"].restriction.flag_column == "restricted"
+    assert data_map.rectifiable()["customers"] == ["name"]
+    assert data_map.holds["bookkeeping"].retain_until(date(2024, 3, 10)) == date(2029, 12, 31)
+
+
+@pytest.mark.parametrize(("dated", "rule", "until"), [
+    (date(2024, 3, 10), {"years_after_financial_year_end": 5}, date(2029, 12, 31)),
+    (date(2024, 12, 31), {"years_after_financial_year_end": 5}, date(2029, 12, 31)),
+    (date(2024, 6, 30), {"years_after_financial_year_end": 5, "financial_year_end": (6, 30)}, date(2029, 6, 30)),
+    (date(2024, 7, 1), {"years_after_financial_year_end": 5, "financial_year_end": (6, 30)}, date(2030, 6, 30)),
+    (date(2024, 2, 29), {"years": 1}, date(2025, 2, 28)),
+    (date(2026, 1, 1), {"days": 30}, date(2026, 1, 31)),
+])
+def test_hold_dates(dated, rule, until):
+    assert Hold(key="h", ground="g", **rule).retain_until(dated) == until
+
+
+@pytest.mark.parametrize(("edit", "key", "line_text"), [
+    (lambda t: t.replace('links = [{ column = "order_id", to = "orders.id" }]\n', ""),
+     "systems[0].tables[2].links", "[[systems.tables]]"),
+    (lambda t: t.replace('to = "orders.id"', 'to = "invoices.id"'), "systems[0].tables[2].links[0].to", None),
+    (lambda t: t.replace('hold = "bookkeeping"', 'hold = "forever"'), "systems[0].tables[1].hold",
+     'hold = "forever"'),
+    (lambda t: t.replace('erasure = "keep"\nhold = "bookkeeping"\nhold_date_column = "ordered_on"', 'erasure = "keep"'),
+     "systems[0].tables[1].erasure", 'erasure = "keep"'),
+    (lambda t: t.replace('origin = "derived"', 'origin = "guessed"'), "systems[0].tables[0].fields.segment.origin",
+     None),
+    (lambda t: t.replace('erasure = "delete_row", rectify = true', 'erasure = "shred", rectify = true'),
+     "systems[0].tables[0].fields.name.erasure", None),
+    (lambda t: t.replace('name = "orders"', 'name = "orders; DROP TABLE x"'), "systems[0].tables[1].name", None),
+    (lambda t: t.replace('url = "sqlite:///{instance}/shop.sqlite3"', ""), "systems[0].url", None),
+    (lambda t: t.replace("years_after_financial_year_end = 5", "years_after_financial_year_end = -1"),
+     "systems[0].holds[0].years_after_financial_year_end", "years_after_financial_year_end = -1"),
+])
+def test_a_bad_data_map_fails_at_start_up_naming_file_line_and_key(tmp_path, edit, key, line_text):
+    text = edit(BASE + SHOP)
+    with pytest.raises(SystemsFileError) as caught:
+        _systems(tmp_path, text)
+    assert caught.value.key == key
+    assert caught.value.path.endswith("systems.toml") and caught.value.line is not None
+    if line_text:
+        lines = text.splitlines()
+        assert lines[caught.value.line - 1].strip().startswith(line_text.split("=")[0].strip()) or \
+            line_text in lines[caught.value.line - 1]
+
+
+def test_a_link_cycle_is_refused():
+    settings = {"tables": [
+        {"name": "a", "identity": {"email": "email"}},
+        {"name": "b", "links": [{"column": "x", "to": "c.id"}]},
+        {"name": "c", "links": [{"column": "y", "to": "b.id"}]},
+    ]}
+    with pytest.raises(DeclarationError, match="cycle"):
+        SqlConnector.validate({"url": "sqlite://", **settings})

@@ -1,0 +1,258 @@
+"""Nothing is lost when a worker dies: the DB lease hands its task to a new job, an interrupted assembly
+leaves no partial file and runs again, and a worker killed mid-export still ends in exactly one bundle."""
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dsr import REPO_ROOT, create_app
+from dsr.bundle import writer as bundle_writer
+from dsr.bundle.writer import verify_bundle
+from dsr.db import get_db, utcnow
+from dsr.export.assembly import assemble_bundle
+from dsr.export.tasks import sweep_export_work
+from dsr.jobs import defer
+from dsr.models import (
+    BundleStatus,
+    ExportBundle,
+    OutboxJob,
+    RequestStatus,
+    Right,
+    SubjectRequest,
+    SystemTask,
+    TaskState,
+)
+from tests.export_helpers import *
+from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
+from tests.support import run_jobs, spawn_worker, wait_until
+
+
+def _approved(session) -> SubjectRequest:
+    request = SubjectRequest(email=KARI, status=RequestStatus.OPEN, right=Right.ACCESS)
+    session.add(request)
+    session.commit()
+    approve(session, request)
+    return request
+
+
+def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app, demo_session):
+    request = _approved(demo_session)
+    crm = tasks_by_system(demo_session, request.id)["crm"]
+    crm.state, crm.attempts, crm.lease_until = TaskState.RUNNING, 1, utcnow() - timedelta(seconds=1)
+    demo_session.commit()  # as a worker SIGKILLed mid-export leaves it (its outbox row still open)
+    with demo_app.app_context():
+        assert sweep_export_work(demo_session)["released"] == 1
+        demo_session.commit()
+    jobs_for_crm = [r for r in demo_session.scalars(sa.select(OutboxJob).where(OutboxJob.job_name == "export_system"))
+                    if r.args == [crm.id]]
+    assert len(jobs_for_crm) == 2
+    run_jobs(demo_app)
+    crm = tasks_by_system(demo_session, request.id)["crm"]
+    assert crm.state is TaskState.DONE and crm.attempts == 2
+
+
+def test_an_assembly_that_fails_mid_write_leaves_no_file_and_runs_again(demo_app, demo_session, monkeypatch):
+    request = _approved(demo_session)
+    run_jobs(demo_app)
+    from dsr.export.manual import complete_manual_task
+
+    real_add = bundle_writer.BundleWriter.add
+    calls = {"n": 0}
+
+    def disk_full(self, path, chunks, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_add(self, path, chunks, **kwargs)
+
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add", disk_full)
+    mailbox = tasks_by_system(demo_session, request.id)["mailbox"]
+    complete_manual_task(demo_session, mailbox.id, 1, nothing_found=True)
+    demo_session.commit()
+    with demo_app.app_context(), pytest.raises(OSError):
+        assemble_bundle(demo_session, request.id, final_attempt=False)
+    bundles = Path(demo_app.config["STORAGE_DIR"]) / "bundles"
+    assert list(bundles.iterdir()) == []  # no partial file, no temp file
+    bundle = demo_session.scalar(sa.select(ExportBundle))
+    assert bundle.status is BundleStatus.ASSEMBLING and bundle.lease_until is None
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add", real_add)
+    run_jobs(demo_app)  # the deferred assembly job runs again
+    demo_session.refresh(request)
+    assert request.status is RequestStatus.READY_FOR_REVIEW and len(list(bundles.iterdir())) == 1
+
+
+BIG = '''
+[[systems]]
+key = "warehouse"
+name = "Order warehouse"
+kind = "sql"
+url = "sqlite:///{instance}/warehouse.sqlite3"
+
+[[systems.tables]]
+name = "customers"
+identity = { email = "email" }
+
+[[systems.tables]]
+name = "events"
+links = [{ column = "customer_id", to = "customers.id" }]
+
+[systems.facts]
+purposes = ["Orders"]
+legal_basis = "Contract"
+categories = ["Orders"]
+recipients = ["None"]
+retention = "5 years"
+source = "You"
+'''
+
+
+def _warehouse(instance: Path, rows: int) -> None:
+    db = sqlite3.connect(instance / "warehouse.sqlite3")
+    db.executescript("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);"
+                     "CREATE TABLE events (id INTEGER PRIMARY KEY, customer_id INTEGER, kind TEXT, payload TEXT);"
+                     "CREATE INDEX ix_events_customer ON events (customer_id);")
+    db.execute("INSERT INTO customers VALUES (1, ?)", (KARI,))
+    db.executemany("INSERT INTO events VALUES (?, 1, 'page_view', ?)",
+                   ((i, f"/produkter/{i % 977}?ref=nyhetsbrev") for i in range(1, rows + 1)))
+    db.commit()
+    db.close()
+
+
+def _kill_family(root: int) -> None:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+    family, changed = {root}, True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in family and pid not in family:
+                family.add(pid)
+                changed = True
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+@pytest.mark.fault
+@pytest.mark.slow
+def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(app_config, tmp_path, monkeypatch):
+    instance = Path(app_config["INSTANCE_PATH"])
+    systems = tmp_path / "systems.toml"
+    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + BIG)
+    rows = 300_000
+    _warehouse(instance, rows)
+    app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2)
+    monkeypatch.setenv("DSR_EXPORT_LEASE_SECONDS", "2")
+    app = create_app(app_config)
+    with app.app_context(), get_db(app).session() as session:
+        request = _approved(session)
+        worker = spawn_worker(app, tmp_path / "worker1.log")
+
+        def running_with_progress():
+            session.expire_all()
+            task = session.scalar(sa.select(SystemTask))
+            return task.state is TaskState.RUNNING and task.records > 0
+
+        try:
+            wait_until(running_with_progress, timeout=60, interval=0.02, message="export under way")
+        finally:
+            _kill_family(worker.pid)  # the worker and its work horse (RQ gives horses their own session)
+            worker.wait(10)
+        session.expire_all()
+        assert session.scalar(sa.select(SystemTask)).state is TaskState.RUNNING  # the dead worker's lease
+
+        worker = spawn_worker(app, tmp_path / "worker2.log")
+        try:
+            def ready():
+                session.expire_all()
+                return session.get(SubjectRequest, request.id).status is RequestStatus.READY_FOR_REVIEW
+            wait_until(ready, timeout=90, interval=0.2, message="bundle ready after the restart")
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(15)
+        task = session.scalar(sa.select(SystemTask))
+        assert task.state is TaskState.DONE and task.records == rows + 1 and task.attempts >= 2
+        assert session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1
+        files = list((Path(app.config["STORAGE_DIR"]) / "bundles").iterdir())
+        assert len(files) == 1 and not files[0].name.startswith(".tmp")
+        _bundle, archive, raw = bundle_zip(session, request.id)
+        events = archive.read("data/warehouse/events.csv").decode("utf-8-sig").splitlines()
+        assert len(events) == rows + 1  # header + every row, none lost, none twice
+        path = tmp_path / "bundle.zip"
+        path.write_bytes(raw)
+        assert verify_bundle(path).ok
+    get_db(app).engine.dispose()
+
+
+def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_session):
+    import json
+
+    from dsr.export.manual import complete_manual_task
+
+    def build(request) -> list[dict]:
+        run_jobs(demo_app)
+        mailbox = tasks_by_system(demo_session, request.id)["mailbox"]
+        complete_manual_task(demo_session, mailbox.id, 1, nothing_found=True)
+        demo_session.commit()
+        run_jobs(demo_app)
+        _bundle, archive, _ = bundle_zip(demo_session, request.id)
+        return json.loads(archive.read("manifest.json"))["files"]
+
+    request = _approved(demo_session)
+    first = build(request)
+    # Throw the result away and collect everything again, as a re-run after a lost bundle would.
+    bundle = demo_session.scalar(sa.select(ExportBundle))
+    (Path(demo_app.config["STORAGE_DIR"]) / "bundles" / bundle.storage_name).unlink()
+    demo_session.delete(bundle)
+    request.status = RequestStatus.IN_PROGRESS
+    demo_session.flush()
+    for task in tasks_by_system(demo_session, request.id).values():
+        task.state, task.result, task.records = TaskState.PENDING, {}, 0
+        demo_session.flush()
+        defer(demo_session, "export_system", task.id, request_id=request.id)
+    demo_session.commit()
+    assert build(request) == first
+
+
+def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it_again(demo_app, demo_session,
+                                                                                    monkeypatch):
+    from dsr.export.assembly import retry_assembly
+    from dsr.export.manual import complete_manual_task
+
+    request = _approved(demo_session)
+    run_jobs(demo_app)
+
+    def broken(self, path, chunks, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    real_add = bundle_writer.BundleWriter.add
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add", broken)
+    mailbox = tasks_by_system(demo_session, request.id)["mailbox"]
+    complete_manual_task(demo_session, mailbox.id, 1, nothing_found=True)
+    demo_session.commit()
+    run_jobs(demo_app)  # three attempts, then failed
+    bundle = demo_session.scalar(sa.select(ExportBundle))
+    demo_session.refresh(bundle)
+    assert bundle.status is BundleStatus.FAILED
+    with demo_app.app_context():
+        assert sweep_export_work(demo_session)["assemblies"] == 0  # no endless retry loop
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add", real_add)
+    retry_assembly(demo_session, request.id, 1)
+    demo_session.commit()
+    run_jobs(demo_app)
+    demo_session.refresh(request)
+    assert request.status is RequestStatus.READY_FOR_REVIEW

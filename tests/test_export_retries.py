@@ -1,0 +1,117 @@
+"""A flaky system is retried with backoff; a broken one is marked failed, the others done, and retry
+completes the case once it is fixed. Staff may choose a partial bundle explicitly, never by default."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from dsr.export.assembly import PartialNotAllowed, assemble_partial
+from dsr.export.manual import complete_manual_task
+from dsr.fulfilment import retry_task
+from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, TaskState
+from tests.export_helpers import *
+from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
+from tests.support import run_jobs
+
+
+def _approved(session, app, right=Right.ACCESS) -> SubjectRequest:
+    request = SubjectRequest(email=KARI, status=RequestStatus.OPEN, right=right, language="en")
+    session.add(request)
+    session.commit()
+    approve(session, request)
+    return request
+
+
+def _finish_mailbox(session, app, request):
+    run_jobs(app)
+    mailbox = tasks_by_system(session, request.id)["mailbox"]
+    complete_manual_task(session, mailbox.id, 1, nothing_found=True)
+    session.commit()
+    run_jobs(app)
+
+
+def test_a_system_that_answers_500_twice_is_retried_and_the_bundle_completes(demo_app, demo_session, chat):
+    chat.fail_next = 2  # JOB_RETRY_INTERVALS has two entries in tests: three attempts in all
+    request = _approved(demo_session, demo_app)
+    _finish_mailbox(demo_session, demo_app, request)
+    task = tasks_by_system(demo_session, request.id)["support_chat"]
+    assert task.state is TaskState.DONE and task.attempts == 3 and task.records > 0
+    demo_session.refresh(request)
+    assert request.status is RequestStatus.READY_FOR_REVIEW
+    retried = demo_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "export.system_retrying"))
+    assert retried == 2
+
+
+def test_a_system_that_always_fails_is_marked_failed_and_retry_completes_it(demo_app, demo_session, chat):
+    chat.always_fail = True
+    request = _approved(demo_session, demo_app)
+    _finish_mailbox(demo_session, demo_app, request)
+    tasks = tasks_by_system(demo_session, request.id)
+    assert tasks["support_chat"].state is TaskState.FAILED
+    assert tasks["support_chat"].last_error == "system support_chat answered lookup with HTTP 500"
+    assert KARI not in tasks["support_chat"].last_error
+    assert all(t.state is TaskState.DONE for k, t in tasks.items() if k != "support_chat")
+    demo_session.refresh(request)
+    assert request.status is RequestStatus.IN_PROGRESS
+    assert demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 0  # never partial by itself
+
+    chat.always_fail = False
+    retry_task(demo_session, tasks["support_chat"])
+    demo_session.commit()
+    run_jobs(demo_app)
+    demo_session.refresh(request)
+    assert request.status is RequestStatus.READY_FOR_REVIEW
+    _bundle, archive, _ = bundle_zip(demo_session, request.id)
+    assert "data/support_chat/messages.json" in archive.namelist()
+
+
+def test_staff_may_choose_a_partial_bundle_that_names_the_missing_system(demo_app, demo_session, chat):
+    chat.always_fail = True
+    request = _approved(demo_session, demo_app)
+    run_jobs(demo_app)
+    with pytest.raises(PartialNotAllowed, match="still being worked on"):
+        assemble_partial(demo_session, request.id, 1)  # the mailbox is still waiting for staff
+    demo_session.rollback()
+    _finish_mailbox(demo_session, demo_app, request)
+    bundle = assemble_partial(demo_session, request.id, 1)
+    demo_session.commit()
+    run_jobs(demo_app)
+    demo_session.refresh(request)
+    assert request.status is RequestStatus.READY_FOR_REVIEW
+    bundle, archive, _ = bundle_zip(demo_session, request.id)
+    assert bundle.partial
+    index = archive.read("index.html").decode()
+    assert "Some systems could not be searched in time" in index and "Could not be searched" in index
+    assert not any(n.startswith("data/support_chat/") for n in archive.namelist())
+
+
+def test_a_job_run_twice_builds_one_bundle(demo_app, demo_session):
+    from dsr.export.assembly import assemble_bundle
+    from dsr.export.tasks import run_export_task
+
+    request = _approved(demo_session, demo_app)
+    _finish_mailbox(demo_session, demo_app, request)
+    crm = tasks_by_system(demo_session, request.id)["crm"]
+    with demo_app.app_context():
+        assert run_export_task(demo_session, crm.id, final_attempt=True) == "not-claimed"
+        assert assemble_bundle(demo_session, request.id) == "not-in-progress"
+    bundles = list((Path(demo_app.config["STORAGE_DIR"]) / "bundles").iterdir())
+    assert len(bundles) == 1 and demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1
+
+
+def test_a_case_withdrawn_before_its_exports_run_collects_nothing(demo_app, demo_session):
+    from dsr.cases import states
+    from dsr.cases.states import Action
+
+    request = _approved(demo_session, demo_app)
+    states.apply(request, Action.WITHDRAW)
+    demo_session.commit()
+    run_jobs(demo_app)
+    tasks = tasks_by_system(demo_session, request.id)
+    assert {t.state for t in tasks.values()} == {TaskState.SKIPPED}
+    assert demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 0
+    assert not (Path(demo_app.config["STORAGE_DIR"]) / "spool").exists() or \
+        not any((Path(demo_app.config["STORAGE_DIR"]) / "spool").rglob("*.sealed"))
