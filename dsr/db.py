@@ -4,6 +4,8 @@ Services take a Session and `flush()`; the caller (view, job, CLI) owns the comm
 """
 from __future__ import annotations
 
+import os
+import weakref
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -81,12 +83,26 @@ def _sqlite_begin_on_first_write(connection, cursor, statement, parameters, cont
         dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
+_ENGINES: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    # A forked child (RQ's work horse with WORKER_CLASS=fork) must never talk on the parent's pooled
+    # connections: both would interleave on one socket. close=False leaves them open for the parent.
+    for engine in list(_ENGINES):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
+
+
 class Database:
     """Engine + session factory of one app, kept in app.extensions["dsr.db"]."""
 
     def __init__(self, url: str):
         self.url = url
         self.engine = make_engine(url)
+        _ENGINES.add(self.engine)
         self.sessionmaker = orm.sessionmaker(bind=self.engine, expire_on_commit=False)
 
     def session(self) -> orm.Session:

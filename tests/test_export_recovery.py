@@ -149,13 +149,15 @@ def _kill_family(root: int) -> None:
 
 @pytest.mark.fault
 @pytest.mark.slow
-def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(app_config, tmp_path, monkeypatch):
+@pytest.mark.parametrize("worker_class", ["simple", "fork"])
+def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(app_config, tmp_path, monkeypatch,
+                                                                                 worker_class):
     instance = Path(app_config["INSTANCE_PATH"])
     systems = tmp_path / "systems.toml"
     systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + BIG)
     rows = 300_000
     _warehouse(instance, rows)
-    app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2)
+    app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2, WORKER_CLASS=worker_class)
     monkeypatch.setenv("DSR_EXPORT_LEASE_SECONDS", "2")
     app = create_app(app_config)
     with app.app_context(), get_db(app).session() as session:

@@ -17,8 +17,10 @@ def test_staff_actions_are_chained_and_a_changed_row_is_named(app, client, sessi
     client.post(f"/staff/cases/{case.id}/approve")
     client.post("/staff/logout")
     actions = session.scalars(sa.select(AuditEvent.action).order_by(AuditEvent.seq)).all()
-    assert actions == ["staff.login", "case.note_added", "case.extended", "case.approved", "staff.logout"]
-    assert runner.invoke(args=["dsr", "audit-verify"]).output == "OK 5\n"
+    # Approving an access case starts the export from every connected system in the same transaction.
+    assert actions == ["staff.login", "case.note_added", "case.extended", "export.started", "case.approved",
+                       "staff.logout"]
+    assert runner.invoke(args=["dsr", "audit-verify"]).output == "OK 6\n"
 
     extended = session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "case.extended"))
     session.execute(
