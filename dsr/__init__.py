@@ -85,9 +85,11 @@ def configure_extensions(app: Flask) -> None:
 
 def configure_blueprints(app: Flask) -> None:
     from dsr.health import bp as health
-    from dsr.intake import bp as intake
+    from dsr.identity.views import bp as identity
+    from dsr.intake.case_views import bp as subject
+    from dsr.intake.views import bp as intake
 
-    for blueprint in (intake, health):
+    for blueprint in (intake, identity, subject, health):
         app.register_blueprint(blueprint)
 
 

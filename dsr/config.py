@@ -54,6 +54,16 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMITS": None,
     # Extra modules defining connector kinds (plugins), space-separated, imported at start-up.
     "CONNECTOR_MODULES": "",
+    # Identity verification of subjects: one-time codes, links, the case page (seconds).
+    "CODE_TTL_SECONDS": 600,  # a code (and the equivalent link) is valid this long
+    "CODE_MAX_ATTEMPTS": 5,  # wrong tries before a code is burned
+    "CODES_PER_DAY": 3,  # codes per request and purpose in any 24 hours (the first one included)
+    "CODE_RESEND_SECONDS": 60,  # at least this long between two codes of the same request and purpose
+    "CASE_LINK_MAX_AGE_SECONDS": 30 * 86400,  # the signed case link in every e-mail; older ones ask for a code
+    "CASE_ACCESS_SECONDS": 4 * 3600,  # how long a browser may see a case after proving who it is
+    "VERIFICATION_REMINDER_SECONDS": 86400,  # unverified requests get one reminder after this
+    "VERIFICATION_EXPIRY_SECONDS": 7 * 86400,  # ... and expire after this
+    "EMAIL_CHECK_DELIVERABILITY": False,  # ask DNS whether an e-mail domain accepts mail (needs network)
 }
 
 WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}
