@@ -13,6 +13,7 @@ Declared in a test's systems file as
 Apps load it with CONNECTOR_MODULES="tests.directory_connector" (worker subprocesses too).
 It implements the real contract of dsr.connectors.base, so the lookup job runs unchanged.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,9 +49,12 @@ class DirectoryConnector(Connector):
     def locate(self, identity: Identity) -> SubjectRef:
         wanted = identity.email.casefold()
         matches = [p for p in self._people() if str(p.get("email", "")).casefold() == wanted]
-        return SubjectRef(system_key=self.key, keys={"people.id": [p["id"] for p in matches]} if matches else {},
-                          phones=[p["phone"] for p in matches if p.get("phone")],
-                          emails=[p["email"] for p in matches])
+        return SubjectRef(
+            system_key=self.key,
+            keys={"people.id": [p["id"] for p in matches]} if matches else {},
+            phones=[p["phone"] for p in matches if p.get("phone")],
+            emails=[p["email"] for p in matches],
+        )
 
     def export(self, ref: SubjectRef) -> Iterator[Record]:
         ids = set(ref.keys.get("people.id", []))
@@ -74,11 +78,14 @@ def write_systems(folder: Path, systems: Mapping[str, Mapping[str, Any]]) -> Pat
         people = folder / f"{key}.json"
         people.write_text(json.dumps(list(spec.get("people", []))))
         parts.append(
-            f'\n[[systems]]\nkey = "{key}"\nname = "{spec.get("name", key.upper())}"\nkind = "test_directory"\n'
+            f'\n[[systems]]\nkey = "{key}"\nname = "{spec.get("name", key.upper())}"\n'
+            'kind = "test_directory"\n'
             f'path = "{people}"\nfail = {"true" if spec.get("fail") else "false"}\n'
-            f'delay = {float(spec.get("delay", 0))}\n'
-            '[systems.facts]\npurposes = ["Customer service"]\nlegal_basis = "Contract, Art. 6(1)(b)"\n'
-            'categories = ["Contact details"]\nrecipients = ["None"]\nretention = "While you are a customer"\n'
+            f"delay = {float(spec.get('delay', 0))}\n"
+            '[systems.facts]\npurposes = ["Customer service"]\n'
+            'legal_basis = "Contract, Art. 6(1)(b)"\ncategories = ["Contact details"]\n'
+            'recipients = ["None"]\n'
+            'retention = "While you are a customer"\n'
             'source = "You"\n'
         )
     path = folder / "systems.toml"
@@ -86,16 +93,19 @@ def write_systems(folder: Path, systems: Mapping[str, Mapping[str, Any]]) -> Pat
     return path
 
 
-# --------------------------------------------------------------------------- helpers for the subject-side tests
+# ------------------------------------------------------------------ helpers for the subject-side tests
 
 KARI = {"id": 1, "email": "kari.nordmann@example.org", "phone": "+4791234789", "name": "Kari Nordmann"}
 OLA = {"id": 2, "email": "ola@example.org", "name": "Ola Nordmann"}  # on file, but no phone
 
 
-def use_directory(app_config: dict, folder: Path, systems: Mapping[str, Mapping[str, Any]] | None = None) -> Path:
+def use_directory(
+    app_config: dict, folder: Path, systems: Mapping[str, Mapping[str, Any]] | None = None
+) -> Path:
     """Point the app at test directories: by default a CRM holding Kari (with phone) and Ola (without)."""
-    path = write_systems(folder, systems if systems is not None else {"crm": {"name": "Test CRM",
-                                                                               "people": [KARI, OLA]}})
+    path = write_systems(
+        folder, systems if systems is not None else {"crm": {"name": "Test CRM", "people": [KARI, OLA]}}
+    )
     app_config.update(SYSTEMS_FILE=str(path), CONNECTOR_MODULES=MODULE)
     return path
 
@@ -144,6 +154,11 @@ def file_request(client, right: str = "erasure", email: str = KARI["email"], lan
     from dsr.intake.views import RIGHT_SLUGS
     from dsr.models import Right
 
-    data = {"email": email, "full_name": answers.pop("full_name", ""), "phone": answers.pop("phone", ""),
-            "intake_key": answers.pop("intake_key", None) or __import__("secrets").token_urlsafe(24), **answers}
+    data = {
+        "email": email,
+        "full_name": answers.pop("full_name", ""),
+        "phone": answers.pop("phone", ""),
+        "intake_key": answers.pop("intake_key", None) or __import__("secrets").token_urlsafe(24),
+        **answers,
+    }
     return client.post(f"/request/{RIGHT_SLUGS[Right(right)]}/send?lang={lang}", data=data)

@@ -1,4 +1,5 @@
-"""Intake and identity jobs: find the subject in every connected system; remind and expire unverified requests."""
+"""Intake and identity jobs: find the subject in every connected system; remind and expire the unverified."""
+
 from __future__ import annotations
 
 from dsr.identity import expiry, lookup

@@ -4,6 +4,7 @@ expiry with a message saying so at verification_expires_at (VERIFICATION_EXPIRY_
 Run periodically by a job; safe to run twice or concurrently (each step is guarded by the
 request's state and by the letters' dedupe keys).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,27 +39,55 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
     counts = SweepCounts()
     remind_before = now - timedelta(seconds=int(current_app.config["VERIFICATION_REMINDER_SECONDS"]))
     waiting = SubjectRequest.status == RequestStatus.AWAITING_VERIFICATION
-    for request in session.scalars(sa.select(SubjectRequest).where(
-            waiting, SubjectRequest.verification_expires_at <= now).order_by(SubjectRequest.id).limit(batch)).all():
+    for request in session.scalars(
+        sa.select(SubjectRequest)
+        .where(waiting, SubjectRequest.verification_expires_at <= now)
+        .order_by(SubjectRequest.id)
+        .limit(batch)
+    ).all():
         states.apply(request, Action.EXPIRE)
         request.closed_at = now
         burn_waiting_codes(session, request)
         record(session, "request.expired", actor_type="system", request_id=request.id)
         if not _letter_exists(session, f"expired:{request.id}"):
-            queue_email(session, to=request.email, template=EXPIRED_LETTER, language=request.language,
-                        context=letter_context(request), request_id=request.id, dedupe_key=f"expired:{request.id}")
+            queue_email(
+                session,
+                to=request.email,
+                template=EXPIRED_LETTER,
+                language=request.language,
+                context=letter_context(request),
+                request_id=request.id,
+                dedupe_key=f"expired:{request.id}",
+            )
         counts.expired += 1
-    for request in session.scalars(sa.select(SubjectRequest).where(
-            waiting, SubjectRequest.verification_reminded_at.is_(None), SubjectRequest.created_at <= remind_before,
-            sa.or_(SubjectRequest.verification_expires_at.is_(None), SubjectRequest.verification_expires_at > now))
-            .order_by(SubjectRequest.id).limit(batch)).all():
+    for request in session.scalars(
+        sa.select(SubjectRequest)
+        .where(
+            waiting,
+            SubjectRequest.verification_reminded_at.is_(None),
+            SubjectRequest.created_at <= remind_before,
+            sa.or_(
+                SubjectRequest.verification_expires_at.is_(None), SubjectRequest.verification_expires_at > now
+            ),
+        )
+        .order_by(SubjectRequest.id)
+        .limit(batch)
+    ).all():
         request.verification_reminded_at = now
         if not _letter_exists(session, f"reminder:{request.id}"):
             # A fresh code: the first one expired long ago. Not bound to a browser: the subject may
             # come back on another device, and the code only reaches their own mailbox anyway.
-            issue_code(session, request, ChallengePurpose.VERIFY, ChallengeChannel.EMAIL, request.email,
-                       template=REMINDER_LETTER, context=letter_context(request),
-                       dedupe_key=f"reminder:{request.id}", enforce_limits=False)
+            issue_code(
+                session,
+                request,
+                ChallengePurpose.VERIFY,
+                ChallengeChannel.EMAIL,
+                request.email,
+                template=REMINDER_LETTER,
+                context=letter_context(request),
+                dedupe_key=f"reminder:{request.id}",
+                enforce_limits=False,
+            )
         record(session, "request.reminded", actor_type="system", request_id=request.id)
         counts.reminded += 1
     session.flush()
@@ -66,4 +95,9 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
 
 
 def _letter_exists(session: orm.Session, dedupe_key: str) -> bool:
-    return session.scalar(sa.select(sa.func.count()).select_from(Message).where(Message.dedupe_key == dedupe_key)) > 0
+    return (
+        session.scalar(
+            sa.select(sa.func.count()).select_from(Message).where(Message.dedupe_key == dedupe_key)
+        )
+        > 0
+    )

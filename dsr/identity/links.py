@@ -10,6 +10,7 @@
 
 Tokens are signed with SECRET_KEY (and SECRET_KEY_FALLBACKS, for key rotation).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -10,6 +10,7 @@ last attempt the lookup completes with what there is: step-up by SMS if any syst
 answered holds a phone, otherwise e-mail alone (staff see the per-system errors on the case and
 can ask for more).
 """
+
 from __future__ import annotations
 
 import logging
@@ -42,24 +43,41 @@ def locate_subject(session: orm.Session, request_id: int, *, final_attempt: bool
     now = utcnow()
     session.execute(sa.delete(SubjectLocation).where(SubjectLocation.request_id == request.id))
     for key, ref in lookup.refs.items():
-        session.add(SubjectLocation(request_id=request.id, system_key=key, found=ref.found, ref=ref.to_json(),
-                                    located_at=now))
+        session.add(
+            SubjectLocation(
+                request_id=request.id, system_key=key, found=ref.found, ref=ref.to_json(), located_at=now
+            )
+        )
     for key, error in lookup.errors.items():
-        session.add(SubjectLocation(request_id=request.id, system_key=key, found=False, error=error[:300],
-                                    located_at=now))
+        session.add(
+            SubjectLocation(
+                request_id=request.id, system_key=key, found=False, error=error[:300], located_at=now
+            )
+        )
     session.flush()
     phone = phone_on_file(session, request)
     if lookup.errors and phone is None and not final_attempt:
-        record(session, "request.lookup_incomplete", actor_type="system", request_id=request.id,
-               failed=len(lookup.errors))
+        record(
+            session,
+            "request.lookup_incomplete",
+            actor_type="system",
+            request_id=request.id,
+            failed=len(lookup.errors),
+        )
         session.commit()  # keep what the systems said for staff; the job is retried
         raise LookupIncomplete(f"{len(lookup.errors)} system(s) did not answer")
     request.lookup_done_at = now
     request.step_up_required = request.right in STEP_UP_RIGHTS and phone is not None
-    record(session, "request.located", actor_type="system", request_id=request.id,
-           systems=len(lookup.refs) + len(lookup.errors), found=sum(1 for r in lookup.refs.values() if r.found),
-           failed=len(lookup.errors), phone_on_file=phone is not None)
+    record(
+        session,
+        "request.located",
+        actor_type="system",
+        request_id=request.id,
+        systems=len(lookup.refs) + len(lookup.errors),
+        found=sum(1 for r in lookup.refs.values() if r.found),
+        failed=len(lookup.errors),
+        phone_on_file=phone is not None,
+    )
     if request.status is RequestStatus.AWAITING_VERIFICATION:
         advance(session, request)
     return True
-

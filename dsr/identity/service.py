@@ -7,6 +7,7 @@ atomic `UPDATE ... WHERE consumed_at IS NULL`. A request gets at most CODES_PER_
 purpose in any 24 hours, CODE_RESEND_SECONDS apart; a new code replaces the previous one.
 The code itself travels only sealed inside its message until the send job puts it in the mail.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -72,10 +73,19 @@ def code_digest(request_id: int, purpose: ChallengePurpose, code: str) -> str:
     return keyed_hmac("otp", f"{request_id}:{purpose.value}:{code}")
 
 
-def issue_code(session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose,
-               channel: ChallengeChannel, destination: str, browser_binding: str | None = None, *,
-               template: str | None = None, context: dict[str, Any] | None = None,
-               dedupe_key: str | None = None, enforce_limits: bool = True) -> VerificationChallenge:
+def issue_code(
+    session: orm.Session,
+    request: SubjectRequest,
+    purpose: ChallengePurpose,
+    channel: ChallengeChannel,
+    destination: str,
+    browser_binding: str | None = None,
+    *,
+    template: str | None = None,
+    context: dict[str, Any] | None = None,
+    dedupe_key: str | None = None,
+    enforce_limits: bool = True,
+) -> VerificationChallenge:
     """Make a code for `request`, replace any earlier one of this purpose, and queue the mail or SMS
     that carries it (the template gets `code_minutes`, `reference`, `link_url` for e-mail, and
     `secret` = the code). `browser_binding` ties the code to the browser that asked for it.
@@ -85,48 +95,88 @@ def issue_code(session: orm.Session, request: SubjectRequest, purpose: Challenge
         check_issue_limits(session, request, purpose, now)
     session.execute(
         sa.update(VerificationChallenge)
-        .where(VerificationChallenge.request_id == request.id, VerificationChallenge.purpose == purpose,
-               VerificationChallenge.consumed_at.is_(None), VerificationChallenge.burned_at.is_(None))
+        .where(
+            VerificationChallenge.request_id == request.id,
+            VerificationChallenge.purpose == purpose,
+            VerificationChallenge.consumed_at.is_(None),
+            VerificationChallenge.burned_at.is_(None),
+        )
         .values(burned_at=now)
     )
     code = new_code()
     ttl = int(current_app.config["CODE_TTL_SECONDS"])
     challenge = VerificationChallenge(
-        request_id=request.id, purpose=purpose, channel=channel, destination=destination,
+        request_id=request.id,
+        purpose=purpose,
+        channel=channel,
+        destination=destination,
         code_hmac=code_digest(request.id, purpose, code),
         link_nonce=secrets.token_urlsafe(16) if channel is ChallengeChannel.EMAIL else None,
-        browser_binding=browser_binding, created_at=now, expires_at=now + timedelta(seconds=ttl),
+        browser_binding=browser_binding,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
     )
     session.add(challenge)
     session.flush()
     letter = template or DEFAULT_TEMPLATES[(purpose, channel)]
-    values = {"reference": request.reference, "code_minutes": max(1, ttl // 60), "case": request,
-              **(context or {})}
+    values = {
+        "reference": request.reference,
+        "code_minutes": max(1, ttl // 60),
+        "case": request,
+        **(context or {}),
+    }
     if channel is ChallengeChannel.EMAIL:
         from dsr.identity.links import verify_link_url
 
         if purpose is ChallengePurpose.VERIFY:
             values.setdefault("link_url", verify_link_url(request.public_id, challenge.link_nonce))
-        message = queue_email(session, to=destination, template=letter, language=request.language,
-                              context=values, request_id=request.id, dedupe_key=dedupe_key, secret=code)
+        message = queue_email(
+            session,
+            to=destination,
+            template=letter,
+            language=request.language,
+            context=values,
+            request_id=request.id,
+            dedupe_key=dedupe_key,
+            secret=code,
+        )
     else:
-        message = queue_sms(session, to=destination, template=letter, language=request.language,
-                            context=values, request_id=request.id, dedupe_key=dedupe_key, secret=code)
+        message = queue_sms(
+            session,
+            to=destination,
+            template=letter,
+            language=request.language,
+            context=values,
+            request_id=request.id,
+            dedupe_key=dedupe_key,
+            secret=code,
+        )
     challenge.message_id = message.id
-    record(session, "identity.code_issued", actor_type="system", request_id=request.id,
-           purpose=purpose.value, channel=channel.value, challenge_id=challenge.id)
+    record(
+        session,
+        "identity.code_issued",
+        actor_type="system",
+        request_id=request.id,
+        purpose=purpose.value,
+        channel=channel.value,
+        challenge_id=challenge.id,
+    )
     return challenge
 
 
-def check_issue_limits(session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose,
-                       now: datetime | None = None) -> None:
+def check_issue_limits(
+    session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose, now: datetime | None = None
+) -> None:
     now = now or utcnow()
     config = current_app.config
     day_ago = now - timedelta(days=1)
     issued = session.scalars(
         sa.select(VerificationChallenge.created_at)
-        .where(VerificationChallenge.request_id == request.id, VerificationChallenge.purpose == purpose,
-               VerificationChallenge.created_at > day_ago)
+        .where(
+            VerificationChallenge.request_id == request.id,
+            VerificationChallenge.purpose == purpose,
+            VerificationChallenge.created_at > day_ago,
+        )
         .order_by(VerificationChallenge.created_at)
     ).all()
     if len(issued) >= int(config["CODES_PER_DAY"]):
@@ -139,38 +189,56 @@ def check_issue_limits(session: orm.Session, request: SubjectRequest, purpose: C
             raise CodeLimitReached(max(1, int(wait.total_seconds() + 0.999)), daily=False)
 
 
-def active_challenge(session: orm.Session, request: SubjectRequest,
-                     purpose: ChallengePurpose) -> VerificationChallenge | None:
+def active_challenge(
+    session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose
+) -> VerificationChallenge | None:
     """The newest code of this purpose still waiting to be used (it may have expired)."""
     return session.scalars(
         sa.select(VerificationChallenge)
-        .where(VerificationChallenge.request_id == request.id, VerificationChallenge.purpose == purpose,
-               VerificationChallenge.consumed_at.is_(None), VerificationChallenge.burned_at.is_(None))
-        .order_by(VerificationChallenge.id.desc()).limit(1)
+        .where(
+            VerificationChallenge.request_id == request.id,
+            VerificationChallenge.purpose == purpose,
+            VerificationChallenge.consumed_at.is_(None),
+            VerificationChallenge.burned_at.is_(None),
+        )
+        .order_by(VerificationChallenge.id.desc())
+        .limit(1)
     ).first()
 
 
-def latest_challenge(session: orm.Session, request: SubjectRequest,
-                     purpose: ChallengePurpose) -> VerificationChallenge | None:
+def latest_challenge(
+    session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose
+) -> VerificationChallenge | None:
     return session.scalars(
         sa.select(VerificationChallenge)
         .where(VerificationChallenge.request_id == request.id, VerificationChallenge.purpose == purpose)
-        .order_by(VerificationChallenge.id.desc()).limit(1)
+        .order_by(VerificationChallenge.id.desc())
+        .limit(1)
     ).first()
 
 
-def consumed_challenge(session: orm.Session, request: SubjectRequest,
-                       purpose: ChallengePurpose) -> VerificationChallenge | None:
+def consumed_challenge(
+    session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose
+) -> VerificationChallenge | None:
     return session.scalars(
         sa.select(VerificationChallenge)
-        .where(VerificationChallenge.request_id == request.id, VerificationChallenge.purpose == purpose,
-               VerificationChallenge.consumed_at.is_not(None))
-        .order_by(VerificationChallenge.id.desc()).limit(1)
+        .where(
+            VerificationChallenge.request_id == request.id,
+            VerificationChallenge.purpose == purpose,
+            VerificationChallenge.consumed_at.is_not(None),
+        )
+        .order_by(VerificationChallenge.id.desc())
+        .limit(1)
     ).first()
 
 
-def check_code(session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose, code: str,
-               browser_binding: str | None = None) -> CodeResult:
+def check_code(
+    session: orm.Session,
+    request: SubjectRequest,
+    purpose: ChallengePurpose,
+    code: str,
+    browser_binding: str | None = None,
+) -> CodeResult:
     """Count one try of `code` against the request's waiting code of `purpose`; consume it if right.
 
     Every try counts, the right one included, and the counter only moves while the code is
@@ -187,8 +255,12 @@ def check_code(session: orm.Session, request: SubjectRequest, purpose: Challenge
     limit = int(current_app.config["CODE_MAX_ATTEMPTS"])
     counted = session.execute(
         sa.update(VerificationChallenge)
-        .where(VerificationChallenge.id == challenge.id, VerificationChallenge.consumed_at.is_(None),
-               VerificationChallenge.burned_at.is_(None), VerificationChallenge.attempts < limit)
+        .where(
+            VerificationChallenge.id == challenge.id,
+            VerificationChallenge.consumed_at.is_(None),
+            VerificationChallenge.burned_at.is_(None),
+            VerificationChallenge.attempts < limit,
+        )
         .values(attempts=VerificationChallenge.attempts + 1)
         .returning(VerificationChallenge.attempts)
     ).scalar()
@@ -197,33 +269,56 @@ def check_code(session: orm.Session, request: SubjectRequest, purpose: Challenge
         return CodeResult(CodeOutcome.NONE if challenge.consumed_at else CodeOutcome.BURNED, challenge)
     right = hmac.compare_digest(challenge.code_hmac, code_digest(request.id, purpose, code))
     bound_elsewhere = challenge.browser_binding is not None and not hmac.compare_digest(
-        challenge.browser_binding, browser_binding or "")
+        challenge.browser_binding, browser_binding or ""
+    )
     if not right or bound_elsewhere:
         if counted >= limit:
-            session.execute(sa.update(VerificationChallenge).where(VerificationChallenge.id == challenge.id)
-                            .values(burned_at=now))
+            session.execute(
+                sa.update(VerificationChallenge)
+                .where(VerificationChallenge.id == challenge.id)
+                .values(burned_at=now)
+            )
         session.refresh(challenge)
-        record(session, "identity.code_failed", actor_type="subject", request_id=request.id,
-               purpose=purpose.value, challenge_id=challenge.id, attempt=counted, burned=counted >= limit)
-        return CodeResult(CodeOutcome.BURNED if counted >= limit else CodeOutcome.WRONG, challenge,
-                          attempts_left=max(0, limit - counted))
+        record(
+            session,
+            "identity.code_failed",
+            actor_type="subject",
+            request_id=request.id,
+            purpose=purpose.value,
+            challenge_id=challenge.id,
+            attempt=counted,
+            burned=counted >= limit,
+        )
+        return CodeResult(
+            CodeOutcome.BURNED if counted >= limit else CodeOutcome.WRONG,
+            challenge,
+            attempts_left=max(0, limit - counted),
+        )
     if not _consume(session, challenge.id, browser_binding, now):
         session.refresh(challenge)
         return CodeResult(CodeOutcome.NONE, challenge)
     session.refresh(challenge)
-    record(session, "identity.code_accepted", actor_type="subject", request_id=request.id,
-           purpose=purpose.value, challenge_id=challenge.id)
+    record(
+        session,
+        "identity.code_accepted",
+        actor_type="subject",
+        request_id=request.id,
+        purpose=purpose.value,
+        challenge_id=challenge.id,
+    )
     return CodeResult(CodeOutcome.OK, challenge, attempts_left=max(0, limit - counted))
 
 
-def consume_link(session: orm.Session, public_id: str, nonce: str,
-                 browser_binding: str | None = None) -> tuple[SubjectRequest | None, CodeResult]:
+def consume_link(
+    session: orm.Session, public_id: str, nonce: str, browser_binding: str | None = None
+) -> tuple[SubjectRequest | None, CodeResult]:
     """The POST behind a verification link: consume the challenge carrying `nonce`, once.
 
     The link proves control of the mailbox on its own, so it is not bound to the browser that
     filed the request; the code's binding moves to the browser that used the link."""
-    challenge = session.scalars(sa.select(VerificationChallenge)
-                                .where(VerificationChallenge.link_nonce == nonce)).first()
+    challenge = session.scalars(
+        sa.select(VerificationChallenge).where(VerificationChallenge.link_nonce == nonce)
+    ).first()
     request = session.get(SubjectRequest, challenge.request_id) if challenge else None
     if challenge is None or request is None or not hmac.compare_digest(request.public_id, public_id):
         return None, CodeResult(CodeOutcome.NONE)
@@ -238,16 +333,25 @@ def consume_link(session: orm.Session, public_id: str, nonce: str,
         session.refresh(challenge)
         return request, CodeResult(CodeOutcome.NONE, challenge)
     session.refresh(challenge)
-    record(session, "identity.link_accepted", actor_type="subject", request_id=request.id,
-           purpose=challenge.purpose.value, challenge_id=challenge.id)
+    record(
+        session,
+        "identity.link_accepted",
+        actor_type="subject",
+        request_id=request.id,
+        purpose=challenge.purpose.value,
+        challenge_id=challenge.id,
+    )
     return request, CodeResult(CodeOutcome.OK, challenge)
 
 
 def _consume(session: orm.Session, challenge_id: int, browser_binding: str | None, now: datetime) -> bool:
     result = session.execute(
         sa.update(VerificationChallenge)
-        .where(VerificationChallenge.id == challenge_id, VerificationChallenge.consumed_at.is_(None),
-               VerificationChallenge.burned_at.is_(None))
+        .where(
+            VerificationChallenge.id == challenge_id,
+            VerificationChallenge.consumed_at.is_(None),
+            VerificationChallenge.burned_at.is_(None),
+        )
         .values(consumed_at=now, browser_binding=browser_binding)
     )
     return result.rowcount == 1
@@ -257,7 +361,10 @@ def burn_waiting_codes(session: orm.Session, request: SubjectRequest) -> None:
     """The request closed: no code of it may be used any more."""
     session.execute(
         sa.update(VerificationChallenge)
-        .where(VerificationChallenge.request_id == request.id, VerificationChallenge.consumed_at.is_(None),
-               VerificationChallenge.burned_at.is_(None))
+        .where(
+            VerificationChallenge.request_id == request.id,
+            VerificationChallenge.consumed_at.is_(None),
+            VerificationChallenge.burned_at.is_(None),
+        )
         .values(burned_at=utcnow())
     )

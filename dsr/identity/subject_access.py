@@ -7,6 +7,7 @@ stranger that the case exists. Timestamps are Unix seconds; access lasts CASE_AC
 
 This module is the only one that reads or writes these session keys; services never do.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -59,8 +60,11 @@ def remember_factor(request: SubjectRequest, factor: str) -> None:
 
 def factors(request: SubjectRequest) -> frozenset[str]:
     limit = int(current_app.config["CASE_ACCESS_SECONDS"])
-    return frozenset(key.removeprefix("factor:") for key in _proofs().get(request.public_id, {})
-                     if key.startswith("factor:") and (_age(request.public_id, key) or 0) <= limit)
+    return frozenset(
+        key.removeprefix("factor:")
+        for key in _proofs().get(request.public_id, {})
+        if key.startswith("factor:") and (_age(request.public_id, key) or 0) <= limit
+    )
 
 
 def grant_case_access(request: SubjectRequest) -> None:
@@ -77,7 +81,9 @@ def case_for_subject_or_404(public_id: str) -> SubjectRequest:
     """The case this browser has proven, or 404 (for an unknown case and a foreign one alike)."""
     if not has_case_access(public_id):
         abort(404)
-    request = get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+    request = (
+        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+    )
     if request is None:
         abort(404)
     return request

@@ -11,6 +11,7 @@
 completes (the code POST, the link POST, the lookup job), so whichever finishes last carries the
 request on; it is idempotent and serialises concurrent callers on the request row.
 """
+
 from __future__ import annotations
 
 from enum import StrEnum
@@ -59,15 +60,24 @@ def phone_on_file(session: orm.Session, request: SubjectRequest) -> str | None:
 
 
 def locations(session: orm.Session, request: SubjectRequest) -> list[SubjectLocation]:
-    return list(session.scalars(sa.select(SubjectLocation).where(SubjectLocation.request_id == request.id)
-                                .order_by(SubjectLocation.id)))
+    return list(
+        session.scalars(
+            sa.select(SubjectLocation)
+            .where(SubjectLocation.request_id == request.id)
+            .order_by(SubjectLocation.id)
+        )
+    )
 
 
 def current_step(session: orm.Session, request: SubjectRequest) -> Step:
     """Where the request stands, without changing anything (for GET pages)."""
     if request.status is not RequestStatus.AWAITING_VERIFICATION:
-        return Step.CLOSED if request.status in (RequestStatus.EXPIRED, RequestStatus.WITHDRAWN) \
-            and request.verified_at is None else Step.OPENED
+        return (
+            Step.CLOSED
+            if request.status in (RequestStatus.EXPIRED, RequestStatus.WITHDRAWN)
+            and request.verified_at is None
+            else Step.OPENED
+        )
     if service.consumed_challenge(session, request, ChallengePurpose.VERIFY) is None:
         return Step.EMAIL
     if needs_lookup_first(request) and request.lookup_done_at is None:
@@ -80,8 +90,9 @@ def current_step(session: orm.Session, request: SubjectRequest) -> Step:
 def advance(session: orm.Session, request: SubjectRequest) -> Step:
     """Open the case if every factor is done, or start the SMS step-up when it is due."""
     # Take the request row first: the code POST and the lookup job may both get here at once.
-    session.execute(sa.update(SubjectRequest).where(SubjectRequest.id == request.id)
-                    .values(updated_at=utcnow()))
+    session.execute(
+        sa.update(SubjectRequest).where(SubjectRequest.id == request.id).values(updated_at=utcnow())
+    )
     session.refresh(request)
     if request.status is not RequestStatus.AWAITING_VERIFICATION:
         return current_step(session, request)
@@ -104,8 +115,15 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
         return Step.OPENED
     if service.latest_challenge(session, request, ChallengePurpose.STEP_UP) is None:
         # The first SMS code goes out by itself, bound to the browser that proved the e-mail.
-        service.issue_code(session, request, ChallengePurpose.STEP_UP, ChallengeChannel.SMS, phone,
-                           email.browser_binding, enforce_limits=False)
+        service.issue_code(
+            session,
+            request,
+            ChallengePurpose.STEP_UP,
+            ChallengeChannel.SMS,
+            phone,
+            email.browser_binding,
+            enforce_limits=False,
+        )
     session.flush()
     return Step.PHONE
 
@@ -116,6 +134,12 @@ def _open(session: orm.Session, request: SubjectRequest, method: str) -> None:
 
     open_case(session, request, method=method)
     service.burn_waiting_codes(session, request)
-    queue_email(session, to=request.email, template=VERIFIED_LETTER, language=request.language,
-                context={**letter_context(request), "case_url": case_link_url(request.public_id)},
-                request_id=request.id, dedupe_key=f"verified:{request.id}")
+    queue_email(
+        session,
+        to=request.email,
+        template=VERIFIED_LETTER,
+        language=request.language,
+        context={**letter_context(request), "case_url": case_link_url(request.public_id)},
+        request_id=request.id,
+        dedupe_key=f"verified:{request.id}",
+    )

@@ -4,6 +4,7 @@ GET pages only show where the request stands; every change (a code tried, a link
 code sent) is a POST. Verification links open a confirm page and are consumed by its POST only,
 so mail scanners that fetch links burn nothing.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
@@ -31,6 +32,13 @@ CHECKING_REFRESH_SECONDS = 3
 CHECKING_MAX_REFRESHES = 40  # two minutes; then the subject presses "Check again"
 
 
+def wants_email_proof(case: SubjectRequest) -> bool:
+    """The e-mail step is open to this browser: nobody proved the address yet, or another browser did
+    (this one lost its session, or the subject switched device) and the case is not open yet."""
+    step = current_step(get_session(), case)
+    return step is Step.EMAIL or (step in (Step.CHECKING, Step.PHONE) and "email" not in factors(case))
+
+
 def next_page(case: SubjectRequest):
     """Where this browser goes next, from what the request and this browser have proven."""
     step = current_step(get_session(), case)
@@ -50,6 +58,7 @@ def next_page(case: SubjectRequest):
 
 # --------------------------------------------------------------------------- the e-mail code
 
+
 @bp.get("/<public_id>")
 @public
 def verify(public_id: str):
@@ -60,10 +69,18 @@ def verify(public_id: str):
 def _verify_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extra):
     step = current_step(get_session(), case)
     latest = service.latest_challenge(get_session(), case, ChallengePurpose.VERIFY)
-    return render_template("identity/verify.html", case=case, form=form, step=step,
-                           has_access=has_case_access(case.public_id), proven="email" in factors(case),
-                           delivery_failed=delivery_failed(latest), resend_form=ConfirmForm(formdata=None),
-                           **extra), status
+    return render_template(
+        "identity/verify.html",
+        case=case,
+        form=form,
+        step=step,
+        show_form=wants_email_proof(case),
+        has_access=has_case_access(case.public_id),
+        proven="email" in factors(case),
+        delivery_failed=delivery_failed(latest),
+        resend_form=ConfirmForm(formdata=None),
+        **extra,
+    ), status
 
 
 @bp.post("/<public_id>")
@@ -71,7 +88,7 @@ def _verify_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extr
 def check_email_code(public_id: str):
     case = request_or_404(public_id)
     form = CodeForm()
-    if current_step(get_session(), case) is not Step.EMAIL:
+    if not wants_email_proof(case):
         return next_page(case)
     if not form.validate():
         return _verify_page(case, form, 400)
@@ -92,15 +109,22 @@ def check_email_code(public_id: str):
 @public
 def resend_email_code(public_id: str):
     case = request_or_404(public_id)
-    if current_step(get_session(), case) is not Step.EMAIL:
+    if not wants_email_proof(case):
         return next_page(case)
     enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
     db = get_session()
     try:
         from dsr.intake.service import letter_context
 
-        service.issue_code(db, case, ChallengePurpose.VERIFY, ChallengeChannel.EMAIL, case.email, browser_binding(),
-                           context=letter_context(case))
+        service.issue_code(
+            db,
+            case,
+            ChallengePurpose.VERIFY,
+            ChallengeChannel.EMAIL,
+            case.email,
+            browser_binding(),
+            context=letter_context(case),
+        )
     except CodeLimitReached as exc:
         db.rollback()
         return _verify_page(case, CodeForm(formdata=None), 429, refused=exc)
@@ -109,6 +133,7 @@ def resend_email_code(public_id: str):
 
 
 # --------------------------------------------------------------------------- the link
+
 
 @bp.get("/link/<token>")
 @public
@@ -122,7 +147,9 @@ def link_confirm(token: str):
 def link_use(token: str):
     case, expired = _case_of_link(token)
     if expired:
-        return render_template("identity/link.html", case=case, expired=True, form=ConfirmForm(formdata=None)), 410
+        return render_template(
+            "identity/link.html", case=case, expired=True, form=ConfirmForm(formdata=None)
+        ), 410
     public_id, nonce, _expired = links.read_verify_token(token)
     enforce_limits(("code_entry_ip", client_ip()))
     db = get_session()
@@ -147,7 +174,9 @@ def _case_of_link(token: str) -> tuple[SubjectRequest, bool]:
         abort(404)
     return request_or_404(public_id), expired
 
+
 # --------------------------------------------------------------------------- waiting for the lookup
+
 
 @bp.get("/<public_id>/checking")
 @public
@@ -160,8 +189,14 @@ def checking(public_id: str):
     # number of times, and can be told to stop: a page that keeps reloading is hard to read.
     rounds = request.args.get("n", default=0, type=int)
     refreshing = request.args.get("refresh") != "off" and rounds < CHECKING_MAX_REFRESHES
-    response = make_response(render_template("identity/checking.html", case=case, refreshing=refreshing,
-                                             refresh_seconds=CHECKING_REFRESH_SECONDS))
+    response = make_response(
+        render_template(
+            "identity/checking.html",
+            case=case,
+            refreshing=refreshing,
+            refresh_seconds=CHECKING_REFRESH_SECONDS,
+        )
+    )
     if refreshing:
         target = url_for("identity.checking", public_id=case.public_id, n=rounds + 1)
         response.headers["Refresh"] = f"{CHECKING_REFRESH_SECONDS}; url={target}"
@@ -169,6 +204,7 @@ def checking(public_id: str):
 
 
 # --------------------------------------------------------------------------- the SMS code
+
 
 @bp.get("/<public_id>/phone")
 @public
@@ -183,9 +219,15 @@ def _phone_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extra
     db = get_session()
     latest = service.latest_challenge(db, case, ChallengePurpose.STEP_UP)
     number = latest.destination if latest else phone_on_file(db, case)
-    return render_template("identity/phone.html", case=case, form=form, masked=mask_phone(number) if number else "",
-                           delivery_failed=delivery_failed(latest), resend_form=ConfirmForm(formdata=None),
-                           **extra), status
+    return render_template(
+        "identity/phone.html",
+        case=case,
+        form=form,
+        masked=mask_phone(number) if number else "",
+        delivery_failed=delivery_failed(latest),
+        resend_form=ConfirmForm(formdata=None),
+        **extra,
+    ), status
 
 
 @bp.post("/<public_id>/phone")
@@ -222,7 +264,9 @@ def resend_phone_code(public_id: str):
     if number is None:
         abort(404)
     try:
-        service.issue_code(db, case, ChallengePurpose.STEP_UP, ChallengeChannel.SMS, number, browser_binding())
+        service.issue_code(
+            db, case, ChallengePurpose.STEP_UP, ChallengeChannel.SMS, number, browser_binding()
+        )
     except CodeLimitReached as exc:
         db.rollback()
         return _phone_page(case, CodeForm(formdata=None), 429, refused=exc)

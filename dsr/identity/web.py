@@ -1,4 +1,5 @@
 """Helpers the subject-facing views share: load a request by public id, abuse limits, code messages."""
+
 from __future__ import annotations
 
 import sqlalchemy as sa
@@ -14,7 +15,9 @@ from dsr.models import DeliveryStatus, Message, SubjectRequest, VerificationChal
 
 
 def request_or_404(public_id: str) -> SubjectRequest:
-    found = get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+    found = (
+        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+    )
     if found is None:
         abort(404)
     return found
@@ -33,15 +36,20 @@ def client_ip() -> str:
 
 def code_error_message(result: CodeResult) -> str:
     if result.outcome is CodeOutcome.WRONG:
-        return ngettext("That code is not right. You can try %(num)d more time. If you opened the e-mail on "
-                        "another device, use the link in it instead.",
-                        "That code is not right. You can try %(num)d more times. If you opened the e-mail on "
-                        "another device, use the link in it instead.", result.attempts_left)
+        return ngettext(
+            "That code is not right. You can try %(num)d more time. If you opened the e-mail on "
+            "another device, use the link in it instead.",
+            "That code is not right. You can try %(num)d more times. If you opened the e-mail on "
+            "another device, use the link in it instead.",
+            result.attempts_left,
+        )
     if result.outcome is CodeOutcome.EXPIRED:
         return _("That code has expired. Ask for a new code below.")
     if result.outcome is CodeOutcome.BURNED:
-        return _("That code can no longer be used (too many tries, or a newer code was sent). Ask for a new "
-                 "code below.")
+        return _(
+            "That code can no longer be used (too many tries, or a newer code was sent). Ask for a new "
+            "code below."
+        )
     return _("There is no code waiting for this request. Ask for a new code below.")
 
 

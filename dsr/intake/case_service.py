@@ -1,4 +1,5 @@
 """What the subject can do on their case page: read where it stands, write to us, withdraw it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,9 +27,19 @@ from dsr.notify.service import SECRET_PLACEHOLDER, queue_email
 WITHDRAWN_LETTER = "request_withdrawn"
 
 #: letters the portal itself sends about identity; they are not part of the conversation with staff
-IDENTITY_LETTERS = frozenset({"request_received", "verification_code", "verification_reminder", "step_up_code",
-                              "reopen_code", "download_code", "request_expired", "request_withdrawn",
-                              "request_verified"})
+IDENTITY_LETTERS = frozenset(
+    {
+        "request_received",
+        "verification_code",
+        "verification_reminder",
+        "step_up_code",
+        "reopen_code",
+        "download_code",
+        "request_expired",
+        "request_withdrawn",
+        "request_verified",
+    }
+)
 
 STATUS_TEXT = {
     RequestStatus.AWAITING_VERIFICATION: _l("Waiting for you to confirm who you are"),
@@ -63,7 +74,9 @@ def timeline(request: SubjectRequest) -> list[TimelineEntry]:
     if request.withdrawn_at:
         entries.append(TimelineEntry(request.withdrawn_at, _l("You withdrew your request")))
     elif request.closed_at and request.status is RequestStatus.EXPIRED:
-        entries.append(TimelineEntry(request.closed_at, _l("The request closed because it was not confirmed")))
+        entries.append(
+            TimelineEntry(request.closed_at, _l("The request closed because it was not confirmed"))
+        )
     elif request.closed_at and request.status is RequestStatus.COMPLETED:
         entries.append(TimelineEntry(request.closed_at, _l("We answered your request")))
     return sorted(entries, key=lambda entry: entry.at)
@@ -72,12 +85,19 @@ def timeline(request: SubjectRequest) -> list[TimelineEntry]:
 def conversation(session: orm.Session, request: SubjectRequest) -> list[Message]:
     """Messages between the subject and staff (not internal notes, not code letters)."""
     messages = session.scalars(
-        sa.select(Message).where(Message.request_id == request.id,
-                                 Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]))
+        sa.select(Message)
+        .where(
+            Message.request_id == request.id,
+            Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]),
+        )
         .order_by(Message.created_at, Message.id)
     ).all()
-    return [m for m in messages if m.direction is MessageDirection.FROM_SUBJECT
-            or (m.template not in IDENTITY_LETTERS and SECRET_PLACEHOLDER not in (m.body_text or ""))]
+    return [
+        m
+        for m in messages
+        if m.direction is MessageDirection.FROM_SUBJECT
+        or (m.template not in IDENTITY_LETTERS and SECRET_PLACEHOLDER not in (m.body_text or ""))
+    ]
 
 
 def can_reply(request: SubjectRequest) -> bool:
@@ -92,8 +112,14 @@ def post_reply(session: orm.Session, request: SubjectRequest, text: str) -> Mess
     """The subject writes to us on the case page (shown to staff on the case)."""
     if not can_reply(request):
         raise states.IllegalTransition(request.status, Action.SUBJECT_ANSWERED)
-    message = Message(request_id=request.id, direction=MessageDirection.FROM_SUBJECT, channel=DeliveryChannel.PORTAL,
-                      language=request.language, body_text=text, status=DeliveryStatus.NOT_SENT)
+    message = Message(
+        request_id=request.id,
+        direction=MessageDirection.FROM_SUBJECT,
+        channel=DeliveryChannel.PORTAL,
+        language=request.language,
+        body_text=text,
+        status=DeliveryStatus.NOT_SENT,
+    )
     session.add(message)
     session.flush()
     record(session, "subject.replied", actor_type="subject", request_id=request.id, message_id=message.id)
@@ -110,7 +136,13 @@ def withdraw(session: orm.Session, request: SubjectRequest) -> None:
     request.withdrawn_at = request.closed_at = now
     burn_waiting_codes(session, request)
     record(session, "case.withdrawn", actor_type="subject", request_id=request.id)
-    queue_email(session, to=request.email, template=WITHDRAWN_LETTER, language=request.language,
-                context={**letter_context(request), "case_url": case_link_url(request.public_id)},
-                request_id=request.id, dedupe_key=f"withdrawn:{request.id}")
+    queue_email(
+        session,
+        to=request.email,
+        template=WITHDRAWN_LETTER,
+        language=request.language,
+        context={**letter_context(request), "case_url": case_link_url(request.public_id)},
+        request_id=request.id,
+        dedupe_key=f"withdrawn:{request.id}",
+    )
     session.flush()

@@ -4,6 +4,7 @@ A browser sees a case only after proving it (the verification steps, the signed 
 every mail carries, or a fresh code); otherwise the answer is 404, as for a case that does not
 exist. The page speaks the case's language unless the visitor picked another.
 """
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
@@ -28,13 +29,25 @@ def _speak_case_language(case: SubjectRequest) -> None:
         g.language = case.language
 
 
+@bp.after_request
+def _forget_case_language(response):
+    # g can outlive the request (an app context pushed around several requests, as in tests).
+    g.pop("language", None)
+    return response
+
+
 def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status: int = 200):
     _speak_case_language(case)
-    return render_template("subject/case.html", case=case, timeline=case_service.timeline(case),
-                           messages=case_service.conversation(get_session(), case),
-                           status_text=case_service.STATUS_TEXT[case.status],
-                           can_reply=case_service.can_reply(case), can_withdraw=case_service.can_withdraw(case),
-                           reply_form=reply_form or ReplyForm(formdata=None)), status
+    return render_template(
+        "subject/case.html",
+        case=case,
+        timeline=case_service.timeline(case),
+        messages=case_service.conversation(get_session(), case),
+        status_text=case_service.STATUS_TEXT[case.status],
+        can_reply=case_service.can_reply(case),
+        can_withdraw=case_service.can_withdraw(case),
+        reply_form=reply_form or ReplyForm(formdata=None),
+    ), status
 
 
 @bp.get("/<public_id>")
@@ -91,6 +104,7 @@ def withdraw(public_id: str):
 
 # --------------------------------------------------------------------------- the case link in every mail
 
+
 def _case_of_token(token: str) -> tuple[SubjectRequest, bool]:
     try:
         link = links.read_case_token(token)
@@ -125,8 +139,15 @@ def reopen_send_code(token: str):
     enforce_limits(("resend_ip", client_ip()), ("resend_address", found.email))
     db = get_session()
     try:
-        service.issue_code(db, found, ChallengePurpose.REOPEN, ChallengeChannel.EMAIL, found.email, browser_binding(),
-                           context={"case_url": links.case_link_url(found.public_id)})
+        service.issue_code(
+            db,
+            found,
+            ChallengePurpose.REOPEN,
+            ChallengeChannel.EMAIL,
+            found.email,
+            browser_binding(),
+            context={"case_url": links.case_link_url(found.public_id)},
+        )
     except CodeLimitReached as exc:
         db.rollback()
         return _reopen_page(token, found, CodeForm(formdata=None), 429, refused=exc)
@@ -137,8 +158,14 @@ def reopen_send_code(token: str):
 def _reopen_page(token: str, found: SubjectRequest, form: CodeForm, status: int = 200, **extra):
     _speak_case_language(found)
     latest = service.latest_challenge(get_session(), found, ChallengePurpose.REOPEN)
-    return render_template("subject/reopen.html", case=found, token=token, form=form,
-                           delivery_failed=delivery_failed(latest), **extra), status
+    return render_template(
+        "subject/reopen.html",
+        case=found,
+        token=token,
+        form=form,
+        delivery_failed=delivery_failed(latest),
+        **extra,
+    ), status
 
 
 @bp.get("/open/<token>/code")
@@ -164,4 +191,3 @@ def reopen_check(token: str):
         return _reopen_page(token, found, form, 400)
     grant_case_access(found)
     return redirect(url_for("subject.case", public_id=found.public_id), code=303)
-

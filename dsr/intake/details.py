@@ -12,6 +12,7 @@ Keys stored in SubjectRequest.details:
 - restriction: `ground` (one of RESTRICTION_GROUNDS), `explanation` (optional)
 - access, erasure: nothing
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -45,45 +46,83 @@ QUESTIONS: dict[Right, tuple[Question, ...]] = {
     Right.ACCESS: (),
     Right.ERASURE: (),
     Right.RECTIFICATION: (
-        Question("wrong", _l("What is wrong or missing?"), "text",
-                 hint=_l("For example: my address is wrong, or my new surname is missing."),
-                 required_message=_l("Tell us what is wrong or missing")),
-        Question("correct", _l("What should it say instead?"), "text",
-                 hint=_l("Write the correct information as you want us to hold it."),
-                 required_message=_l("Tell us what it should say instead")),
+        Question(
+            "wrong",
+            _l("What is wrong or missing?"),
+            "text",
+            hint=_l("For example: my address is wrong, or my new surname is missing."),
+            required_message=_l("Tell us what is wrong or missing"),
+        ),
+        Question(
+            "correct",
+            _l("What should it say instead?"),
+            "text",
+            hint=_l("Write the correct information as you want us to hold it."),
+            required_message=_l("Tell us what it should say instead"),
+        ),
     ),
     Right.OBJECTION: (
-        Question("processing", _l("What do you object to?"), "choice", choices=(
-            (DIRECT_MARKETING, _l("Direct marketing (offers and newsletters). We stop at once.")),
-            (OTHER_PROCESSING, _l("Another use of my data")),
-        ), required_message=_l("Choose what you object to")),
-        Question("processing_text", _l("If another use: which use of your data do you object to?"), "text",
-                 hint=_l("For example: that you use my purchase history to tailor your website."),
-                 only_if=("processing", OTHER_PROCESSING),
-                 required_message=_l("Tell us which use of your data you object to")),
-        Question("reason", _l("If another use: why do you object?"), "text",
-                 hint=_l("Tell us about your own situation. We stop unless we have strong legitimate grounds "
-                         "that override your interests, or need the data for a legal claim."),
-                 only_if=("processing", OTHER_PROCESSING),
-                 required_message=_l("Tell us why you object")),
+        Question(
+            "processing",
+            _l("What do you object to?"),
+            "choice",
+            choices=(
+                (DIRECT_MARKETING, _l("Direct marketing (offers and newsletters). We stop at once.")),
+                (OTHER_PROCESSING, _l("Another use of my data")),
+            ),
+            required_message=_l("Choose what you object to"),
+        ),
+        Question(
+            "processing_text",
+            _l("If another use: which use of your data do you object to?"),
+            "text",
+            hint=_l("For example: that you use my purchase history to tailor your website."),
+            only_if=("processing", OTHER_PROCESSING),
+            required_message=_l("Tell us which use of your data you object to"),
+        ),
+        Question(
+            "reason",
+            _l("If another use: why do you object?"),
+            "text",
+            hint=_l(
+                "Tell us about your own situation. We stop unless we have strong legitimate grounds "
+                "that override your interests, or need the data for a legal claim."
+            ),
+            only_if=("processing", OTHER_PROCESSING),
+            required_message=_l("Tell us why you object"),
+        ),
     ),
     Right.WITHDRAW_CONSENT: (
-        Question("consent", _l("Which consent do you want to withdraw?"), "line",
-                 hint=_l("For example: the newsletter, or text messages about offers."),
-                 required_message=_l("Tell us which consent you want to withdraw")),
+        Question(
+            "consent",
+            _l("Which consent do you want to withdraw?"),
+            "line",
+            hint=_l("For example: the newsletter, or text messages about offers."),
+            required_message=_l("Tell us which consent you want to withdraw"),
+        ),
     ),
     Right.PORTABILITY: (
-        Question("receiving_service", _l("Should we send the data straight to another service?"), "line",
-                 hint=_l("If so, write the name of the service. Leave it empty to get the file yourself."),
-                 required=False),
+        Question(
+            "receiving_service",
+            _l("Should we send the data straight to another service?"),
+            "line",
+            hint=_l("If so, write the name of the service. Leave it empty to get the file yourself."),
+            required=False,
+        ),
     ),
     Right.RESTRICTION: (
-        Question("ground", _l("Why should we limit how we use your data?"), "choice", choices=(
-            ("accuracy", _l("I think the data is wrong, and you should not use it while you check")),
-            ("unlawful", _l("I think you use it unlawfully, but I do not want it deleted")),
-            ("legal_claims", _l("You no longer need it, but I need it kept for a legal claim")),
-            ("objection_pending", _l("I have objected, and you should not use it while you decide")),
-        ), required_message=_l("Choose why we should limit how we use your data")),
+        Question(
+            "ground",
+            _l("Why should we limit how we use your data?"),
+            "choice",
+            choices=(
+                ("accuracy", _l("I think the data is wrong, and you should not use it while you check")),
+                ("unlawful", _l("I think you use it unlawfully, but I do not want it deleted")),
+                ("legal_claims", _l("You no longer need it, but I need it kept for a legal claim")),
+                ("objection_pending", _l("I have objected, and you should not use it while you decide")),
+            ),
+            required_message=_l("Choose why we should limit how we use your data"),
+        ),
         Question("explanation", _l("Anything else we should know?"), "text", required=False),
     ),
 }

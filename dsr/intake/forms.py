@@ -1,6 +1,7 @@
 """The subject's forms. Each right's form is built from its questions (dsr.intake.details) plus the
 contact details; every check is one of dsr.intake.validation's, so the form and the service agree.
 """
+
 from __future__ import annotations
 
 import re
@@ -53,8 +54,12 @@ class CheckedForm(FlaskForm):
 
 
 class ChooseRightForm(CheckedForm):
-    right = RadioField(_l("What do you want to do?"), choices=[SelectChoice(r.value, RIGHT_TITLES[r]) for r in Right],
-                       validate_choice=False, validators=[Required()])
+    right = RadioField(
+        _l("What do you want to do?"),
+        choices=[SelectChoice(r.value, RIGHT_TITLES[r]) for r in Right],
+        validate_choice=False,
+        validators=[Required()],
+    )
 
     def checks(self) -> dict:
         def check(value):
@@ -93,9 +98,12 @@ class RequestForm(CheckedForm):
 def _question_field(question: Question):
     validators = [Required()] if question.required else []
     if question.kind == "choice":
-        return RadioField(question.label, choices=[SelectChoice(value, label) for value, label in question.choices],
-                          validate_choice=False,
-                          validators=validators)
+        return RadioField(
+            question.label,
+            choices=[SelectChoice(value, label) for value, label in question.choices],
+            validate_choice=False,
+            validators=validators,
+        )
     if question.kind == "line":
         return StringField(question.label, validators=validators)
     return TextAreaField(question.label, validators=validators)

@@ -4,6 +4,7 @@ Pure functions: each returns the normalised value or raises InvalidValue with a 
 the field, in the current language. The forms and `submit_request` both use them, so a value
 that reaches the database has passed the same checks whoever entered it.
 """
+
 from __future__ import annotations
 
 import re
@@ -68,11 +69,15 @@ def is_e164(value: str) -> bool:
         number = phonenumbers.parse(value, None)
     except phonenumbers.NumberParseException:
         return False
-    return phonenumbers.is_valid_number(number) and \
-        phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == value
+    return (
+        phonenumbers.is_valid_number(number)
+        and phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164) == value
+    )
 
 
-def single_line(value: str | None, *, max_length: int = MAX_LINE, required_message: str | None = None) -> str | None:
+def single_line(
+    value: str | None, *, max_length: int = MAX_LINE, required_message: str | None = None
+) -> str | None:
     """A one-line answer (it may end up in a mail header or a subject line): no line breaks."""
     text = unicodedata.normalize("NFC", (value or "")).strip()
     if not text:
@@ -86,7 +91,9 @@ def single_line(value: str | None, *, max_length: int = MAX_LINE, required_messa
     return text
 
 
-def free_text(value: str | None, *, max_length: int = MAX_TEXT, required_message: str | None = None) -> str | None:
+def free_text(
+    value: str | None, *, max_length: int = MAX_TEXT, required_message: str | None = None
+) -> str | None:
     """Several lines of text; line breaks are kept (as \\n), other control characters refused."""
     text = unicodedata.normalize("NFC", (value or "")).replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:

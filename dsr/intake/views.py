@@ -5,6 +5,7 @@ before the subject presses "Send"), and are checked again on sending. Sending an
 redirect that is the same for every address: whether any system knows the address is only
 looked up later, in a job.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -12,15 +13,14 @@ import secrets
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import get_locale
-from werkzeug.exceptions import TooManyRequests
 
-from dsr import ratelimit
 from dsr.auth.policy import public
 from dsr.db import get_session
 from dsr.identity.subject_access import browser_binding
+from dsr.identity.web import client_ip, enforce_limits
 from dsr.intake.details import QUESTIONS
-from dsr.intake.forms import ChooseRightForm, SendForm, request_form_class
-from dsr.intake.service import submit_request
+from dsr.intake.forms import ChooseRightForm, CodeForm, SendForm, request_form_class
+from dsr.intake.service import InvalidRequest, submit_request
 from dsr.models import Right, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
 
@@ -67,11 +67,21 @@ def form(right_slug: str):
     form = request_form_class(right)()
     if request.method == "POST" and "change" not in request.form:
         if form.validate():
-            return render_template("intake/check.html", form=form, right=right, questions=QUESTIONS[right],
-                                   send_form=SendForm(formdata=None, intake_key=secrets.token_urlsafe(24)))
+            return render_template(
+                "intake/check.html",
+                form=form,
+                right=right,
+                questions=QUESTIONS[right],
+                send_form=SendForm(formdata=None, intake_key=secrets.token_urlsafe(24)),
+            )
         return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
-    return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right],
-                           focus=request.form.get("change"))
+    return render_template(
+        "intake/form.html",
+        form=form,
+        right=right,
+        questions=QUESTIONS[right],
+        focus=request.form.get("change"),
+    )
 
 
 @bp.post("/request/<right_slug>/send")
@@ -82,14 +92,26 @@ def send(right_slug: str):
     send_form = SendForm()
     if not form.validate():
         return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
-    for name, key in (("intake_ip", request.remote_addr or "-"), ("intake_address", form.email.data)):
-        decision = ratelimit.hit(name, key)
-        if not decision.allowed:
-            raise TooManyRequests(retry_after=decision.retry_after)
+    enforce_limits(("intake_ip", client_ip()), ("intake_address", form.email.data))
     db = get_session()
-    filed = submit_request(db, right=right, email=form.email.data, language=str(get_locale()),
-                           phone=form.phone.data, full_name=form.full_name.data, details=form.details(),
-                           intake_key=send_form.valid_key(), browser_binding=browser_binding())
+    try:
+        filed = submit_request(
+            db,
+            right=right,
+            email=form.email.data,
+            language=str(get_locale()),
+            phone=form.phone.data,
+            full_name=form.full_name.data,
+            details=form.details(),
+            intake_key=send_form.valid_key(),
+            browser_binding=browser_binding(),
+        )
+    except InvalidRequest as exc:  # the form checks the same rules; this is the last line of defence
+        db.rollback()
+        for name, message in exc.errors.items():
+            if name in form:
+                form[name].errors = [message]
+        return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
     db.commit()  # "received" is said only after this
     session[FILED_KEY] = filed.public_id
     current_app.logger.info("request %s filed", filed.id)
@@ -100,10 +122,11 @@ def send(right_slug: str):
 @public
 def received():
     public_id = session.get(FILED_KEY)
-    filed = get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first() \
-        if isinstance(public_id, str) else None
+    filed = (
+        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+        if isinstance(public_id, str)
+        else None
+    )
     if filed is None:
         return redirect(url_for("intake.index"))
-    from dsr.intake.forms import CodeForm
-
     return render_template("intake/received.html", case=filed, code_form=CodeForm(formdata=None))

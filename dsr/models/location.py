@@ -5,6 +5,7 @@ the export and action areas rebuild it with `SubjectRef.from_json`. `error` is s
 the system could not answer (a message safe to show staff, no personal data). The phones in
 `ref` are the only copy the portal keeps of the numbers on file; they go with the case.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -21,7 +22,9 @@ class SubjectLocation(Base):
     __tablename__ = "subject_locations"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("subject_requests.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subject_requests.id", ondelete="CASCADE"), index=True
+    )
     system_key: Mapped[str] = mapped_column(sa.String(64))
     #: the system holds something on this subject (ref.found)
     found: Mapped[bool] = mapped_column(default=False)

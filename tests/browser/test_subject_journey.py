@@ -1,5 +1,6 @@
 """A data subject's whole journey in a real Chromium against the live portal, its worker process and a real
 SMTP server: file, prove the e-mail, prove the phone on file, see the case. axe-core checks every page."""
+
 from __future__ import annotations
 
 import time
@@ -22,7 +23,10 @@ SUBJECT_LIMITS = ("code_entry_address", "resend_address", "reply_ip")
 def portal_config(portal_config, tmp_path):
     # The lookup takes a few seconds, so the "checking" page that waits for it is seen too.
     use_directory(portal_config, tmp_path / "systems", {"crm": {"people": [KARI, OLA], "delay": 3}})
-    portal_config["RATE_LIMITS"] = {**portal_config["RATE_LIMITS"], **{name: "1000/60" for name in SUBJECT_LIMITS}}
+    portal_config["RATE_LIMITS"] = {
+        **portal_config["RATE_LIMITS"],
+        **{name: "1000/60" for name in SUBJECT_LIMITS},
+    }
     return portal_config
 
 
@@ -32,8 +36,11 @@ def _check(page, shots, name: str) -> None:
 
 
 def _sms_code(portal, number: str, count: int = 1) -> str:
-    lines = wait_until(lambda: [line for line in portal.sms_lines() if f"\t{number}\t" in line][count - 1:] or None,
-                       timeout=30, message=f"SMS {count} to {number}")
+    lines = wait_until(
+        lambda: [line for line in portal.sms_lines() if f"\t{number}\t" in line][count - 1 :] or None,
+        timeout=30,
+        message=f"SMS {count} to {number}",
+    )
     return six_digit_code(lines[0].rsplit("\t", 1)[-1])
 
 
@@ -102,8 +109,15 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
     page.locator("form button[type=submit]").click()  # nothing chosen
     assert page.locator(".error-summary").is_visible()
     _check(page, shots, "choose-error")
-    for slug in ("access", "rectification", "erasure", "restriction", "portability", "objection",
-                 "withdraw-consent"):
+    for slug in (
+        "access",
+        "rectification",
+        "erasure",
+        "restriction",
+        "portability",
+        "objection",
+        "withdraw-consent",
+    ):
         page.goto(f"{portal.url}/request/{slug}")
         _check(page, shots, f"form-{slug}")
     page.goto(f"{portal.url}/request/rectification")
@@ -133,7 +147,7 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
 
     # The link in the mail opens a confirm page; its button proves the address.
     mail = portal.latest_mail_text(KARI["email"])
-    link = mail[mail.index("/verify/link/"):].split()[0]
+    link = mail[mail.index("/verify/link/") :].split()[0]
     page.goto(portal.url + link)
     _check(page, shots, "link-confirm")
     page.locator("main form button[type=submit]").click()
@@ -159,7 +173,7 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
 
     # The case link every mail carries: fresh, and too old (then a fresh code opens it).
     verified_mail = portal.latest_mail_text(KARI["email"], count=2)
-    case_link = verified_mail[verified_mail.index("/case/open/"):].split()[0]
+    case_link = verified_mail[verified_mail.index("/case/open/") :].split()[0]
     other.goto(portal.url + case_link + f"?lang={language}")
     _check(other, shots, "case-link-confirm")
     old = _old_case_token(portal.app, public_id)
@@ -187,4 +201,6 @@ def _old_case_token(app, public_id: str) -> str:
         def get_timestamp(self) -> int:
             return int(time.time()) - 60 * 86400
 
-    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=CASE_SALT, signer=LongAgo).dumps({"r": public_id})
+    return URLSafeTimedSerializer(app.config["SECRET_KEY"], salt=CASE_SALT, signer=LongAgo).dumps(
+        {"r": public_id}
+    )
