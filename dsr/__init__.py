@@ -40,8 +40,6 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
     load_config(app, config, os.environ)
     if config and config.get("TESTING"):
         app.testing = True
-    app.config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
-    app.config.setdefault("MAX_FORM_MEMORY_SIZE", 256 * 1024)
     production = app.config["ENV"] == "production"
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,

@@ -64,6 +64,9 @@ DEFAULTS: dict[str, Any] = {
     "VERIFICATION_REMINDER_SECONDS": 86400,  # unverified requests get one reminder after this
     "VERIFICATION_EXPIRY_SECONDS": 7 * 86400,  # ... and expire after this
     "EMAIL_CHECK_DELIVERABILITY": False,  # ask DNS whether an e-mail domain accepts mail (needs network)
+    # Request size limits (bytes); Flask predefines both keys, so they are set here rather than by setdefault.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # a bigger body is answered 413
+    "MAX_FORM_MEMORY_SIZE": 256 * 1024,  # a bigger form field is answered 413
 }
 
 WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}

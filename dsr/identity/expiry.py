@@ -18,6 +18,7 @@ from dsr.audit.service import record
 from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import utcnow
+from dsr.identity.links import case_link_url
 from dsr.identity.service import burn_waiting_codes, issue_code
 from dsr.models import ChallengeChannel, ChallengePurpose, Message, RequestStatus, SubjectRequest
 from dsr.notify.service import queue_email
@@ -55,7 +56,7 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
                 to=request.email,
                 template=EXPIRED_LETTER,
                 language=request.language,
-                context=letter_context(request),
+                context={**letter_context(request), "case_url": case_link_url(request.public_id)},
                 request_id=request.id,
                 dedupe_key=f"expired:{request.id}",
             )
