@@ -293,6 +293,6 @@ def test_whatever_is_typed_the_answer_is_never_a_server_error(
 def test_an_oversized_body_is_refused_without_a_server_error(client, session):
     body = {"email": KARI["email"], "full_name": "x" * (2 * 1024 * 1024)}
     assert client.post("/request/erasure/send", data=body).status_code == 413
-    response = client.post("/request/erasure/send?lang=en", data={**body, "full_name": "x" * (300 * 1024)})
-    assert response.status_code == 400 and "200 characters or fewer" in response.get_data(as_text=True)
+    response = client.post("/request/erasure/send", data={**body, "full_name": "x" * (300 * 1024)})
+    assert response.status_code == 400 and 'id="full_name-error"' in response.get_data(as_text=True)
     assert session.scalar(sa.select(sa.func.count()).select_from(SubjectRequest)) == 0
