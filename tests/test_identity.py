@@ -142,6 +142,7 @@ def test_a_link_works_once_and_a_get_alone_consumes_nothing(app, client, session
     assert used.status_code == 303 and used.headers["Location"] == f"/case/{request.public_id}"
     assert _refresh(session, request).status is RequestStatus.IN_PROGRESS
     assert app.test_client().post(path).status_code == 410  # used once: never again
+    assert "This link has already been used" in scanner.get(path + "?lang=en").get_data(as_text=True)
     assert phone.get(f"/case/{request.public_id}").status_code == 200
 
 

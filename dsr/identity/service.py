@@ -344,6 +344,14 @@ def consume_link(
     return request, CodeResult(CodeOutcome.OK, challenge)
 
 
+def link_used(session: orm.Session, nonce: str) -> bool:
+    """The link's code was used, replaced or burned (for the confirm page; changes nothing)."""
+    challenge = session.scalars(
+        sa.select(VerificationChallenge).where(VerificationChallenge.link_nonce == nonce)
+    ).first()
+    return challenge is None or challenge.consumed_at is not None or challenge.burned_at is not None
+
+
 def _consume(session: orm.Session, challenge_id: int, browser_binding: str | None, now: datetime) -> bool:
     result = session.execute(
         sa.update(VerificationChallenge)

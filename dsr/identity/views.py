@@ -139,7 +139,14 @@ def resend_email_code(public_id: str):
 @public
 def link_confirm(token: str):
     case, expired = _case_of_link(token)
-    return render_template("identity/link.html", case=case, expired=expired, form=ConfirmForm(formdata=None))
+    _public_id, nonce, _expired = links.read_verify_token(token)
+    return render_template(
+        "identity/link.html",
+        case=case,
+        expired=expired,
+        used=service.link_used(get_session(), nonce),
+        form=ConfirmForm(formdata=None),
+    )
 
 
 @bp.post("/link/<token>")

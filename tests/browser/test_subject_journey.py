@@ -159,6 +159,10 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
     page.locator("form[action$='/phone'] button[type=submit]").click()
     page.wait_for_url("**/case/*")
     _check(page, shots, "case")
+    page.goto(portal.url + link)
+    assert page.locator("main a[href^='/verify/']").is_visible()  # used: it says so, and offers the way on
+    _check(page, shots, "link-used")
+    page.goto(f"{portal.url}/case/{public_id}")
 
     page.locator("#message").fill("Please also check the newsletter list.")
     page.locator("form[action$='/reply'] button[type=submit]").click()
