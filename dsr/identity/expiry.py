@@ -20,6 +20,7 @@ from dsr.cases.states import Action
 from dsr.db import utcnow
 from dsr.identity.links import case_link_url
 from dsr.identity.service import burn_waiting_codes, issue_code
+from dsr.intake.service import letter_context
 from dsr.models import ChallengeChannel, ChallengePurpose, Message, RequestStatus, SubjectRequest
 from dsr.notify.service import queue_email
 
@@ -34,7 +35,6 @@ class SweepCounts:
 
 
 def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: int = 200) -> SweepCounts:
-    from dsr.intake.service import letter_context
 
     now = now or utcnow()
     counts = SweepCounts()

@@ -24,6 +24,7 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.crypto import keyed_hmac
 from dsr.db import utcnow
+from dsr.identity.links import verify_link_url
 from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest, VerificationChallenge
 from dsr.notify.service import queue_email, queue_sms
 
@@ -126,8 +127,6 @@ def issue_code(
         **(context or {}),
     }
     if channel is ChallengeChannel.EMAIL:
-        from dsr.identity.links import verify_link_url
-
         if purpose is ChallengePurpose.VERIFY:
             values.setdefault("link_url", verify_link_url(request.public_id, challenge.link_nonce))
         message = queue_email(

@@ -23,6 +23,8 @@ from dsr.cases.opening import open_case
 from dsr.connectors.base import SubjectRef
 from dsr.db import utcnow
 from dsr.identity import service
+from dsr.identity.links import case_link_url
+from dsr.intake.service import letter_context
 from dsr.intake.validation import is_e164
 from dsr.models import ChallengeChannel, ChallengePurpose, RequestStatus, SubjectLocation, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
@@ -129,8 +131,6 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
 
 
 def _open(session: orm.Session, request: SubjectRequest, method: str) -> None:
-    from dsr.identity.links import case_link_url
-    from dsr.intake.service import letter_context
 
     open_case(session, request, method=method)
     service.burn_waiting_codes(session, request)

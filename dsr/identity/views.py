@@ -23,6 +23,7 @@ from dsr.identity.subject_access import (
 from dsr.identity.verification import FACTORS_FOR_METHOD, Step, advance, current_step, phone_on_file
 from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits, request_or_404
 from dsr.intake.forms import CodeForm, ConfirmForm
+from dsr.intake.service import letter_context
 from dsr.intake.validation import mask_phone
 from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest
 
@@ -114,8 +115,6 @@ def resend_email_code(public_id: str):
     enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
     db = get_session()
     try:
-        from dsr.intake.service import letter_context
-
         service.issue_code(
             db,
             case,

@@ -13,7 +13,9 @@ from dsr.audit.service import record
 from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import utcnow
+from dsr.identity.links import case_link_url
 from dsr.identity.service import burn_waiting_codes
+from dsr.intake.service import letter_context
 from dsr.models import (
     DeliveryChannel,
     DeliveryStatus,
@@ -128,8 +130,6 @@ def post_reply(session: orm.Session, request: SubjectRequest, text: str) -> Mess
 
 def withdraw(session: orm.Session, request: SubjectRequest) -> None:
     """The subject takes the request back; a letter confirms it. Raises IllegalTransition when closed."""
-    from dsr.identity.links import case_link_url
-    from dsr.intake.service import letter_context
 
     states.apply(request, Action.WITHDRAW)
     now = utcnow()

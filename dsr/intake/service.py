@@ -18,6 +18,7 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
+from dsr.identity.links import external_url
 from dsr.identity.service import issue_code
 from dsr.intake.details import InvalidDetails, clean_details
 from dsr.intake.validation import InvalidValue, normalise_email, normalise_phone, single_line
@@ -116,7 +117,6 @@ def submit_request(
 
 
 def letter_context(request: SubjectRequest) -> dict[str, Any]:
-    from dsr.identity.links import external_url
 
     return {
         "case": request,
