@@ -40,8 +40,6 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
     load_config(app, config, os.environ)
     if config and config.get("TESTING"):
         app.testing = True
-    app.config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
-    app.config.setdefault("MAX_FORM_MEMORY_SIZE", 256 * 1024)
     production = app.config["ENV"] == "production"
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True,
@@ -93,9 +91,11 @@ def configure_blueprints(app: Flask) -> None:
     from dsr.auth.views import bp as auth
     from dsr.cases.views import bp as cases
     from dsr.health import bp as health
-    from dsr.intake import bp as intake
+    from dsr.identity.views import bp as identity
+    from dsr.intake.case_views import bp as subject
+    from dsr.intake.views import bp as intake
 
-    for blueprint in (intake, health, auth, staff_admin, cases):
+    for blueprint in (intake, identity, subject, health, auth, staff_admin, cases):
         app.register_blueprint(blueprint)
 
 

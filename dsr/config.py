@@ -71,6 +71,19 @@ DEFAULTS: dict[str, Any] = {
     "ERASURE_FOUR_EYES": False,
     # Deadline reminders to staff: days before the due date (and daily once overdue).
     "REMINDER_DAYS_BEFORE": [7, 3, 1],
+    # Identity verification of subjects: one-time codes, links, the case page (seconds).
+    "CODE_TTL_SECONDS": 600,  # a code (and the equivalent link) is valid this long
+    "CODE_MAX_ATTEMPTS": 5,  # wrong tries before a code is burned
+    "CODES_PER_DAY": 3,  # codes per request and purpose in any 24 hours (the first one included)
+    "CODE_RESEND_SECONDS": 60,  # at least this long between two codes of the same request and purpose
+    "CASE_LINK_MAX_AGE_SECONDS": 30 * 86400,  # the signed case link in every e-mail; older ones ask for a code
+    "CASE_ACCESS_SECONDS": 4 * 3600,  # how long a browser may see a case after proving who it is
+    "VERIFICATION_REMINDER_SECONDS": 86400,  # unverified requests get one reminder after this
+    "VERIFICATION_EXPIRY_SECONDS": 7 * 86400,  # ... and expire after this
+    "EMAIL_CHECK_DELIVERABILITY": False,  # ask DNS whether an e-mail domain accepts mail (needs network)
+    # Request size limits (bytes); Flask predefines both keys, so they are set here rather than by setdefault.
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # a bigger body is answered 413
+    "MAX_FORM_MEMORY_SIZE": 256 * 1024,  # a bigger form field is answered 413
 }
 
 WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}

@@ -29,7 +29,10 @@ DEFAULT_LIMITS: dict[str, str] = {
     "intake_ip": "5/3600",  # requests filed per IP per hour
     "intake_address": "3/86400",  # requests filed per e-mail address per day
     "code_entry_ip": "30/600",  # codes typed per IP per 10 minutes (each code also has 5 attempts)
+    "code_entry_address": "20/3600",  # codes typed for one e-mail address's requests per hour
     "resend_ip": "10/3600",  # new codes asked for per IP per hour
+    "resend_address": "6/86400",  # new codes asked for one e-mail address per day
+    "reply_ip": "30/3600",  # messages subjects write on their case pages per IP per hour
     "login_account": "5/60",  # staff password attempts per account per minute
     "login_ip": "20/60",  # staff password attempts per IP per minute
     "mfa_account": "5/60",  # staff TOTP codes typed per account per minute

@@ -1,4 +1,1 @@
-"""Public pages: the start page, choosing a right and filing a request."""
-from dsr.intake.views import bp
-
-__all__ = ["bp"]
+"""Public pages: the start page, choosing a right, filing a request, and the subject's case page."""

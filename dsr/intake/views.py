@@ -1,16 +1,132 @@
-"""Public start page."""
+"""Public pages: the start page, choosing a right, the right's form, check your answers, received.
+
+The answers travel from the form to check-your-answers as hidden fields (nothing is stored
+before the subject presses "Send"), and are checked again on sending. Sending answers with a
+redirect that is the same for every address: whether any system knows the address is only
+looked up later, in a job.
+"""
+
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import secrets
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
 
 from dsr.auth.policy import public
-from dsr.models import Right
+from dsr.db import get_session
+from dsr.identity.subject_access import browser_binding
+from dsr.identity.web import client_ip, enforce_limits
+from dsr.intake.details import QUESTIONS
+from dsr.intake.forms import ChooseRightForm, CodeForm, SendForm, request_form_class
+from dsr.intake.service import InvalidRequest, submit_request
+from dsr.models import Right, SubjectRequest
+from dsr.models.enums import STEP_UP_RIGHTS
 
 bp = Blueprint("intake", __name__)
+
+FILED_KEY = "dsr_filed"  # the public id of the request this browser filed last (for the received page)
+RIGHT_SLUGS = {right: right.value.replace("_", "-") for right in Right}
+_BY_SLUG = {slug: right for right, slug in RIGHT_SLUGS.items()}
+
+
+def right_from_slug(slug: str) -> Right:
+    right = _BY_SLUG.get(slug)
+    if right is None:
+        abort(404)
+    return right
+
+
+@bp.app_context_processor
+def _intake_globals() -> dict:
+    return {"right_slugs": RIGHT_SLUGS, "step_up_rights": STEP_UP_RIGHTS}
 
 
 @bp.get("/")
 @public
 def index():
-    return render_template("intake/index.html", controller=current_app.extensions["dsr.controller"],
-                           rights=list(Right))
+    return render_template("intake/index.html", rights=list(Right))
+
+
+@bp.route("/request", methods=["GET", "POST"])
+@public
+def choose():
+    form = ChooseRightForm()
+    if request.method == "POST":
+        if form.validate():
+            return redirect(url_for("intake.form", right_slug=RIGHT_SLUGS[Right(form.right.data)]), code=303)
+        return render_template("intake/choose.html", form=form), 400
+    return render_template("intake/choose.html", form=form)
+
+
+@bp.route("/request/<right_slug>", methods=["GET", "POST"])
+@public
+def form(right_slug: str):
+    right = right_from_slug(right_slug)
+    form = request_form_class(right)()
+    if request.method == "POST" and "change" not in request.form:
+        if form.validate():
+            return render_template(
+                "intake/check.html",
+                form=form,
+                right=right,
+                questions=QUESTIONS[right],
+                send_form=SendForm(formdata=None, intake_key=secrets.token_urlsafe(24)),
+            )
+        return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
+    return render_template(
+        "intake/form.html",
+        form=form,
+        right=right,
+        questions=QUESTIONS[right],
+        focus=request.form.get("change"),
+    )
+
+
+@bp.post("/request/<right_slug>/send")
+@public
+def send(right_slug: str):
+    right = right_from_slug(right_slug)
+    form = request_form_class(right)()
+    send_form = SendForm()
+    if not form.validate():
+        return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
+    enforce_limits(("intake_ip", client_ip()), ("intake_address", form.email.data))
+    db = get_session()
+    try:
+        filed = submit_request(
+            db,
+            right=right,
+            email=form.email.data,
+            language=str(get_locale()),
+            phone=form.phone.data,
+            full_name=form.full_name.data,
+            details=form.details(),
+            intake_key=send_form.valid_key(),
+            browser_binding=browser_binding(),
+        )
+    except InvalidRequest as exc:  # the form checks the same rules; this is the last line of defence
+        db.rollback()
+        for name, message in exc.errors.items():
+            if name in form:
+                form[name].errors = [message]
+        return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
+    db.commit()  # "received" is said only after this
+    session[FILED_KEY] = filed.public_id
+    current_app.logger.info("request %s filed", filed.id)
+    return redirect(url_for("intake.received"), code=303)
+
+
+@bp.get("/request/received")
+@public
+def received():
+    public_id = session.get(FILED_KEY)
+    filed = (
+        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+        if isinstance(public_id, str)
+        else None
+    )
+    if filed is None:
+        return redirect(url_for("intake.index"))
+    return render_template("intake/received.html", case=filed, code_form=CodeForm(formdata=None))

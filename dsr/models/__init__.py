@@ -16,6 +16,7 @@ from dsr.models.enums import (
     TaskAction,
     TaskState,
 )
+from dsr.models.location import SubjectLocation
 from dsr.models.message import Message
 from dsr.models.outbox import OutboxJob
 from dsr.models.request import ClockPause, SubjectRequest
@@ -26,6 +27,6 @@ from dsr.models.verification import VerificationChallenge
 __all__ = [
     "AuditEvent", "BundleKind", "BundleStatus", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection",
-    "OutboxJob", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectRequest", "SystemTask",
+    "OutboxJob", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemTask",
     "TaskAction", "TaskState", "VerificationChallenge",
 ]

@@ -1,0 +1,104 @@
+"""Unverified requests: one reminder (with a fresh code) VERIFICATION_REMINDER_SECONDS after filing, and
+expiry with a message saying so at verification_expires_at (VERIFICATION_EXPIRY_SECONDS after filing).
+
+Run periodically by a job; safe to run twice or concurrently (each step is guarded by the
+request's state and by the letters' dedupe keys).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import orm
+
+from dsr.audit.service import record
+from dsr.cases import states
+from dsr.cases.states import Action
+from dsr.db import utcnow
+from dsr.identity.links import case_link_url
+from dsr.identity.service import burn_waiting_codes, issue_code
+from dsr.intake.service import letter_context
+from dsr.models import ChallengeChannel, ChallengePurpose, Message, RequestStatus, SubjectRequest
+from dsr.notify.service import queue_email
+
+REMINDER_LETTER = "verification_reminder"
+EXPIRED_LETTER = "request_expired"
+
+
+@dataclass
+class SweepCounts:
+    reminded: int = 0
+    expired: int = 0
+
+
+def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: int = 200) -> SweepCounts:
+
+    now = now or utcnow()
+    counts = SweepCounts()
+    remind_before = now - timedelta(seconds=int(current_app.config["VERIFICATION_REMINDER_SECONDS"]))
+    waiting = SubjectRequest.status == RequestStatus.AWAITING_VERIFICATION
+    for request in session.scalars(
+        sa.select(SubjectRequest)
+        .where(waiting, SubjectRequest.verification_expires_at <= now)
+        .order_by(SubjectRequest.id)
+        .limit(batch)
+    ).all():
+        states.apply(request, Action.EXPIRE)
+        request.closed_at = now
+        burn_waiting_codes(session, request)
+        record(session, "request.expired", actor_type="system", request_id=request.id)
+        if not _letter_exists(session, f"expired:{request.id}"):
+            queue_email(
+                session,
+                to=request.email,
+                template=EXPIRED_LETTER,
+                language=request.language,
+                context={**letter_context(request), "case_url": case_link_url(request.public_id)},
+                request_id=request.id,
+                dedupe_key=f"expired:{request.id}",
+            )
+        counts.expired += 1
+    for request in session.scalars(
+        sa.select(SubjectRequest)
+        .where(
+            waiting,
+            SubjectRequest.verification_reminded_at.is_(None),
+            SubjectRequest.created_at <= remind_before,
+            sa.or_(
+                SubjectRequest.verification_expires_at.is_(None), SubjectRequest.verification_expires_at > now
+            ),
+        )
+        .order_by(SubjectRequest.id)
+        .limit(batch)
+    ).all():
+        request.verification_reminded_at = now
+        if not _letter_exists(session, f"reminder:{request.id}"):
+            # A fresh code: the first one expired long ago. Not bound to a browser: the subject may
+            # come back on another device, and the code only reaches their own mailbox anyway.
+            issue_code(
+                session,
+                request,
+                ChallengePurpose.VERIFY,
+                ChallengeChannel.EMAIL,
+                request.email,
+                template=REMINDER_LETTER,
+                context=letter_context(request),
+                dedupe_key=f"reminder:{request.id}",
+                enforce_limits=False,
+            )
+        record(session, "request.reminded", actor_type="system", request_id=request.id)
+        counts.reminded += 1
+    session.flush()
+    return counts
+
+
+def _letter_exists(session: orm.Session, dedupe_key: str) -> bool:
+    return (
+        session.scalar(
+            sa.select(sa.func.count()).select_from(Message).where(Message.dedupe_key == dedupe_key)
+        )
+        > 0
+    )

@@ -1,0 +1,83 @@
+"""The lookup job's service: find the subject in every connected system after the request is filed.
+
+It runs in a job, never in the web request, so the intake page answers the same whether or not
+any system knows the address. One `subject_locations` row per system keeps the connector's
+SubjectRef (the export and action areas reuse it) or the error the system gave.
+
+A system that fails does not lower the bar silently: while retries remain and no system that
+answered holds a phone, the job is retried (the rows written so far are kept for staff). On the
+last attempt the lookup completes with what there is: step-up by SMS if any system that
+answered holds a phone, otherwise e-mail alone (staff see the per-system errors on the case and
+can ask for more).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from dsr.audit.service import record
+from dsr.connectors.base import Identity
+from dsr.connectors.registry import locate_everywhere
+from dsr.db import utcnow
+from dsr.identity.verification import advance, phone_on_file
+from dsr.models import RequestStatus, SubjectLocation, SubjectRequest
+from dsr.models.enums import STEP_UP_RIGHTS
+
+log = logging.getLogger(__name__)
+
+
+class LookupIncomplete(Exception):
+    """Some systems did not answer and none that did holds a phone: try again later."""
+
+
+def locate_subject(session: orm.Session, request_id: int, *, final_attempt: bool = True) -> bool:
+    """Ask every system for the subject of `request_id` and store the answers; False if there is
+    nothing to do (unknown request, already looked up, or no longer waiting for verification)."""
+    request = session.get(SubjectRequest, request_id)
+    if request is None or request.lookup_done_at is not None:
+        return False
+    lookup = locate_everywhere(Identity(email=request.email))
+    now = utcnow()
+    session.execute(sa.delete(SubjectLocation).where(SubjectLocation.request_id == request.id))
+    for key, ref in lookup.refs.items():
+        session.add(
+            SubjectLocation(
+                request_id=request.id, system_key=key, found=ref.found, ref=ref.to_json(), located_at=now
+            )
+        )
+    for key, error in lookup.errors.items():
+        session.add(
+            SubjectLocation(
+                request_id=request.id, system_key=key, found=False, error=error[:300], located_at=now
+            )
+        )
+    session.flush()
+    phone = phone_on_file(session, request)
+    if lookup.errors and phone is None and not final_attempt:
+        record(
+            session,
+            "request.lookup_incomplete",
+            actor_type="system",
+            request_id=request.id,
+            failed=len(lookup.errors),
+        )
+        session.commit()  # keep what the systems said for staff; the job is retried
+        raise LookupIncomplete(f"{len(lookup.errors)} system(s) did not answer")
+    request.lookup_done_at = now
+    request.step_up_required = request.right in STEP_UP_RIGHTS and phone is not None
+    record(
+        session,
+        "request.located",
+        actor_type="system",
+        request_id=request.id,
+        systems=len(lookup.refs) + len(lookup.errors),
+        found=sum(1 for r in lookup.refs.values() if r.found),
+        failed=len(lookup.errors),
+        phone_on_file=phone is not None,
+    )
+    if request.status is RequestStatus.AWAITING_VERIFICATION:
+        advance(session, request)
+    return True

@@ -1,0 +1,145 @@
+"""The verification steps of a filed request, decided from what the database knows.
+
+1. The e-mail address: a VERIFY code (or its link) consumed.
+2. For access, portability and erasure, once the lookup job has asked every connected system:
+   if a system holds a phone number for the subject, a STEP_UP code goes by SMS to that number
+   on file (never to one typed in the form) and must be consumed too. With no phone on file the
+   e-mail alone suffices (staff can ask for more).
+3. All factors done: `dsr.cases.opening.open_case` opens the case.
+
+`advance()` moves a request as far as it can and is called wherever a factor or the lookup
+completes (the code POST, the link POST, the lookup job), so whichever finishes last carries the
+request on; it is idempotent and serialises concurrent callers on the request row.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from dsr.cases.opening import open_case
+from dsr.connectors.base import SubjectRef
+from dsr.db import utcnow
+from dsr.identity import service
+from dsr.identity.links import case_link_url
+from dsr.intake.service import letter_context
+from dsr.intake.validation import is_e164
+from dsr.models import ChallengeChannel, ChallengePurpose, RequestStatus, SubjectLocation, SubjectRequest
+from dsr.models.enums import STEP_UP_RIGHTS
+from dsr.notify.service import queue_email
+
+VERIFIED_LETTER = "request_verified"
+EMAIL_ONLY = "email_code"
+EMAIL_AND_SMS = "email_code+sms_code"
+
+#: the factors a browser must have shown for a case opened by each method
+FACTORS_FOR_METHOD = {EMAIL_ONLY: frozenset({"email"}), EMAIL_AND_SMS: frozenset({"email", "sms"})}
+
+
+class Step(StrEnum):
+    EMAIL = "email"  # waiting for the e-mail code or link
+    CHECKING = "checking"  # e-mail proven; the lookup job has not finished
+    PHONE = "phone"  # waiting for the SMS code to the phone on file
+    OPENED = "opened"  # the case is open (or further along)
+    CLOSED = "closed"  # expired or withdrawn before verification
+
+
+def needs_lookup_first(request: SubjectRequest) -> bool:
+    return request.right in STEP_UP_RIGHTS
+
+
+def phone_on_file(session: orm.Session, request: SubjectRequest) -> str | None:
+    """The first valid number a connected system holds for the subject, in systems.toml order."""
+    for location in locations(session, request):
+        if not location.found or not location.ref:
+            continue
+        for phone in SubjectRef.from_json(location.ref).phones:
+            if isinstance(phone, str) and is_e164(phone):
+                return phone
+    return None
+
+
+def locations(session: orm.Session, request: SubjectRequest) -> list[SubjectLocation]:
+    return list(
+        session.scalars(
+            sa.select(SubjectLocation)
+            .where(SubjectLocation.request_id == request.id)
+            .order_by(SubjectLocation.id)
+        )
+    )
+
+
+def current_step(session: orm.Session, request: SubjectRequest) -> Step:
+    """Where the request stands, without changing anything (for GET pages)."""
+    if request.status is not RequestStatus.AWAITING_VERIFICATION:
+        return (
+            Step.CLOSED
+            if request.status in (RequestStatus.EXPIRED, RequestStatus.WITHDRAWN)
+            and request.verified_at is None
+            else Step.OPENED
+        )
+    if service.consumed_challenge(session, request, ChallengePurpose.VERIFY) is None:
+        return Step.EMAIL
+    if needs_lookup_first(request) and request.lookup_done_at is None:
+        return Step.CHECKING
+    if request.step_up_required:
+        return Step.PHONE
+    return Step.CHECKING  # all factors are in: the next advance() opens the case
+
+
+def advance(session: orm.Session, request: SubjectRequest) -> Step:
+    """Open the case if every factor is done, or start the SMS step-up when it is due."""
+    # Take the request row first: the code POST and the lookup job may both get here at once.
+    session.execute(
+        sa.update(SubjectRequest).where(SubjectRequest.id == request.id).values(updated_at=utcnow())
+    )
+    session.refresh(request)
+    if request.status is not RequestStatus.AWAITING_VERIFICATION:
+        return current_step(session, request)
+    email = service.consumed_challenge(session, request, ChallengePurpose.VERIFY)
+    if email is None:
+        return Step.EMAIL
+    if not needs_lookup_first(request):
+        _open(session, request, EMAIL_ONLY)
+        return Step.OPENED
+    if request.lookup_done_at is None:
+        return Step.CHECKING
+    phone = phone_on_file(session, request)
+    if phone is None:
+        request.step_up_required = False
+        _open(session, request, EMAIL_ONLY)
+        return Step.OPENED
+    request.step_up_required = True
+    if service.consumed_challenge(session, request, ChallengePurpose.STEP_UP) is not None:
+        _open(session, request, EMAIL_AND_SMS)
+        return Step.OPENED
+    if service.latest_challenge(session, request, ChallengePurpose.STEP_UP) is None:
+        # The first SMS code goes out by itself, bound to the browser that proved the e-mail.
+        service.issue_code(
+            session,
+            request,
+            ChallengePurpose.STEP_UP,
+            ChallengeChannel.SMS,
+            phone,
+            email.browser_binding,
+            enforce_limits=False,
+        )
+    session.flush()
+    return Step.PHONE
+
+
+def _open(session: orm.Session, request: SubjectRequest, method: str) -> None:
+
+    open_case(session, request, method=method)
+    service.burn_waiting_codes(session, request)
+    queue_email(
+        session,
+        to=request.email,
+        template=VERIFIED_LETTER,
+        language=request.language,
+        context={**letter_context(request), "case_url": case_link_url(request.public_id)},
+        request_id=request.id,
+        dedupe_key=f"verified:{request.id}",
+    )

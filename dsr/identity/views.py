@@ -1,0 +1,280 @@
+"""Proving who you are: the e-mail code (or its link), then the SMS code to the phone on file.
+
+GET pages only show where the request stands; every change (a code tried, a link used, a new
+code sent) is a POST. Verification links open a confirm page and are consumed by its POST only,
+so mail scanners that fetch links burn nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
+
+from dsr.auth.policy import public
+from dsr.db import get_session
+from dsr.identity import links, service
+from dsr.identity.service import CodeLimitReached
+from dsr.identity.subject_access import (
+    browser_binding,
+    factors,
+    grant_case_access,
+    has_case_access,
+    remember_factor,
+)
+from dsr.identity.verification import FACTORS_FOR_METHOD, Step, advance, current_step, phone_on_file
+from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits, request_or_404
+from dsr.intake.forms import CodeForm, ConfirmForm
+from dsr.intake.service import letter_context
+from dsr.intake.validation import mask_phone
+from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest
+
+bp = Blueprint("identity", __name__, url_prefix="/verify")
+
+CHECKING_REFRESH_SECONDS = 3
+CHECKING_MAX_REFRESHES = 40  # two minutes; then the subject presses "Check again"
+
+
+def wants_email_proof(case: SubjectRequest) -> bool:
+    """The e-mail step is open to this browser: nobody proved the address yet, or another browser did
+    (this one lost its session, or the subject switched device) and the case is not open yet."""
+    step = current_step(get_session(), case)
+    return step is Step.EMAIL or (step in (Step.CHECKING, Step.PHONE) and "email" not in factors(case))
+
+
+def next_page(case: SubjectRequest):
+    """Where this browser goes next, from what the request and this browser have proven."""
+    step = current_step(get_session(), case)
+    shown = factors(case)
+    if step is Step.OPENED:
+        needed = FACTORS_FOR_METHOD.get(case.identity_method or "")
+        if has_case_access(case.public_id) or (needed and needed <= shown):
+            grant_case_access(case)
+            return redirect(url_for("subject.case", public_id=case.public_id), code=303)
+        return redirect(url_for("identity.verify", public_id=case.public_id), code=303)
+    if step is Step.CLOSED or "email" not in shown:
+        return redirect(url_for("identity.verify", public_id=case.public_id), code=303)
+    if step is Step.PHONE:
+        return redirect(url_for("identity.phone", public_id=case.public_id), code=303)
+    return redirect(url_for("identity.checking", public_id=case.public_id), code=303)
+
+
+# --------------------------------------------------------------------------- the e-mail code
+
+
+@bp.get("/<public_id>")
+@public
+def verify(public_id: str):
+    case = request_or_404(public_id)
+    return _verify_page(case, CodeForm(formdata=None))
+
+
+def _verify_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extra):
+    step = current_step(get_session(), case)
+    latest = service.latest_challenge(get_session(), case, ChallengePurpose.VERIFY)
+    return render_template(
+        "identity/verify.html",
+        case=case,
+        form=form,
+        step=step,
+        show_form=wants_email_proof(case),
+        has_access=has_case_access(case.public_id),
+        proven="email" in factors(case),
+        delivery_failed=delivery_failed(latest),
+        resend_form=ConfirmForm(formdata=None),
+        **extra,
+    ), status
+
+
+@bp.post("/<public_id>")
+@public
+def check_email_code(public_id: str):
+    case = request_or_404(public_id)
+    form = CodeForm()
+    if not wants_email_proof(case):
+        return next_page(case)
+    if not form.validate():
+        return _verify_page(case, form, 400)
+    enforce_limits(("code_entry_ip", client_ip()), ("code_entry_address", case.email))
+    db = get_session()
+    result = service.check_code(db, case, ChallengePurpose.VERIFY, form.code.data, browser_binding())
+    if result.ok:
+        remember_factor(case, "email")
+        advance(db, case)
+    db.commit()
+    if not result.ok:
+        form.code.errors = [code_error_message(result)]
+        return _verify_page(case, form, 400)
+    return next_page(case)
+
+
+@bp.post("/<public_id>/resend")
+@public
+def resend_email_code(public_id: str):
+    case = request_or_404(public_id)
+    if not wants_email_proof(case):
+        return next_page(case)
+    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
+    db = get_session()
+    try:
+        service.issue_code(
+            db,
+            case,
+            ChallengePurpose.VERIFY,
+            ChallengeChannel.EMAIL,
+            case.email,
+            browser_binding(),
+            context=letter_context(case),
+        )
+    except CodeLimitReached as exc:
+        db.rollback()
+        return _verify_page(case, CodeForm(formdata=None), 429, refused=exc)
+    db.commit()
+    return _verify_page(case, CodeForm(formdata=None), resent=True)
+
+
+# --------------------------------------------------------------------------- the link
+
+
+@bp.get("/link/<token>")
+@public
+def link_confirm(token: str):
+    case, expired = _case_of_link(token)
+    _public_id, nonce, _expired = links.read_verify_token(token)
+    return render_template(
+        "identity/link.html",
+        case=case,
+        expired=expired,
+        used=service.link_used(get_session(), nonce),
+        form=ConfirmForm(formdata=None),
+    )
+
+
+@bp.post("/link/<token>")
+@public
+def link_use(token: str):
+    case, expired = _case_of_link(token)
+    if expired:
+        return render_template(
+            "identity/link.html", case=case, expired=True, form=ConfirmForm(formdata=None)
+        ), 410
+    public_id, nonce, _expired = links.read_verify_token(token)
+    enforce_limits(("code_entry_ip", client_ip()))
+    db = get_session()
+    case, result = service.consume_link(db, public_id, nonce, browser_binding())
+    if case is None:
+        abort(404)
+    if result.ok:
+        remember_factor(case, "email")
+        advance(db, case)
+    db.commit()
+    if not result.ok:
+        if "email" in factors(case) or has_case_access(case.public_id):
+            return next_page(case)  # a second click in the browser that used it: carry on
+        abort(410)
+    return next_page(case)
+
+
+def _case_of_link(token: str) -> tuple[SubjectRequest, bool]:
+    try:
+        public_id, _nonce, expired = links.read_verify_token(token)
+    except links.LinkInvalid:
+        abort(404)
+    return request_or_404(public_id), expired
+
+
+# --------------------------------------------------------------------------- waiting for the lookup
+
+
+@bp.get("/<public_id>/checking")
+@public
+def checking(public_id: str):
+    case = request_or_404(public_id)
+    step = current_step(get_session(), case)
+    if step is not Step.CHECKING or "email" not in factors(case):
+        return next_page(case)
+    # The page reloads itself through the Refresh header (no script, nothing inline), a limited
+    # number of times, and can be told to stop: a page that keeps reloading is hard to read.
+    rounds = request.args.get("n", default=0, type=int)
+    refreshing = request.args.get("refresh") != "off" and rounds < CHECKING_MAX_REFRESHES
+    response = make_response(
+        render_template(
+            "identity/checking.html",
+            case=case,
+            refreshing=refreshing,
+            refresh_seconds=CHECKING_REFRESH_SECONDS,
+        )
+    )
+    if refreshing:
+        target = url_for("identity.checking", public_id=case.public_id, n=rounds + 1)
+        response.headers["Refresh"] = f"{CHECKING_REFRESH_SECONDS}; url={target}"
+    return response
+
+
+# --------------------------------------------------------------------------- the SMS code
+
+
+@bp.get("/<public_id>/phone")
+@public
+def phone(public_id: str):
+    case = request_or_404(public_id)
+    if current_step(get_session(), case) is not Step.PHONE or "email" not in factors(case):
+        return next_page(case)
+    return _phone_page(case, CodeForm(formdata=None))
+
+
+def _phone_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extra):
+    db = get_session()
+    latest = service.latest_challenge(db, case, ChallengePurpose.STEP_UP)
+    number = latest.destination if latest else phone_on_file(db, case)
+    return render_template(
+        "identity/phone.html",
+        case=case,
+        form=form,
+        masked=mask_phone(number) if number else "",
+        delivery_failed=delivery_failed(latest),
+        resend_form=ConfirmForm(formdata=None),
+        **extra,
+    ), status
+
+
+@bp.post("/<public_id>/phone")
+@public
+def check_phone_code(public_id: str):
+    case = request_or_404(public_id)
+    if current_step(get_session(), case) is not Step.PHONE or "email" not in factors(case):
+        return next_page(case)
+    form = CodeForm()
+    if not form.validate():
+        return _phone_page(case, form, 400)
+    enforce_limits(("code_entry_ip", client_ip()), ("code_entry_address", case.email))
+    db = get_session()
+    result = service.check_code(db, case, ChallengePurpose.STEP_UP, form.code.data, browser_binding())
+    if result.ok:
+        remember_factor(case, "sms")
+        advance(db, case)
+    db.commit()
+    if not result.ok:
+        form.code.errors = [code_error_message(result)]
+        return _phone_page(case, form, 400)
+    return next_page(case)
+
+
+@bp.post("/<public_id>/phone/resend")
+@public
+def resend_phone_code(public_id: str):
+    case = request_or_404(public_id)
+    if current_step(get_session(), case) is not Step.PHONE or "email" not in factors(case):
+        return next_page(case)
+    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
+    db = get_session()
+    number = phone_on_file(db, case)
+    if number is None:
+        abort(404)
+    try:
+        service.issue_code(
+            db, case, ChallengePurpose.STEP_UP, ChallengeChannel.SMS, number, browser_binding()
+        )
+    except CodeLimitReached as exc:
+        db.rollback()
+        return _phone_page(case, CodeForm(formdata=None), 429, refused=exc)
+    db.commit()
+    return _phone_page(case, CodeForm(formdata=None), resent=True)

@@ -1,0 +1,60 @@
+"""Helpers the subject-facing views share: load a request by public id, abuse limits, code messages."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import abort, request
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from werkzeug.exceptions import TooManyRequests
+
+from dsr import ratelimit
+from dsr.db import get_session
+from dsr.identity.service import CodeOutcome, CodeResult
+from dsr.models import DeliveryStatus, Message, SubjectRequest, VerificationChallenge
+
+
+def request_or_404(public_id: str) -> SubjectRequest:
+    found = (
+        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+    )
+    if found is None:
+        abort(404)
+    return found
+
+
+def enforce_limits(*checks: tuple[str, str]) -> None:
+    for name, key in checks:
+        decision = ratelimit.hit(name, key)
+        if not decision.allowed:
+            raise TooManyRequests(retry_after=decision.retry_after)
+
+
+def client_ip() -> str:
+    return request.remote_addr or "-"
+
+
+def code_error_message(result: CodeResult) -> str:
+    if result.outcome is CodeOutcome.WRONG:
+        return ngettext(
+            "That code is not right. You can try %(num)d more time. If you opened the e-mail on "
+            "another device, use the link in it instead.",
+            "That code is not right. You can try %(num)d more times. If you opened the e-mail on "
+            "another device, use the link in it instead.",
+            result.attempts_left,
+        )
+    if result.outcome is CodeOutcome.EXPIRED:
+        return _("That code has expired. Ask for a new code below.")
+    if result.outcome is CodeOutcome.BURNED:
+        return _(
+            "That code can no longer be used (too many tries, or a newer code was sent). Ask for a new "
+            "code below."
+        )
+    return _("There is no code waiting for this request. Ask for a new code below.")
+
+
+def delivery_failed(challenge: VerificationChallenge | None) -> bool:
+    if challenge is None or challenge.message_id is None:
+        return False
+    message = get_session().get(Message, challenge.message_id)
+    return message is not None and message.status is DeliveryStatus.FAILED

@@ -1,0 +1,161 @@
+"""Filing a request: store it, fix its legal due date at receipt, and set verification going.
+
+The web form calls `submit_request`; so does the staff area when a request arrives by post,
+phone or e-mail (with the real receipt time). The caller commits; only then may a page say
+"received".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import orm
+
+from dsr.audit.service import record
+from dsr.db import utcnow
+from dsr.deadlines.service import refresh_deadlines
+from dsr.identity.links import external_url
+from dsr.identity.service import issue_code
+from dsr.intake.details import InvalidDetails, clean_details
+from dsr.intake.validation import InvalidValue, normalise_email, normalise_phone, single_line
+from dsr.jobs import defer
+from dsr.models import ChallengeChannel, ChallengePurpose, Channel, Right, SubjectRequest
+from dsr.rights_text import RIGHT_TITLES
+
+RECEIVED_LETTER = "request_received"
+
+
+class InvalidRequest(ValueError):
+    """Bad input; `errors` maps each field (email, phone, full_name, language, a details key) to a message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def submit_request(
+    session: orm.Session,
+    *,
+    right: Right | str,
+    email: str,
+    language: str,
+    phone: str | None = None,
+    full_name: str | None = None,
+    details: Mapping[str, Any] | None = None,
+    channel: Channel = Channel.WEB,
+    received_at: datetime | None = None,
+    intake_key: str | None = None,
+    browser_binding: str | None = None,
+    actor_type: str = "subject",
+    actor_id: int | str | None = None,
+) -> SubjectRequest:
+    """Store a request and queue its acknowledgement (which carries the verification code and
+    link) and the lookup job. A second call with the same `intake_key` returns the first request.
+
+    Raises InvalidRequest for bad input (nothing is stored)."""
+    if intake_key is not None:
+        existing = session.scalars(
+            sa.select(SubjectRequest).where(SubjectRequest.intake_key == intake_key)
+        ).first()
+        if existing is not None:
+            return existing
+    values = _clean(right, email, language, phone, full_name, details)
+    now = utcnow()
+    received_at = received_at or now
+    if received_at.tzinfo is None:
+        raise ValueError("received_at must be timezone-aware")
+    request = SubjectRequest(
+        **values,
+        channel=Channel(channel),
+        received_at=received_at,
+        intake_key=intake_key,
+        verification_expires_at=now
+        + timedelta(seconds=int(current_app.config["VERIFICATION_EXPIRY_SECONDS"])),
+    )
+    try:
+        with session.begin_nested():  # a double-submitted form racing the first one makes no second request
+            session.add(request)
+            session.flush()
+    except sa.exc.IntegrityError:
+        existing = session.scalars(
+            sa.select(SubjectRequest).where(SubjectRequest.intake_key == intake_key)
+        ).first()
+        if intake_key is None or existing is None:
+            raise
+        return existing
+    refresh_deadlines(request, current_app.extensions["dsr.controller"])
+    record(
+        session,
+        "request.received",
+        actor_type=actor_type,
+        actor_id=actor_id,
+        request_id=request.id,
+        right=request.right.value,
+        channel=request.channel.value,
+        language=request.language,
+        due_on=request.due_on.isoformat(),
+    )
+    issue_code(
+        session,
+        request,
+        ChallengePurpose.VERIFY,
+        ChallengeChannel.EMAIL,
+        request.email,
+        browser_binding,
+        template=RECEIVED_LETTER,
+        context=letter_context(request),
+        dedupe_key=f"received:{request.id}",
+        enforce_limits=False,
+    )
+    defer(session, "lookup_subject", request.id, request_id=request.id)
+    session.flush()
+    return request
+
+
+def letter_context(request: SubjectRequest) -> dict[str, Any]:
+
+    return {
+        "case": request,
+        "reference": request.reference,
+        "right_title": RIGHT_TITLES[request.right],
+        "due_on": request.deadline_on,
+        "received_at": request.received_at,
+        "verify_page_url": external_url("identity.verify", public_id=request.public_id),
+        "start_url": external_url("intake.index"),
+        "expiry_days": int(current_app.config["VERIFICATION_EXPIRY_SECONDS"]) // 86400,
+    }
+
+
+def _clean(right, email, language, phone, full_name, details) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    try:
+        values["right"] = Right(right)
+    except ValueError:
+        raise InvalidRequest({"right": f"unknown right {right!r}"}) from None
+    if language not in current_app.extensions["dsr.controller"].languages:
+        errors["language"] = f"language must be one of {current_app.extensions['dsr.controller'].languages}"
+    values["language"] = language
+    checks = {
+        "email": lambda: normalise_email(
+            email, check_deliverability=bool(current_app.config["EMAIL_CHECK_DELIVERABILITY"])
+        ),
+        "phone": lambda: normalise_phone(phone),
+        "full_name": lambda: single_line(full_name, max_length=200),
+    }
+    for field, check in checks.items():
+        try:
+            values[field] = check()
+        except InvalidValue as exc:
+            errors[field] = exc.message
+    try:
+        values["details"] = clean_details(values["right"], details)
+    except InvalidDetails as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise InvalidRequest(errors)
+    return values
