@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'b7c41e2a9d03'
-down_revision = '55916be88787'
+down_revision = 'b7e2c4d1a9f3'
 branch_labels = None
 depends_on = None
 
