@@ -144,7 +144,8 @@ def test_received_is_said_only_after_the_commit(client, session, monkeypatch):
     monkeypatch.setattr(Session, "commit", refuse)
     response = file_request(client, "access")
     monkeypatch.undo()
-    assert response.status_code == 500 and "Request received" not in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and "Request received" not in page and "nothing was stored" in page
     assert "Location" not in response.headers
     assert _requests(session) == []
 
