@@ -15,7 +15,7 @@ from flask import Flask
 
 from dsr import demo, migrate
 from dsr.broker import EmbeddedRedis
-from dsr.config import ensure_instance_secrets, read_secrets_file
+from dsr.config import DEFAULTS, ensure_instance_secrets, read_secrets_file
 from dsr.supervisor import Child, Supervisor
 
 
@@ -44,7 +44,8 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
     migrate.upgrade(app)
     info = demo.load_demo(app)
 
-    env = {"DSR_INSTANCE_PATH": str(instance)}
+    base = f"http://{host}:{port}"
+    env = child_environment(app, instance, base)
     children = [Child(name, factory(app), env) for name, factory in DEMO_SERVICES.items()]
     children.append(Child("worker", [sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], env))
     children.append(Child("web", [
@@ -55,7 +56,6 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
         "--no-control-socket", "app:app",
     ], env))
     embedded = None if app.config["REDIS_URL"] else EmbeddedRedis(instance)
-    base = f"http://{host}:{port}"
 
     def announce(supervisor: Supervisor) -> None:
         if _wait_for(f"{base}/healthz", timeout=60, give_up=lambda: supervisor.stopping):
@@ -68,6 +68,13 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
                   file=sys.stderr, flush=True)
 
     return Supervisor(children, embedded_redis=embedded).run(on_ready=announce)
+
+
+def child_environment(app: Flask, instance: Path, base: str) -> dict[str, str]:
+    env = {"DSR_INSTANCE_PATH": str(instance)}
+    if "DSR_BASE_URL" not in os.environ and app.config["BASE_URL"] == DEFAULTS["BASE_URL"]:
+        env["DSR_BASE_URL"] = base  # links in mail must point where this portal listens (PORT=...)
+    return env
 
 
 def _wait_for(url: str, timeout: float, give_up) -> bool:

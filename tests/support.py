@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -138,3 +139,19 @@ def spawn_worker(app, log_path: Path) -> subprocess.Popen:
     log = open(log_path, "ab")  # noqa: SIM115 (closed by the caller's process lifetime)
     return subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], cwd=REPO_ROOT,
                             env=worker_env(app), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def stop_worker(process: subprocess.Popen, timeout: float = 15.0) -> None:
+    """Warm shutdown (SIGTERM: the running job finishes), then SIGKILL whatever of its process group is
+    left — RQ's scheduler child and work horses do not die with their parent on their own."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(process.pid, signal.SIGKILL)  # spawn_worker starts a new session: pgid == pid
+    except ProcessLookupError:
+        pass
+    process.wait(10)

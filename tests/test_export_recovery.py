@@ -31,7 +31,7 @@ from dsr.models import (
 )
 from tests.export_helpers import *
 from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
-from tests.support import run_jobs, spawn_worker, wait_until
+from tests.support import stop_worker, run_jobs, spawn_worker, wait_until
 
 
 def _approved(session) -> SubjectRequest:
@@ -184,8 +184,7 @@ def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(
                 return session.get(SubjectRequest, request.id).status is RequestStatus.READY_FOR_REVIEW
             wait_until(ready, timeout=90, interval=0.2, message="bundle ready after the restart")
         finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(15)
+            stop_worker(worker)
         task = session.scalar(sa.select(SystemTask))
         assert task.state is TaskState.DONE and task.records == rows + 1 and task.attempts >= 2
         assert session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1

@@ -1,12 +1,11 @@
 """A real `flask dsr worker` process runs jobs on the configured Redis, and its sweep picks up leftovers."""
 from __future__ import annotations
 
-import signal
 
 from dsr import jobs
 from dsr.db import get_db
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
-from tests.support import spawn_worker, wait_until
+from tests.support import stop_worker, spawn_worker, wait_until
 
 
 def test_worker_process_delivers_mail_to_a_real_smtp_server(smtp, app, tmp_path):
@@ -27,8 +26,7 @@ def test_worker_process_delivers_mail_to_a_real_smtp_server(smtp, app, tmp_path)
 
             wait_until(sent, timeout=10, message="message marked sent")
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(15)
+        stop_worker(worker)
     assert worker.returncode == 0, (tmp_path / "worker.log").read_text()
 
 
@@ -48,6 +46,5 @@ def test_worker_sweep_publishes_rows_the_web_could_not(smtp, app_config, tmp_pat
     try:
         smtp.wait_for("per@example.org", timeout=30)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(15)
+        stop_worker(worker)
         get_db(app).engine.dispose()

@@ -6,7 +6,6 @@ Tests here are marked `browser` and skipped when /usr/bin/chromium is missing (s
 from __future__ import annotations
 
 import re
-import signal
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from werkzeug.serving import make_server
 from dsr import REPO_ROOT, create_app
 from dsr.db import get_db
 from tests.conftest import CHROMIUM
-from tests.support import SmtpSink, free_port, spawn_worker, text_of
+from tests.support import SmtpSink, free_port, spawn_worker, stop_worker, text_of
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 # As the machine notes say: without the background-networking flags Chromium keeps trying to reach
@@ -84,11 +83,7 @@ def portal(portal_config, tmp_path):
         yield Portal(url=f"http://127.0.0.1:{port}", app=app, smtp=smtp, outbox=Path(app.config["OUTBOX_DIR"]),
                      worker_log=worker_log)
     finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(15)
-        except Exception:
-            worker.kill()
+        stop_worker(worker)
         server.shutdown()
         thread.join(5)
         smtp.stop()
