@@ -88,3 +88,45 @@ def test_receipt_instant_takes_the_first_of_a_repeated_hour():
     with pytest.raises(RegistrationError) as error:
         receipt_instant(date(2026, 3, 29), time(2, 30), "Europe/Oslo")
     assert error.value.field == "received_time"
+
+
+def test_a_registered_request_can_be_proven_with_the_web_forms_codes(app_config, tmp_path):
+    """Staff register a letter and choose "send the codes": the subject proves the e-mail and the phone on
+    file exactly as on the web, and the clock still runs from the letter's arrival."""
+    from datetime import timedelta
+
+    from dsr import create_app
+    from dsr.db import get_db
+    from tests.directory_connector import KARI, code_in, mails_to, sms_lines, text_of, use_directory
+    from tests.support import run_jobs
+
+    use_directory(app_config, tmp_path)
+    app = create_app(app_config)
+    arrived = (datetime.now(timezone.utc) - timedelta(days=2)).astimezone()
+    with app.app_context():
+        session = get_db(app).session()
+        user, secret = enrolled_staff(session, app, StaffRole.OFFICER)
+        staff = app.test_client()
+        login(staff, user, secret)
+        response = staff.post("/staff/register", data={
+            **FORM, "email": KARI["email"], "identity": "send_codes",
+            "received_date": arrived.date().isoformat(), "received_time": "09:15"})
+        assert response.status_code == 302
+        case = session.scalars(sa.select(SubjectRequest)).one()
+        assert case.status is RequestStatus.AWAITING_VERIFICATION and case.verification_expires_at is not None
+        run_jobs(app)  # the acknowledgement with the code, and the lookup that finds the phone on file
+
+        subject = app.test_client()
+        (letter,) = mails_to(app, KARI["email"])
+        assert case.reference in letter["Subject"]
+        assert subject.post(f"/verify/{case.public_id}", data={"code": code_in(text_of(letter))}).status_code == 303
+        run_jobs(app)  # the SMS to the number on file (the letter gave none)
+        (sms,) = [line for line in sms_lines(app) if KARI["phone"] in line]
+        assert subject.post(f"/verify/{case.public_id}/phone", data={"code": code_in(sms)}).status_code == 303
+        session.expire_all()
+        case = session.get(SubjectRequest, case.id)
+        assert case.status is RequestStatus.OPEN and case.identity_method == "email_code+sms_code"
+        tz = app.extensions["dsr.controller"].timezone
+        assert case.received_at == receipt_instant(arrived.date(), time(9, 15), tz)  # not the verification time
+        session.close()
+    get_db(app).engine.dispose()

@@ -17,7 +17,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 
 from dsr.cases.conversation import REPLY_CHANNELS
 from dsr.cases.decisions import MAX_TEXT, REJECTION_LABELS
-from dsr.cases.registration import IDENTITY_METHODS, STAFF_CHANNELS
+from dsr.cases.registration import IDENTITY_METHODS, SEND_CODES, STAFF_CHANNELS
 from dsr.models import Right
 
 _TEXT = Length(max=MAX_TEXT, message=f"Write at most {MAX_TEXT} characters.")
@@ -117,7 +117,10 @@ class RegisterForm(FlaskForm):
     identity = RadioField(
         "Identity",
         choices=choices(
-            [("not_yet", "Not established yet: confirm it later on the case page"), *IDENTITY_METHODS.items()]
+            [("not_yet", "Not established yet: confirm it later on the case page"),
+             (SEND_CODES, "Send the person the web form's codes: to this e-mail, and by SMS to a phone on file "
+                          "for access, portability and erasure"),
+             *IDENTITY_METHODS.items()]
         ),
         default="not_yet",
     )

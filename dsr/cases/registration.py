@@ -2,9 +2,10 @@
 time of receipt (the clock runs from then, not from the registration), and identity recorded by
 staff when they established it another way.
 
-The request row is made in ONE place, `create_registered_request`. The other verification path
-("send the subject the same codes as the web form") replaces that call with the intake service's
-`submit_request(...)`, which makes the row and sends the codes; everything else stays as it is.
+The request row is made in ONE place, `create_registered_request`. Identity is then either recorded
+by staff (one of IDENTITY_METHODS), left for later, or proven by the subject with the same codes as
+the web form (SEND_CODES: the intake's `start_verification`, e-mail code + link and the SMS step-up
+to the phone on file).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dsr.cases.opening import open_case
 from dsr.controller import Controller
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
+from dsr.intake.validation import InvalidValue, normalise_email, normalise_phone
 from dsr.models import Channel, RequestStatus, Right, StaffUser, SubjectRequest
 
 #: how staff established identity -> what they tick; stored as identity_method "staff:<key>"
@@ -32,6 +34,9 @@ IDENTITY_METHODS = {
 }
 
 STAFF_CHANNELS = (Channel.EMAIL, Channel.POST, Channel.PHONE, Channel.IN_PERSON)
+
+#: identity choice at registration: the subject proves it with the web form's codes
+SEND_CODES = "send_codes"
 
 
 class RegistrationError(ValueError):
@@ -79,10 +84,11 @@ def register_request(
     controller: Controller,
     identity_method: str | None = None,
 ) -> SubjectRequest:
-    """Register the request; with `identity_method` (a key of IDENTITY_METHODS) the case opens at once."""
+    """Register the request. `identity_method`: a key of IDENTITY_METHODS (the case opens at once),
+    SEND_CODES (the subject gets the web form's codes), or None (staff confirm identity later)."""
     if registration.channel not in STAFF_CHANNELS:
         raise RegistrationError("channel", "Choose how the request arrived.")
-    if identity_method is not None and identity_method not in IDENTITY_METHODS:
+    if identity_method not in (None, SEND_CODES, *IDENTITY_METHODS):
         raise RegistrationError("identity", "Choose how identity was established, or that it is not yet.")
     request = create_registered_request(session, registration, controller)
     record(
@@ -94,7 +100,11 @@ def register_request(
         channel=registration.channel.value,
         right=registration.right.value,
     )
-    if identity_method is not None:
+    if identity_method == SEND_CODES:
+        from dsr.intake.service import start_verification
+
+        start_verification(session, request)
+    elif identity_method is not None:
         record_identity(session, request, actor=actor, how=identity_method)
     session.flush()
     return request
@@ -104,12 +114,18 @@ def create_registered_request(
     session: orm.Session, registration: Registration, controller: Controller
 ) -> SubjectRequest:
     """The one place a staff-registered request row is made (see the module docstring)."""
+    contact = {}
+    for name, normalise in (("email", normalise_email), ("phone", normalise_phone)):
+        try:
+            contact[name] = normalise(getattr(registration, name))
+        except InvalidValue as exc:
+            raise RegistrationError(name, str(exc.message)) from None
     request = SubjectRequest(
         right=registration.right,
         channel=registration.channel,
         language=registration.language,
-        email=registration.email.strip(),
-        phone=registration.phone or None,
+        email=contact["email"],
+        phone=contact["phone"],
         full_name=registration.full_name or None,
         details=dict(registration.details),
         received_at=registration.received_at,

@@ -99,6 +99,16 @@ def submit_request(
         language=request.language,
         due_on=request.due_on.isoformat(),
     )
+    start_verification(session, request, browser_binding)
+    return request
+
+
+def start_verification(session: orm.Session, request: SubjectRequest, browser_binding: str | None = None) -> None:
+    """The acknowledgement (carrying the e-mail code and link) and the lookup job that finds the phone on
+    file for step-up. Web intake and staff-registered requests go through the same door."""
+    if request.verification_expires_at is None:
+        request.verification_expires_at = utcnow() + timedelta(
+            seconds=int(current_app.config["VERIFICATION_EXPIRY_SECONDS"]))
     issue_code(
         session,
         request,
@@ -113,7 +123,6 @@ def submit_request(
     )
     defer(session, "lookup_subject", request.id, request_id=request.id)
     session.flush()
-    return request
 
 
 def letter_context(request: SubjectRequest) -> dict[str, Any]:
