@@ -274,3 +274,30 @@ def test_a_code_mail_that_cannot_be_delivered_is_shown_not_lost(smtp, app, clien
     request = session.scalars(sa.select(SubjectRequest)).one()
     page = client.get(f"/verify/{request.public_id}?lang=en").get_data(as_text=True)
     assert "We could not deliver the e-mail with your code" in page
+
+
+def test_an_answer_on_the_case_page_ends_the_identity_pause_and_tells_staff(app, client, session, make_staff):
+    from dsr.cases.decisions import ask_subject
+
+    officer = make_staff()
+    case = _open_case(app, client, session)
+    with app.app_context():
+        ask_subject(session, case, actor=officer, text="Which customer number do you have?", about_identity=True,
+                    controller=app.extensions["dsr.controller"])
+        session.commit()
+    assert case.status is RequestStatus.AWAITING_SUBJECT and case.pauses[0].ended_at is None
+
+    assert client.post(f"/case/{case.public_id}/reply", data={"message": "It is 42."}).status_code == 303
+    session.expire_all()
+    case = session.get(SubjectRequest, case.id)
+    assert case.status is RequestStatus.OPEN and case.pauses[0].ended_at is not None
+    run_jobs(app)
+    (told,) = mails_to(app, officer.email)
+    assert told["Subject"] == f"The subject answered: case {case.reference}"
+
+    # A message nobody asked for changes nothing but still reaches staff.
+    assert client.post(f"/case/{case.public_id}/reply", data={"message": "Also: thanks."}).status_code == 303
+    run_jobs(app)
+    assert mails_to(app, officer.email)[-1]["Subject"] == f"A message from the subject: case {case.reference}"
+    session.expire_all()
+    assert session.get(SubjectRequest, case.id).status is RequestStatus.OPEN

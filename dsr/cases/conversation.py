@@ -154,7 +154,13 @@ def subject_answered(
     return changed
 
 
-def _tell_staff(session: orm.Session, request: SubjectRequest, *, clock_resumed: bool) -> None:
+def tell_staff_of_message(session: orm.Session, request: SubjectRequest) -> None:
+    """The subject wrote on an ongoing case without being asked: the responsible staff are told."""
+    _tell_staff(session, request, clock_resumed=False, answered=False)
+
+
+def _tell_staff(session: orm.Session, request: SubjectRequest, *, clock_resumed: bool,
+                answered: bool = True) -> None:
     for staff in responsible_staff(session, request):
         queue_email(
             session,
@@ -167,6 +173,7 @@ def _tell_staff(session: orm.Session, request: SubjectRequest, *, clock_resumed:
                 "reference": request.reference,
                 "staff_name": staff.display_name,
                 "clock_resumed": clock_resumed,
+                "answered": answered,
                 "deadline_on": request.deadline_on,
                 "case_url": case_url(request),
             },

@@ -11,6 +11,7 @@ from sqlalchemy import orm
 
 from dsr.audit.service import record
 from dsr.cases import states
+from dsr.cases.conversation import subject_answered, tell_staff_of_message
 from dsr.cases.states import Action
 from dsr.db import utcnow
 from dsr.identity.links import case_link_url
@@ -125,6 +126,10 @@ def post_reply(session: orm.Session, request: SubjectRequest, text: str) -> Mess
     session.add(message)
     session.flush()
     record(session, "subject.replied", actor_type="subject", request_id=request.id, message_id=message.id)
+    # An answer to staff's question ends the identity pause and moves the case on (staff are told);
+    # any other message is passed on to the responsible staff as it is.
+    if not subject_answered(session, request, message):
+        tell_staff_of_message(session, request)
     return message
 
 
