@@ -188,47 +188,36 @@ def check_issue_limits(
             raise CodeLimitReached(max(1, int(wait.total_seconds() + 0.999)), daily=False)
 
 
+def _newest_challenge(
+    session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose, *conditions
+) -> VerificationChallenge | None:
+    return session.scalars(
+        sa.select(VerificationChallenge)
+        .where(VerificationChallenge.request_id == request.id, VerificationChallenge.purpose == purpose,
+               *conditions)
+        .order_by(VerificationChallenge.id.desc())
+        .limit(1)
+    ).first()
+
+
 def active_challenge(
     session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose
 ) -> VerificationChallenge | None:
     """The newest code of this purpose still waiting to be used (it may have expired)."""
-    return session.scalars(
-        sa.select(VerificationChallenge)
-        .where(
-            VerificationChallenge.request_id == request.id,
-            VerificationChallenge.purpose == purpose,
-            VerificationChallenge.consumed_at.is_(None),
-            VerificationChallenge.burned_at.is_(None),
-        )
-        .order_by(VerificationChallenge.id.desc())
-        .limit(1)
-    ).first()
+    return _newest_challenge(session, request, purpose, VerificationChallenge.consumed_at.is_(None),
+                             VerificationChallenge.burned_at.is_(None))
 
 
 def latest_challenge(
     session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose
 ) -> VerificationChallenge | None:
-    return session.scalars(
-        sa.select(VerificationChallenge)
-        .where(VerificationChallenge.request_id == request.id, VerificationChallenge.purpose == purpose)
-        .order_by(VerificationChallenge.id.desc())
-        .limit(1)
-    ).first()
+    return _newest_challenge(session, request, purpose)
 
 
 def consumed_challenge(
     session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose
 ) -> VerificationChallenge | None:
-    return session.scalars(
-        sa.select(VerificationChallenge)
-        .where(
-            VerificationChallenge.request_id == request.id,
-            VerificationChallenge.purpose == purpose,
-            VerificationChallenge.consumed_at.is_not(None),
-        )
-        .order_by(VerificationChallenge.id.desc())
-        .limit(1)
-    ).first()
+    return _newest_challenge(session, request, purpose, VerificationChallenge.consumed_at.is_not(None))
 
 
 def check_code(
