@@ -19,15 +19,15 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+import argparse
+import shutil
+import subprocess
+import tempfile
+import time
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench import _harness as h  # noqa: E402
+from bench import _harness as h
 
 TOTAL = 1_000_000
 SUBJECT = "bench.subject@example.no"

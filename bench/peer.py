@@ -20,16 +20,16 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 sys.path.insert(0, str(_HERE.parent))
 
-import argparse  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
 
-from bench import _harness as h  # noqa: E402
+from bench import _harness as h
 
 DATASET = h.REPO.parent / "shared" / "bench-data" / "peer_dataset.sql"
 SUBJECT = "subject@example.com"
