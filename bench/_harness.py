@@ -194,17 +194,21 @@ class WebServer:
             cwd=REPO, env={**os.environ, **portal.env}, stdout=log_file, stderr=subprocess.STDOUT,
             start_new_session=True)
         self.http = httpx.Client(base_url=self.base, timeout=30, follow_redirects=False)
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if self.http.get("/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline or self.process.poll() is not None:
-                raise RuntimeError("gunicorn did not answer; see web.log in the instance folder")
-            time.sleep(0.1)
-        self._login(portal.app)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if self.http.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("gunicorn did not answer; see web.log in the instance folder")
+                time.sleep(0.1)
+            self._login(portal.app)
+        except BaseException:
+            self.stop()  # the caller never gets this object to stop
+            raise
 
     def _token(self, path: str) -> str:
         import re
