@@ -112,9 +112,11 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
-def approve_and_wait(app, email: str, right: str = "access", timeout: float = 600.0) -> tuple[float, int]:
-    """Approve a new case (what the staff area's button does) and wait until its bundle is ready.
-    Returns (seconds from the approval to bundle ready, request id)."""
+def approve_and_wait(app, email: str, right: str = "access", timeout: float = 600.0,
+                     web: WebServer | None = None) -> tuple[float, int]:
+    """Approve a new case and wait until its bundle is ready: through the staff page of `web` (a gunicorn
+    process) when given, else in this process the way the staff area's button does. Returns (seconds
+    from the approval to bundle ready, request id)."""
     import sqlalchemy as sa
 
     from dsr.cases import states
@@ -129,11 +131,16 @@ def approve_and_wait(app, email: str, right: str = "access", timeout: float = 60
             request = SubjectRequest(email=email, right=Right(right), status=RequestStatus.OPEN, language="en")
             session.add(request)
             session.commit()
-            started = time.perf_counter()
-            states.apply(request, Action.APPROVE)
-            start_fulfilment(session, request)
-            session.commit()  # the relay publishes right after this commit
             request_id = request.id
+            if web is not None:
+                token = web.open_case(request_id)
+                started = time.perf_counter()
+                web.approve(request_id, token)
+            else:
+                started = time.perf_counter()
+                states.apply(request, Action.APPROVE)
+                start_fulfilment(session, request)
+                session.commit()  # the relay publishes right after this commit
         query = sa.select(SubjectRequest.status).where(SubjectRequest.id == request_id)
         deadline = time.monotonic() + timeout
         with db.engine.connect() as connection:
@@ -165,3 +172,90 @@ def phases(app, request_id: int) -> str:
         return (f"approve->published {ms(first, published)}, published->task started {ms(published, started)}, "
                 f"export {ms(started, finished)}, finished->bundle ready {ms(finished, bundle.ready_at)}, "
                 f"bundle {bundle.size_bytes / 1e6:.1f} MB")
+
+
+class WebServer:
+    """The portal's web side as production runs it: `gunicorn app:app` (one sync worker) on a free port,
+    and a staff officer logged in through the real pages (password, then TOTP), who approves by POSTing
+    the case page's Approve form. The bench process only plays the browser."""
+
+    def __init__(self, portal: Portal):
+        import socket
+
+        import httpx
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+        log_file = open(Path(portal.env["DSR_INSTANCE_PATH"]) / "web.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{self.port}", "app:app"],
+            cwd=REPO, env={**os.environ, **portal.env}, stdout=log_file, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        self.http = httpx.Client(base_url=self.base, timeout=30, follow_redirects=False)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if self.http.get("/healthz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    raise RuntimeError("gunicorn did not answer; see web.log in the instance folder")
+                time.sleep(0.1)
+            self._login(portal.app)
+        except BaseException:
+            self.stop()  # the caller never gets this object to stop
+            raise
+
+    def _token(self, path: str) -> str:
+        import re
+
+        page = self.http.get(path)
+        tag = re.search(r'<input[^>]*name="csrf_token"[^>]*>', page.text)
+        match = tag and re.search(r'value="([^"]+)"', tag.group(0))
+        if not match:
+            raise RuntimeError(f"no CSRF token on {path} (HTTP {page.status_code})")
+        return match.group(1)
+
+    def _login(self, app) -> None:
+        import pyotp
+
+        from dsr.auth.passwords import hash_password
+        from dsr.crypto import seal
+        from dsr.db import get_db, utcnow
+        from dsr.models import StaffRole, StaffUser
+
+        password, secret = secrets.token_urlsafe(16), pyotp.random_base32()
+        email = f"bench-{secrets.token_hex(4)}@example.no"
+        with app.app_context(), get_db(app).session() as session:
+            session.add(StaffUser(email=email, display_name="Bench officer", role=StaffRole.OFFICER,
+                                  password_hash=hash_password(password), must_change_password=False,
+                                  totp_secret_sealed=seal(secret, app), totp_enrolled_at=utcnow()))
+            session.commit()
+        steps = [("/staff/login", {"email": email, "password": password}),
+                 ("/staff/login/code", {"code": pyotp.TOTP(secret).now()})]
+        for path, form in steps:
+            answer = self.http.post(path, data={**form, "csrf_token": self._token(path)})
+            if answer.status_code != 302:
+                raise RuntimeError(f"staff login failed at {path} (HTTP {answer.status_code})")
+
+    def open_case(self, case_id: int) -> str:
+        """The case page, as the officer has it open before clicking Approve; returns its form token."""
+        return self._token(f"/staff/cases/{case_id}")
+
+    def approve(self, case_id: int, token: str) -> None:
+        answer = self.http.post(f"/staff/cases/{case_id}/approve", data={"csrf_token": token})
+        if answer.status_code != 302 or answer.headers.get("location", "").endswith("/staff/login"):
+            raise RuntimeError(f"approve answered HTTP {answer.status_code}")
+
+    def stop(self) -> None:
+        self.http.close()
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)

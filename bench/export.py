@@ -10,15 +10,24 @@ STDOUT`). Prints name=value lines; logs go to stderr.
 """
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the standard library module redis imports: this folder must not be on
+# sys.path (it is, as the script's own folder); the repository root must be.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
 import argparse
 import shutil
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
-import _harness as h
 import sqlalchemy as sa
+
+from bench import _harness as h
 
 TOTAL = 1_000_000
 SUBJECT = "bench.subject@example.no"

@@ -4,12 +4,24 @@
 
 Loads ../shared/bench-data/peer_dataset.sql (N = 100,000 rows per table) into PostgreSQL with psql,
 declares it as one sql system of a private portal (its own PostgreSQL database, an embedded Redis,
-one real `flask dsr worker`), and times approval -> bundle ready for the standard subject (122 rows)
-and, after the file header's UPDATE, the big subject (10,022 rows): median of 10 each. rss_mb is the
-peak of the summed RSS of this process (which approves, as a web worker would) and the worker with
-its children, sampled every 50 ms. Prints name=value lines; logs go to stderr.
+one real `flask dsr worker`, and `gunicorn app:app` as the web side), and times approval -> bundle
+ready for the standard subject (122 rows) and, after the file header's UPDATE, the big subject
+(10,022 rows): median of 10 each. The approval is a logged-in officer's POST of the case page's
+Approve form to gunicorn; the clock starts before the POST. rss_mb is the peak of the summed RSS of
+the web process tree (gunicorn master and worker) and the worker with its children, sampled every
+50 ms (`--web inline`: this process approves instead, and it is counted as the web side). Prints
+name=value lines; logs go to stderr.
 """
 from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the standard library module redis imports: this folder must not be on
+# sys.path (it is, as the script's own folder); the repository root must be.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 
 import argparse
 import os
@@ -17,10 +29,10 @@ import shutil
 import statistics
 import subprocess
 import tempfile
-from pathlib import Path
 
-import _harness as h
 import sqlalchemy as sa
+
+from bench import _harness as h
 
 DATASET = h.REPO.parent / "shared" / "bench-data" / "peer_dataset.sql"
 SUBJECT = "subject@example.com"
@@ -105,10 +117,10 @@ def subject_rows(url: str) -> int:
     return total
 
 
-def timed_runs(portal, runs: int) -> list[float]:
+def timed_runs(portal, runs: int, web) -> list[float]:
     seconds = []
     for _ in range(runs):
-        elapsed, request_id = h.approve_and_wait(portal.app, SUBJECT)
+        elapsed, request_id = h.approve_and_wait(portal.app, SUBJECT, web=web)
         seconds.append(elapsed)
         h.log(f"  {elapsed * 1000:.0f} ms: {h.phases(portal.app, request_id)}")
     return seconds
@@ -122,12 +134,14 @@ def main() -> None:
     parser.add_argument("--portal-database-url", default=None,
                         help="the portal's own database (default: dsr_bench_portal on the same server)")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--web", choices=("gunicorn", "inline"), default="gunicorn",
+                        help="approve through the staff page of a gunicorn process (default), or in this process")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (worker.log)")
     args = parser.parse_args()
     portal_url = args.portal_database_url or str(sa.make_url(args.database_url).set(database="dsr_bench_portal")
                                                  .render_as_string(hide_password=False))
     workdir = Path(tempfile.mkdtemp(prefix="dsr-bench-peer-"))
-    portal = None
+    portal = web = None
     try:
         h.log("loading the peer dataset (N = 100,000)...")
         recreate_database(args.database_url)
@@ -138,19 +152,27 @@ def main() -> None:
         systems.write_text(example + SYSTEM.format(url=args.database_url))
         portal = h.Portal(h.portal_config(workdir / "instance", systems, portal_url))
         portal.start_worker()
-        sampler = h.RssSampler([portal.worker.pid], alone=(os.getpid(),))
+        if args.web == "gunicorn":
+            web = h.WebServer(portal)
+            sampler = h.RssSampler([portal.worker.pid, web.process.pid])
+        else:
+            web = None  # this process approves, standing in for the web process
+            sampler = h.RssSampler([portal.worker.pid], alone=(os.getpid(),))
+        h.log(f"web side: {args.web}")
         sampler.start()
-        h.approve_and_wait(portal.app, SUBJECT)  # warm-up: first connections, template compilation
+        h.approve_and_wait(portal.app, SUBJECT, web=web)  # warm-up: first connections, template compilation
         h.log(f"standard subject: {subject_rows(args.database_url)} rows")
-        small = timed_runs(portal, args.runs)
+        small = timed_runs(portal, args.runs, web)
         psql(args.database_url, "-c", BIG_SUBJECT)
         h.log(f"big subject: {subject_rows(args.database_url)} rows")
-        big = timed_runs(portal, args.runs)
+        big = timed_runs(portal, args.runs, web)
         peak = sampler.stop()
         print(f"access_small_s={statistics.median(small):.3f}")
         print(f"access_big_s={statistics.median(big):.3f}")
         print(f"rss_mb={peak / 1e6:.0f}")
     finally:
+        if web:
+            web.stop()
         if portal:
             portal.stop()
             from dsr.db import get_db

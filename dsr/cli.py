@@ -36,7 +36,7 @@ def db_revision(message: str) -> None:
 @click.option("--burst", is_flag=True, help="Run queued jobs, then exit.")
 @click.option("--queue", "queues", multiple=True, help="Queue(s) to serve (default: all).")
 def worker(burst: bool, queues: tuple[str, ...]) -> None:
-    """Run an RQ worker with the scheduler and the outbox sweep on the configured Redis."""
+    """Run an RQ worker with the outbox sweep (publishing due work and retries) on the configured Redis."""
     from dsr.worker import run_worker
 
     _log_to_stderr()

@@ -110,8 +110,31 @@ class Database:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["dsr.db"] = Database(app.config["DATABASE_URL"])
+    database = app.extensions["dsr.db"] = Database(app.config["DATABASE_URL"])
     app.teardown_appcontext(_close_session)
+    event.listen(database.sessionmaker, "after_commit", _run_on_commit)
+    event.listen(database.sessionmaker, "after_rollback", _drop_on_commit)
+
+
+_ON_COMMIT = "dsr_on_commit"
+
+
+def on_commit(session: orm.Session, callback) -> None:
+    """Run `callback()` once the session's current transaction has committed (never if it rolls back):
+    for side effects outside the database that must not happen unless the change is stored."""
+    session.info.setdefault(_ON_COMMIT, []).append(callback)
+
+
+def _run_on_commit(session: orm.Session) -> None:
+    if session.in_nested_transaction():
+        return  # a released savepoint: the real commit is still to come
+    for callback in session.info.pop(_ON_COMMIT, []):
+        callback()
+
+
+def _drop_on_commit(session: orm.Session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_ON_COMMIT, None)
 
 
 def get_db(app: Flask | None = None) -> Database:

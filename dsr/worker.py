@@ -1,7 +1,9 @@
-"""`flask dsr worker`: an RQ worker with the scheduler, plus the outbox sweep and periodic jobs.
+"""`flask dsr worker`: an RQ worker plus the outbox sweep and periodic jobs.
 
 The sweep runs in a thread of every worker (publishing twice is harmless), so a deployment
-needs nothing but web and worker processes: no cron, no separate scheduler host.
+needs nothing but web and worker processes: no cron, no separate scheduler host. Delayed work
+and retries wait in the outbox (run_at) and the sweep publishes them when due, so RQ's
+scheduler (a forked child process per worker, with its own copy of the app) is not started.
 """
 from __future__ import annotations
 
@@ -100,7 +102,7 @@ def run_worker(app: Flask, *, burst: bool = False, queues: list[str] | None = No
     beacon = Beacon(app, connection, worker.name)
     beacon.start()
     try:
-        return worker.work(burst=burst, with_scheduler=True, logging_level="INFO")
+        return worker.work(burst=burst, with_scheduler=False, logging_level="INFO")
     finally:
         beacon.stop()
         if sweeper:

@@ -169,3 +169,61 @@ def test_a_link_cycle_is_refused():
     ]}
     with pytest.raises(DeclarationError, match="cycle"):
         SqlConnector.validate({"url": "sqlite://", **settings})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shop_url(request, tmp_path):
+    """The shop's database on SQLite, and on PostgreSQL when the server pass gives one."""
+    import os
+    import uuid
+
+    import sqlalchemy as sa
+
+    if request.param == "sqlite":
+        _shop_db(tmp_path / "shop.sqlite3")
+        yield f"sqlite:///{tmp_path / 'shop.sqlite3'}"
+        return
+    server = os.environ.get("DSR_TEST_DATABASE_URL")
+    if not server:
+        pytest.skip("PostgreSQL runs in the server pass (DSR_TEST_DATABASE_URL)")
+    name = f"dsr_test_shop_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(server).set(database=name).render_as_string(hide_password=False)
+    _shop_db(tmp_path / "shop.sqlite3")
+    source, target = sqlite3.connect(tmp_path / "shop.sqlite3"), sa.create_engine(url)
+    with target.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE customers (id BIGINT PRIMARY KEY, email TEXT, name TEXT, mobile TEXT, "
+                                   "segment TEXT, restricted INTEGER DEFAULT 0, password_hash TEXT)")
+        connection.exec_driver_sql("CREATE TABLE orders (id BIGINT PRIMARY KEY, customer_id BIGINT, ordered_on DATE, "
+                                   "total NUMERIC(10, 2))")
+        connection.exec_driver_sql("CREATE TABLE order_lines (id BIGINT PRIMARY KEY, order_id BIGINT, item TEXT, "
+                                   "note TEXT)")
+        for table in ("customers", "orders", "order_lines"):
+            rows = source.execute(f"SELECT * FROM {table}").fetchall()
+            marks = ", ".join(["%s"] * len(rows[0]))
+            connection.exec_driver_sql(f"INSERT INTO {table} VALUES ({marks})", rows)
+    source.close()
+    target.dispose()
+    yield url
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.dispose()
+
+
+@pytest.mark.parametrize("rows", [1, 1999, 2000, 2001, 4000])
+def test_batches_hold_every_row_once_in_key_order_whatever_their_number(shop_url, tmp_path, rows):
+    from dsr.connectors import sql
+
+    shop = _systems(tmp_path, BASE + SHOP.replace("sqlite:///{instance}/shop.sqlite3", shop_url))["shop"].connector
+    ref = shop.locate(Identity(email="per@example.no"))
+    with shop.engine().begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM order_lines WHERE id > {rows}")
+    seen = []
+    for collection, columns, _origins, batch in shop.export_batches(ref):
+        assert len(batch) <= sql.BATCH_ROWS and all(type(row) is tuple for row in batch)
+        if collection == "order_lines":
+            seen += [row[columns.index("id")] for row in batch]
+    assert seen == [i for i in range(1, rows + 1) if (1 + i % 3000) % 3]  # lines of Per's orders only
+    shop.engine().dispose()

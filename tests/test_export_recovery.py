@@ -257,3 +257,57 @@ def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it
     run_jobs(demo_app)
     demo_session.refresh(request)
     assert request.status is RequestStatus.READY_FOR_REVIEW
+
+
+@pytest.fixture
+def warehouse_app(app_config, tmp_path):
+    """One small sql system, so the export job of its only task is the last one of the case."""
+    systems = tmp_path / "systems.toml"
+    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + BIG)
+    _warehouse(Path(app_config["INSTANCE_PATH"]), 500)
+    app_config["SYSTEMS_FILE"] = str(systems)
+    app = create_app(app_config)
+    yield app
+    get_db(app).engine.dispose()
+
+
+def test_the_last_export_job_assembles_the_bundle_itself(warehouse_app, tmp_path):
+    with warehouse_app.app_context(), get_db(warehouse_app).session() as session:
+        request = _approved(session)
+        run_jobs(warehouse_app)
+        session.expire_all()
+        assert session.get(SubjectRequest, request.id).status is RequestStatus.READY_FOR_REVIEW
+        names = session.scalars(sa.select(OutboxJob.job_name)).all()
+        assert names == ["export_system"]  # no second job, no second hop
+        spool = Path(warehouse_app.config["STORAGE_DIR"]) / "spool" / f"r{request.id}"
+        assert not spool.exists()  # removed once the bundle was committed
+        _bundle, archive, raw = bundle_zip(session, request.id)
+        assert len(archive.read("data/warehouse/events.csv").decode("utf-8-sig").splitlines()) == 501
+        path = tmp_path / "bundle.zip"
+        path.write_bytes(raw)
+        assert verify_bundle(path).ok
+
+
+def test_an_assembly_failing_after_the_last_export_is_handed_to_the_assembly_job(warehouse_app, monkeypatch):
+    real_add = bundle_writer.BundleWriter.add
+    calls = {"n": 0}
+
+    def disk_full_once(self, path, chunks, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_add(self, path, chunks, **kwargs)
+
+    monkeypatch.setattr(bundle_writer.BundleWriter, "add", disk_full_once)
+    with warehouse_app.app_context(), get_db(warehouse_app).session() as session:
+        request = _approved(session)
+        run_jobs(warehouse_app)
+        session.expire_all()
+        task = session.scalar(sa.select(SystemTask))
+        assert task.state is TaskState.DONE and task.attempts == 1  # the export itself is not repeated
+        assert session.get(SubjectRequest, request.id).status is RequestStatus.READY_FOR_REVIEW
+        rows = {name: completed for name, completed in session.execute(
+            sa.select(OutboxJob.job_name, OutboxJob.completed_at)).all()}
+        assert set(rows) == {"export_system", "assemble_bundle"} and all(rows.values())
+        assert session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1
+        assert len(list((Path(warehouse_app.config["STORAGE_DIR"]) / "bundles").iterdir())) == 1

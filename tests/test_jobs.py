@@ -148,3 +148,79 @@ def test_a_savepoint_rolled_back_drops_only_its_own_rows(app, session):
         pass
     session.commit()
     assert [k.decode() for k in get_redis(app).keys("rq:job:*")] == [f"rq:job:deliver_message-{kept.id}-0"]
+
+
+def test_a_failed_attempt_waits_in_the_outbox_for_its_backoff_then_runs_under_a_new_id(smtp, app_config):
+    from datetime import timedelta
+
+    from rq.registry import ScheduledJobRegistry
+
+    from dsr import create_app
+    from dsr.db import utcnow
+
+    app_config["JOB_RETRY_INTERVALS"] = [3600]
+    app = create_app(app_config)
+    smtp.fail_next = 1  # the mail server says "try again later" once
+    with app.app_context(), get_db(app).session() as session:
+        message = _message(session)
+        row = jobs.defer(session, "deliver_message", message.id)
+        session.commit()
+        run_jobs(app)
+        session.expire_all()
+        retry = session.get(OutboxJob, row.id)
+        assert (retry.attempts, retry.publish_count, retry.published_at) == (1, 1, None)
+        assert retry.run_at > utcnow() + timedelta(minutes=59)  # the backoff is in the database...
+        assert "451" in retry.last_error
+        for queue in jobs.ALL_QUEUES:  # ...and not in Redis, where no scheduler process would move it
+            assert ScheduledJobRegistry(jobs.queue_name(app, queue), connection=get_redis(app)).count == 0
+        assert smtp.to("subject@example.org") == []
+
+        session.execute(sa.update(OutboxJob).where(OutboxJob.id == row.id).values(run_at=utcnow()))
+        session.commit()  # an hour later
+        run_jobs(app)  # its sweep publishes the due retry; the second attempt is the last one
+        session.expire_all()
+        assert Job.exists(f"deliver_message-{row.id}-1", connection=get_redis(app))
+        assert session.get(Message, message.id).status is DeliveryStatus.SENT
+        assert session.get(OutboxJob, row.id).completed_at is not None
+        assert len(smtp.to("subject@example.org")) == 1
+    get_db(app).engine.dispose()
+
+
+def test_the_last_attempt_knows_it_is_the_last_and_the_row_fails_for_good(smtp, app):
+    smtp.fail_next = 10  # always "try again later"
+    with app.app_context(), get_db(app).session() as session:
+        message = _message(session)
+        row = jobs.defer(session, "deliver_message", message.id)
+        session.commit()
+        run_jobs(app)  # JOB_RETRY_INTERVALS has two zero entries in tests: three attempts at once
+        session.expire_all()
+        assert session.get(Message, message.id).status is DeliveryStatus.FAILED  # marked on the final attempt
+        assert session.get(Message, message.id).attempts == 3
+        stored = session.get(OutboxJob, row.id)
+        assert stored.completed_at is not None and stored.attempts == 2  # the last attempt handled it
+
+
+def test_a_job_that_failed_without_recording_it_gets_its_retry_from_the_sweep(smtp, app, monkeypatch):
+    from workers import registry
+
+    smtp.fail_next = 1
+    monkeypatch.setattr(registry.jobs, "record_failure", _database_away)  # the failure cannot be written down
+    with app.app_context(), get_db(app).session() as session:
+        message = _message(session)
+        row = jobs.defer(session, "deliver_message", message.id)
+        session.commit()
+        run_jobs(app, max_rounds=1)
+        monkeypatch.undo()
+        session.expire_all()
+        assert session.get(OutboxJob, row.id).attempts == 0 and smtp.to("subject@example.org") == []
+        assert jobs.sweep_outbox(app)["failed"] == 1  # found among RQ's failed jobs, retried once
+        assert jobs.sweep_outbox(app)["failed"] == 0
+        run_jobs(app)
+        session.expire_all()
+        assert session.get(OutboxJob, row.id).attempts == 1
+        assert session.get(Message, message.id).status is DeliveryStatus.SENT
+        assert len(smtp.to("subject@example.org")) == 1
+
+
+def _database_away(*args, **kwargs):
+    raise sa.exc.OperationalError("UPDATE outbox_jobs", {}, Exception("connection refused"))

@@ -1,7 +1,8 @@
 """The job decorator and registry: names -> dotted path, queue, retries.
 
 A job body receives the app context's session first, then ids; the decorator owns the
-transaction, so the body's work and the outbox row's completion commit together.
+transaction, so the body's work and the outbox row's completion commit together. A failure
+is recorded on the outbox row, which schedules the retry (see dsr.jobs.record_failure).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from rq import get_current_job
 
+from dsr import jobs
 from dsr.db import get_session, utcnow
 from dsr.models import OutboxJob
 from workers.app import get_app
@@ -49,17 +51,17 @@ def job(queue: str, *, retries: int | None = None, timeout: int | None = None,
             app = get_app()
             with app.app_context():
                 session = get_session()
-                outbox_id = _current_outbox_id()
+                publication = _current_publication()
                 try:
                     result = body(session, *args)
-                    if outbox_id is not None:
-                        session.execute(sa.update(OutboxJob).where(OutboxJob.id == outbox_id)
+                    if publication is not None:
+                        session.execute(sa.update(OutboxJob).where(OutboxJob.id == publication[0])
                                         .values(completed_at=utcnow(), last_error=None))
                     session.commit()
                     return result
                 except Exception as exc:
                     session.rollback()
-                    _record_failure(session, outbox_id, exc)
+                    _record_failure(app, session, publication, exc)
                     raise
 
         run.body = body
@@ -99,24 +101,35 @@ def job_spec(name: str) -> JobSpec:
 
 
 def is_final_attempt() -> bool:
-    """True when RQ will not retry the running job again (or it runs outside RQ)."""
+    """True when a failure of the running job will not be retried (or it runs outside the outbox)."""
     current = get_current_job()
-    return current is None or not current.retries_left
+    publication = _current_publication()
+    if publication is None:
+        return True
+    name = current.func_name.rsplit(".", 1)[-1]
+    return jobs.is_last_attempt(get_app(), name, int(current.meta.get("attempt", 0)))
 
 
-def _current_outbox_id() -> int | None:
+def _current_publication() -> tuple[int, int] | None:
+    """(outbox id, publish count) of the running job, when it came from the outbox."""
     current = get_current_job()
-    return current.meta.get("outbox_id") if current is not None else None
+    if current is None or current.meta.get("outbox_id") is None:
+        return None
+    parsed = jobs.parse_rq_job_id(current.id)
+    return parsed if parsed and parsed[0] == current.meta["outbox_id"] else None
 
 
-def _record_failure(session, outbox_id: int | None, exc: Exception) -> None:
+def _record_failure(app, session, publication: tuple[int, int] | None, exc: Exception) -> None:
     # Only the exception class and our own short message: connector errors are phrased without PII.
     text = f"{type(exc).__name__}: {str(exc)[:200]}"
-    log.warning("job outbox=%s failed: %s", outbox_id, type(exc).__name__)
-    if outbox_id is None:
+    log.warning("job outbox=%s failed: %s", publication and publication[0], type(exc).__name__)
+    if publication is None:
         return
     try:
-        session.execute(sa.update(OutboxJob).where(OutboxJob.id == outbox_id).values(last_error=text))
-        session.commit()
+        due = jobs.record_failure(app, session, *publication, text)
     except sa.exc.SQLAlchemyError:
-        session.rollback()  # the database itself may be what failed; RQ still retries the job
+        # The database itself may be what failed: the sweep finds the job among RQ's failed ones.
+        session.rollback()
+        return
+    if due is not None:
+        jobs.Relay(app).publish([due])  # no backoff: the next attempt goes straight to the queue

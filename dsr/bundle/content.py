@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import render_template
 from flask_babel import force_locale
+from markupsafe import Markup, escape
 
 from dsr.controller import Controller
 from dsr.export import spool
@@ -28,6 +29,14 @@ class CollectionPart:
     fields: list[str]
     summary: dict[str, Any]
     preview: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def preview_rows(self) -> Markup:
+        """The preview table's rows, escaped as the template would escape each cell (built here: a template
+        loop costs a call per cell, and a bundle has 50 rows per collection)."""
+        return Markup("".join(
+            "<tr>" + "".join([f"<td>{escape(cell(row.get(name)))}</td>" for name in self.fields]) + "</tr>\n"
+            for row in self.preview))
 
     @property
     def json_path(self) -> str:

@@ -3,7 +3,7 @@
 Members get a fixed timestamp and are written in a fixed order, so two bundles of the same
 data list the same paths and SHA-256 sums (and are byte-identical but for the manifest's
 `generated_at`). The ZIP goes straight into a write-only stream (the sealed file), never
-seeking: memory stays flat whatever the size.
+seeking: memory stays flat whatever the size (dsr.bundle.zipstream writes it; zipfile reads it).
 """
 from __future__ import annotations
 
@@ -16,11 +16,11 @@ from pathlib import PurePosixPath
 from typing import BinaryIO
 
 from dsr.bundle import signing
+from dsr.bundle.zipstream import ZipStream
 
 MANIFEST = "manifest.json"
 SIGNATURE = "manifest.sig"
 FORMAT = "dsr-bundle/1"
-_EPOCH = (1980, 1, 1, 0, 0, 0)
 _LARGE = 1 << 30  # members that may pass 2 GiB need zip64 headers
 
 
@@ -32,24 +32,23 @@ class Member:
 
 
 class BundleWriter:
-    def __init__(self, stream: BinaryIO, compresslevel: int = 6):
-        self.zip = zipfile.ZipFile(stream, mode="w", compression=zipfile.ZIP_DEFLATED, compresslevel=compresslevel)
+    def __init__(self, stream: BinaryIO, compresslevel: int = 1):
+        self.zip = ZipStream(stream, compresslevel=compresslevel)
         self.members: list[Member] = []
+        self._paths: set[str] = set()
 
     def add(self, path: str, chunks: Iterable[bytes] | bytes, *, expected_size: int = 0) -> Member:
-        if path in (MANIFEST, SIGNATURE) or any(m.path == path for m in self.members):
+        if path in (MANIFEST, SIGNATURE) or path in self._paths:
             raise ValueError(f"bundle member {path} written twice")
-        info = zipfile.ZipInfo(path, date_time=_EPOCH)
-        info.compress_type = zipfile.ZIP_DEFLATED
-        info.external_attr = 0o644 << 16
         digest, size = hashlib.sha256(), 0
-        with self.zip.open(info, "w", force_zip64=expected_size > _LARGE) as out:
+        with self.zip.member(path, zip64=expected_size > _LARGE) as out:
             for chunk in ([chunks] if isinstance(chunks, bytes) else chunks):
                 out.write(chunk)
                 digest.update(chunk)
                 size += len(chunk)
         member = Member(path, size, digest.hexdigest())
         self.members.append(member)
+        self._paths.add(path)
         return member
 
     def finish(self, key, header: dict) -> bytes:
@@ -61,10 +60,8 @@ class BundleWriter:
         }
         data = (json.dumps(manifest, indent=2, ensure_ascii=False, sort_keys=False) + "\n").encode()
         for name, content in ((MANIFEST, data), (SIGNATURE, signing.sign(key, data))):
-            info = zipfile.ZipInfo(name, date_time=_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            self.zip.writestr(info, content)
+            with self.zip.member(name) as out:
+                out.write(content)
         self.zip.close()
         return data
 

@@ -421,18 +421,36 @@ class SqlConnector(Connector):
                     statement = sa.select(*view.c).where(self._condition(table, ref, view)) \
                         .order_by(view.c[table.primary_key])
                     if connection.dialect.name == "sqlite":
-                        # SQLite's cursor reads lazily: batches of plain tuples straight from it.
+                        # SQLite's cursor reads lazily: batches of plain tuples straight from it (the
+                        # default fetch strategy buffers nothing ahead of the cursor).
                         result = connection.execute(statement)
-                        while batch := result.cursor.fetchmany(BATCH_ROWS):
-                            yield table.collection, columns, origins, batch
+                        yield from self._batches(table, columns, origins, result.cursor)
                         result.close()
-                        continue
-                    # yield_per: a server-side cursor (PostgreSQL), read in batches.
-                    result = connection.execution_options(yield_per=BATCH_ROWS).execute(statement)
-                    for batch in result.partitions():
-                        yield table.collection, columns, origins, batch
+                    elif connection.dialect.name == "postgresql":
+                        yield from self._postgresql_batches(connection, statement, table, columns, origins)
+                    else:
+                        # yield_per: a server-side cursor where the dialect has one, read in batches.
+                        result = connection.execution_options(yield_per=BATCH_ROWS).execute(statement)
+                        for batch in result.partitions():
+                            yield table.collection, columns, origins, batch
         except sa.exc.SQLAlchemyError as exc:
             raise self._wrap(exc) from None
+
+    @staticmethod
+    def _batches(table: TableMap, columns, origins, cursor):
+        while batch := cursor.fetchmany(BATCH_ROWS):
+            yield table.collection, columns, origins, batch
+            if len(batch) < BATCH_ROWS:
+                return  # the last one: no round trip to learn that nothing follows
+
+    def _postgresql_batches(self, connection: sa.Connection, statement, table: TableMap, columns, origins):
+        """A named (server-side) psycopg cursor of our own: plain tuples, one FETCH per batch. (SQLAlchemy's
+        stream_results would hand out Row objects, and buffers rows ahead of its cursor.)"""
+        compiled = statement.compile(dialect=connection.dialect, compile_kwargs={"render_postcompile": True})
+        raw = connection.connection.dbapi_connection
+        with raw.cursor(name=f"dsr_export_{table.name}") as cursor:
+            cursor.execute(compiled.string, compiled.params)
+            yield from self._batches(table, columns, origins, cursor)
 
     def export(self, ref: SubjectRef) -> Iterator[Record]:
         for collection, columns, origins, rows in self.export_batches(ref):

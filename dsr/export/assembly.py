@@ -28,7 +28,7 @@ from dsr.bundle.writer import BundleWriter
 from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.connectors.registry import get_systems
-from dsr.db import utcnow
+from dsr.db import on_commit, utcnow
 from dsr.export import storage
 from dsr.export.tasks import FINISHED, export_tasks
 from dsr.jobs import defer
@@ -99,18 +99,21 @@ def retry_assembly(session: orm.Session, request_id: int, staff_id: int) -> Expo
     return bundle
 
 
-def _get_or_create_bundle(session: orm.Session, request: SubjectRequest, kind: BundleKind) -> ExportBundle:
-    query = sa.select(ExportBundle).where(ExportBundle.request_id == request.id, ExportBundle.kind == kind)
-    bundle = session.scalar(query)
-    if bundle is None:
-        try:
-            bundle = ExportBundle(request_id=request.id, kind=kind, status=BundleStatus.ASSEMBLING)
+def claim_new_bundle(session: orm.Session, request: SubjectRequest, lease: timedelta) -> ExportBundle | None:
+    """The bundle row, created already leased to the caller (in the caller's transaction, in a savepoint:
+    a concurrent creator wins and this returns None without undoing the caller's other changes)."""
+    bundle = ExportBundle(request_id=request.id, kind=bundle_kind(request), status=BundleStatus.ASSEMBLING,
+                          lease_until=utcnow() + lease)
+    try:
+        with session.begin_nested():
             session.add(bundle)
-            session.commit()
-        except sa.exc.IntegrityError:
-            session.rollback()  # another job made it first
-            bundle = session.scalar(query)
+    except sa.exc.IntegrityError:
+        return None  # another job made it first
     return bundle
+
+
+def _lease_of(app) -> timedelta:
+    return timedelta(seconds=float(app.config["EXPORT_LEASE_SECONDS"]))
 
 
 def assemble_bundle(session: orm.Session, request_id: int, *, final_attempt: bool = True) -> str:
@@ -125,17 +128,22 @@ def assemble_bundle(session: orm.Session, request_id: int, *, final_attempt: boo
     kind = bundle_kind(request)
     tasks = export_tasks(session, request_id)
     complete = bool(tasks) and all(t.state in FINISHED for t in tasks)
-    existing = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
-                                                            ExportBundle.kind == kind))
-    if existing is None and not complete:
-        return "waiting"
-    bundle = existing or _get_or_create_bundle(session, request, kind)
+    query = sa.select(ExportBundle).where(ExportBundle.request_id == request_id, ExportBundle.kind == kind)
+    bundle = session.scalar(query)
+    lease = _lease_of(app)
+    if bundle is None:
+        if not complete:
+            return "waiting"
+        bundle = claim_new_bundle(session, request, lease)  # created and claimed in one commit
+        session.commit()
+        if bundle is None:
+            return "busy"
+        return build_bundle(session, request, bundle, tasks, final_attempt=final_attempt)
     if bundle.status is not BundleStatus.ASSEMBLING:
         return "already"
     if not complete and not bundle.partial:
         return "waiting"
     now = utcnow()
-    lease = timedelta(seconds=float(app.config["EXPORT_LEASE_SECONDS"]))
     claimed = session.execute(sa.update(ExportBundle).where(
         ExportBundle.id == bundle.id, ExportBundle.status == BundleStatus.ASSEMBLING,
         sa.or_(ExportBundle.lease_until.is_(None), ExportBundle.lease_until < now)).values(lease_until=now + lease)
@@ -143,11 +151,19 @@ def assemble_bundle(session: orm.Session, request_id: int, *, final_attempt: boo
     session.commit()
     if not claimed:
         return "busy"
+    return build_bundle(session, request, bundle, tasks, final_attempt=final_attempt)
 
+
+def build_bundle(session: orm.Session, request: SubjectRequest, bundle: ExportBundle, tasks: list, *,
+                 final_attempt: bool) -> str:
+    """Write the bundle the caller holds the lease of, store it and move the case to review. The
+    caller commits (the job decorator, with its outbox row); the spools are removed after that commit."""
+    app = current_app._get_current_object()
+    request_id = request.id
     final = storage.bundles_dir(app) / f"bundle-{bundle.id}-{secrets.token_hex(8)}.zip.sealed"
     temp = final.with_name(f".tmp-{final.name}")
     try:
-        size, digest, manifest_sha = _write(session, request, bundle, tasks, temp, lease)
+        size, digest, manifest_sha = _write(session, request, bundle, tasks, temp, _lease_of(app))
         durable_replace(temp, final)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -161,7 +177,7 @@ def assemble_bundle(session: orm.Session, request_id: int, *, final_attempt: boo
             record(session, "bundle.failed", actor_type="system", request_id=request_id, bundle_id=bundle.id)
         session.commit()
         raise
-    session.execute(sa.select(SubjectRequest.id).where(SubjectRequest.id == request_id).with_for_update())
+    session.refresh(request, with_for_update=True)  # serialises this with a withdrawal; one round trip
     stored = session.execute(sa.update(ExportBundle).where(
         ExportBundle.id == bundle.id, ExportBundle.status == BundleStatus.ASSEMBLING,
         ExportBundle.storage_name.is_(None)).values(
@@ -171,13 +187,13 @@ def assemble_bundle(session: orm.Session, request_id: int, *, final_attempt: boo
         session.rollback()
         final.unlink(missing_ok=True)
         return "already"
-    session.refresh(request)
     if request.status is RequestStatus.IN_PROGRESS:
         states.apply(request, Action.BUNDLE_READY)
     record(session, "bundle.ready", actor_type="system", request_id=request_id, bundle_id=bundle.id,
            sha256=digest, partial=bundle.partial)
     session.flush()
-    storage.remove_request_spool(request_id, app)  # the bundle holds it now; no loose copies of personal data
+    # The bundle holds the data now: no loose copies of personal data, once that is committed.
+    on_commit(session, lambda: storage.remove_request_spool(request_id, app))
     return "ready"
 
 

@@ -10,25 +10,23 @@ from __future__ import annotations
 
 import base64
 import csv
-import io
 import json
 import operator
 import shutil
 from collections.abc import Iterator
 from datetime import date, datetime, time
 from decimal import Decimal
-from itertools import repeat
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import orjson
 
 from dsr.bundle.sealed import SealedLines, SealedWriter, iter_sealed_file
 from dsr.connectors.base import Origin, Record
+from dsr.export import batch
 
 PURPOSE = "spool"
-FORMULA_LEADERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_LEADERS = batch.FORMULA_LEADERS
 _FLUSH_EVERY = 500
 
 
@@ -75,54 +73,6 @@ def csv_cells(values) -> list:
     return [value if value is None or (kind := value.__class__) is int or kind is float
             else (("'" + value) if value[:1] in _LEADERS else value) if kind is str
             else csv_cell(value) for value in values]
-
-
-_PLAIN = {str, int, float, type(None)}
-
-
-def _escape_column(column) -> list | None:
-    """The column with formula-leading text escaped, or None when no cell needs it (checked at C speed)."""
-    texts = [value for value in column if value.__class__ is str] if None in column else column
-    if not any(map(str.startswith, texts, repeat(FORMULA_LEADERS))):
-        return None
-    return [csv_cell(value) for value in column]
-
-
-_AS_TEXT = {Decimal: str, UUID: str, datetime: datetime.isoformat, date: date.isoformat, time: time.isoformat}
-
-
-def _normalise(rows: list[tuple]) -> tuple[list[tuple], list]:
-    """Decimal, UUID and date/time columns as text, column-wise (one C-level call per value), so both
-    the JSON and the CSV of the batch see only text, numbers, booleans and None. Returns rows and columns."""
-    columns = list(zip(*rows))
-    changed = False
-    for index, column in enumerate(columns):
-        kinds = set(map(type, column)) - _PLAIN
-        if not kinds or len(kinds) > 1 or next(iter(kinds)) not in _AS_TEXT:
-            continue
-        convert = _AS_TEXT[next(iter(kinds))]
-        columns[index] = list(map(convert, column)) if None not in column else \
-            [None if value is None else convert(value) for value in column]
-        changed = True
-    return (list(zip(*columns)) if changed else rows), columns
-
-
-def _csv_batch(rows: list[tuple], columns: list | None = None) -> bytes:
-    """CSV of a batch of rows, column-wise: columns of other types than text and numbers are converted,
-    and only text columns that hold a formula-leading cell are escaped cell by cell."""
-    columns = list(zip(*rows)) if columns is None else list(columns)
-    changed = False
-    for index, column in enumerate(columns):
-        kinds = set(map(type, column))
-        if kinds - _PLAIN:
-            columns[index] = [csv_cell(value) for value in column]
-            changed = True
-        elif str in kinds and (escaped := _escape_column(column)) is not None:
-            columns[index] = escaped
-            changed = True
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(list(zip(*columns)) if changed else rows)
-    return buffer.getvalue().encode()
 
 
 class _Text:
@@ -179,16 +129,10 @@ class _Collection:
         if self.fields is None:
             self.fields = list(columns)
         self.flush()
-        rows, by_column = _normalise(rows)
-        # One orjson call per batch; its top-level separators become "}\n,{" when they are the only
-        # "},{" in the output (a value holding "},{" adds more: then one call per row, same result).
-        joined = encode([dict(zip(columns, row)) for row in rows])[1:-1]
-        if joined.count(b"},{") == len(rows) - 1:
-            body = joined.replace(b"},{", b"}\n,{")
-        else:
-            body = b"\n,".join([encode(dict(zip(columns, row))) for row in rows])
+        rows, by_column = batch.normalise(rows)
+        body = batch.json_lines(columns, rows, encode)
         self.json.write((body if self.records == 0 else b"," + body) + b"\n")
-        self.csv.write(_csv_batch(rows, by_column))
+        self.csv.write(batch.csv_rows(by_column, len(rows), csv_cell))
         self.records += len(rows)
 
     def flush(self) -> None:
@@ -298,8 +242,8 @@ def csv_document(directory: Path, collection: str, summary: dict[str, Any], mast
     if not summary["ragged"]:
         yield from iter_sealed_file(directory / f"{collection}.csv.sealed", master, PURPOSE)
         return
-    for batch in _line_batches(json_lines(directory, collection, master)):
-        for line in batch:
+    for lines in _line_batches(json_lines(directory, collection, master)):
+        for line in lines:
             row = json.loads(line)
             writer.writerow(csv_cells([row.get(f) for f in fields]))
         yield text.take()

@@ -80,18 +80,17 @@ def _lease(app) -> timedelta:
 def _claim(session: orm.Session, task_id: int) -> int | None:
     """Take the task; returns our attempt number, or None when it is not ours to run."""
     now = utcnow()
-    claimed = session.execute(
+    attempt = session.execute(
         sa.update(SystemTask)
         .where(SystemTask.id == task_id, SystemTask.action == TaskAction.EXPORT,
                sa.or_(SystemTask.state == TaskState.PENDING,
                       sa.and_(SystemTask.state == TaskState.RUNNING, SystemTask.lease_until < now)))
         .values(state=TaskState.RUNNING, attempts=SystemTask.attempts + 1, lease_until=now + _lease(current_app),
                 started_at=sa.func.coalesce(SystemTask.started_at, now), last_error=None)
-    ).rowcount
+        .returning(SystemTask.attempts)
+    ).scalar()
     session.commit()
-    if not claimed:
-        return None
-    return session.scalar(sa.select(SystemTask.attempts).where(SystemTask.id == task_id))
+    return attempt
 
 
 class Heartbeat:
@@ -222,8 +221,29 @@ def run_export_task(session: orm.Session, task_id: int, *, final_attempt: bool) 
         return "superseded"
     record(session, "export.system_done", actor_type="system", request_id=request.id, system=task.system_key,
            records=spool.records)
-    defer_assembly_if_complete(session, request.id)
+    if all_finished(session, request.id):
+        _assemble_here(session, request)
     return "done"
+
+
+def _assemble_here(session: orm.Session, request: SubjectRequest) -> None:
+    """The last system is done: assemble in this job rather than publish a job that would (one hop,
+    a few commits less). The bundle row is created leased in the same commit as the task's end, so a
+    worker dying from here on leaves a lapsed lease the sweeper hands to the assembly job; a failure
+    hands it to that job (with its retries) at once."""
+    from dsr.export import assembly  # assembly builds on this module
+
+    bundle = assembly.claim_new_bundle(session, request, _lease(current_app))
+    session.commit()
+    if bundle is None:  # staff's partial bundle, or another job's: the assembly job sorts it out
+        defer(session, ASSEMBLE_JOB, request.id, request_id=request.id)
+        return
+    try:
+        assembly.build_bundle(session, request, bundle, export_tasks(session, request.id), final_attempt=False)
+    except Exception as exc:  # noqa: BLE001 (the export is done and stays done: only the assembly is retried)
+        log.warning("assembly of request %s after its last export failed (%s); the assembly job retries it",
+                    request.id, type(exc).__name__)
+        defer(session, ASSEMBLE_JOB, request.id, request_id=request.id)
 
 
 def _hand_to_staff(session: orm.Session, task: SystemTask, system, request: SubjectRequest) -> str:
@@ -245,15 +265,21 @@ def _lock_request(session: orm.Session, request_id: int) -> None:
 
 def export_tasks(session: orm.Session, request_id: int) -> list[SystemTask]:
     order = {key: index for index, key in enumerate(get_systems(current_app))}
+    # populate_existing: tasks this session already holds are refreshed (their end was an UPDATE statement).
     tasks = session.scalars(sa.select(SystemTask).where(SystemTask.request_id == request_id,
-                                                        SystemTask.action == TaskAction.EXPORT)).all()
+                                                        SystemTask.action == TaskAction.EXPORT)
+                            .execution_options(populate_existing=True)).all()
     return sorted(tasks, key=lambda t: (order.get(t.system_key, len(order)), t.system_key))
 
 
-def defer_assembly_if_complete(session: orm.Session, request_id: int) -> bool:
+def all_finished(session: orm.Session, request_id: int) -> bool:
     states = session.scalars(sa.select(SystemTask.state).where(SystemTask.request_id == request_id,
                                                                SystemTask.action == TaskAction.EXPORT)).all()
-    if states and all(state in FINISHED for state in states):
+    return bool(states) and all(state in FINISHED for state in states)
+
+
+def defer_assembly_if_complete(session: orm.Session, request_id: int) -> bool:
+    if all_finished(session, request_id):
         defer(session, ASSEMBLE_JOB, request_id, request_id=request_id)
         return True
     return False

@@ -23,7 +23,10 @@ class OutboxJob(Base):
     request_id: Mapped[int | None] = mapped_column(sa.Integer, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: bumped at every new publication (a retry, or after Redis lost the job): part of the RQ job id
     publish_count: Mapped[int] = mapped_column(default=0)
+    #: failed attempts so far; a failure with retries left schedules the next one via run_at
+    attempts: Mapped[int] = mapped_column(default=0)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(sa.String(300))
@@ -31,8 +34,3 @@ class OutboxJob(Base):
     __table_args__ = (
         sa.Index("ix_outbox_jobs_unfinished", "completed_at", "failed_at", "published_at", "id"),
     )
-
-    @property
-    def job_id(self) -> str:
-        """Deterministic RQ job id (letters, digits, '-', '_'): publishing twice is harmless."""
-        return f"{self.job_name}-{self.id}"

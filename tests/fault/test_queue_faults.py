@@ -11,7 +11,7 @@ import time
 import sqlalchemy as sa
 
 from dsr import create_app, jobs
-from dsr.db import get_db
+from dsr.db import get_db, utcnow
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection, OutboxJob
 from tests.fault.conftest import kill_group
 from tests.support import spawn_worker, wait_until
@@ -87,3 +87,43 @@ def test_redis_killed_during_a_burst_and_restarted_empty_loses_nothing(smtp, app
         assert counts == {address: 1 for address in addresses}  # 0 lost, 0 duplicates
     finally:
         kill_group(worker)
+
+
+def test_a_dead_workers_scheduled_retries_run_on_the_other_worker_once_each(smtp, app_config, private_redis,
+                                                                             tmp_path):
+    """F13, as the portal schedules work: retries wait in the outbox (run_at), and any worker's sweep
+    publishes them when due. Two workers share the failures; one is SIGKILLed while every retry is
+    still waiting: the survivor sends each mail exactly once, within a sweep interval of its time."""
+    interval = 4.0
+    app_config.update(REDIS_URL=private_redis.url, JOB_RETRY_INTERVALS=[interval, interval], OUTBOX_SWEEP_SECONDS=0.5)
+    app = create_app(app_config)
+    addresses = [f"retry{n}@example.org" for n in range(20)]
+    smtp.fail_next = len(addresses)  # every first attempt hears "451 try again later"
+    workers = [spawn_worker(app, tmp_path / f"worker-{n}.log") for n in (1, 2)]
+    try:
+        ids = [_queue_mail(app, address) for address in addresses]
+
+        def first_attempts_done():
+            with get_db(app).session() as session:
+                return session.scalar(sa.select(sa.func.count()).where(OutboxJob.attempts == 1)) == len(ids)
+
+        wait_until(first_attempts_done, timeout=60, message="every first attempt failed and was rescheduled")
+        with get_db(app).session() as session:
+            due = dict(session.execute(sa.select(OutboxJob.id, OutboxJob.run_at)).all())
+            assert all(at > utcnow() for at in due.values()), "the test must kill before any retry is due"
+        kill_group(workers[0])  # the other holds no lock to wait for: every worker's sweep publishes
+        wait_until(lambda: all(s is DeliveryStatus.SENT for s in _statuses(app, ids).values()), timeout=60,
+                   interval=0.2, message="every retried mail sent by the surviving worker")
+        time.sleep(2)  # room for a duplicate to show up
+        with get_db(app).session() as session:
+            sent = dict(session.execute(sa.select(Message.id, Message.sent_at)).all())
+            by_message = dict(session.execute(sa.select(OutboxJob.id, OutboxJob.args)).all())
+        lateness = [(sent[by_message[row_id][0]] - run_at).total_seconds() for row_id, run_at in due.items()]
+        counts = {address: len(smtp.to(address)) for address in addresses}
+        print(f"\nF13 retries: missing={sum(1 for c in counts.values() if c == 0)} "
+              f"duplicates={sum(max(0, c - 1) for c in counts.values())} max_lateness_s={max(lateness):.2f}")
+        assert counts == {address: 1 for address in addresses}
+        assert max(lateness) < app_config["OUTBOX_SWEEP_SECONDS"] + 3
+    finally:
+        for worker in workers:
+            kill_group(worker)
