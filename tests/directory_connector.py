@@ -8,7 +8,9 @@ Declared in a test's systems file as
     kind = "test_directory"
     path = "/tmp/.../people.json"     # [{"id": 1, "email": "...", "phone": "+47...", "name": "..."}]
     fail = false                      # true: locate raises ConnectorError (the system is down)
-    delay = 0.0                       # seconds locate takes (to catch the "checking" page)
+    delay = 0.0                       # seconds locate takes
+    gate = "/tmp/.../gate"            # locate waits until this file exists (a test shows the "checking"
+                                      # page for sure, then opens the gate); at most 60 s
 
 Apps load it with CONNECTOR_MODULES="tests.directory_connector" (worker subprocesses too).
 It implements the real contract of dsr.connectors.base, so the lookup job runs unchanged.
@@ -39,11 +41,17 @@ class DirectoryConnector(Connector):
             raise DeclarationError("fail", "must be true or false")
         if not isinstance(settings.get("delay", 0), int | float):
             raise DeclarationError("delay", "must be a number of seconds")
+        if not isinstance(settings.get("gate", ""), str):
+            raise DeclarationError("gate", "must be a file path")
 
     def _people(self) -> list[dict[str, Any]]:
         if self.settings.get("fail"):
             raise ConnectorError(f"{self.name} is not answering")
         time.sleep(float(self.settings.get("delay", 0)))
+        gate = self.settings.get("gate")
+        deadline = time.monotonic() + 60
+        while gate and not Path(gate).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
         return json.loads(Path(self.settings["path"]).read_text())
 
     def locate(self, identity: Identity) -> SubjectRef:
@@ -82,6 +90,7 @@ def write_systems(folder: Path, systems: Mapping[str, Mapping[str, Any]]) -> Pat
             'kind = "test_directory"\n'
             f'path = "{people}"\nfail = {"true" if spec.get("fail") else "false"}\n'
             f"delay = {float(spec.get('delay', 0))}\n"
+            f"gate = {json.dumps(str(spec.get('gate', '')))}\n"
             '[systems.facts]\npurposes = ["Customer service"]\n'
             'legal_basis = "Contract, Art. 6(1)(b)"\ncategories = ["Contact details"]\n'
             'recipients = ["None"]\n'

@@ -20,9 +20,16 @@ SUBJECT_LIMITS = ("code_entry_address", "resend_address", "reply_ip")
 
 
 @pytest.fixture
-def portal_config(portal_config, tmp_path):
-    # The lookup takes a few seconds, so the "checking" page that waits for it is seen too.
-    use_directory(portal_config, tmp_path / "systems", {"crm": {"people": [KARI, OLA], "delay": 3}})
+def lookup_gate(tmp_path):
+    """While this file is missing the test CRM's lookup waits, so the "checking" page is seen for sure."""
+    gate = tmp_path / "lookup-gate"
+    gate.touch()
+    return gate
+
+
+@pytest.fixture
+def portal_config(portal_config, tmp_path, lookup_gate):
+    use_directory(portal_config, tmp_path / "systems", {"crm": {"people": [KARI, OLA], "gate": str(lookup_gate)}})
     portal_config["RATE_LIMITS"] = {
         **portal_config["RATE_LIMITS"],
         **{name: "1000/60" for name in SUBJECT_LIMITS},
@@ -100,7 +107,7 @@ def _fill_contact(page, email: str, name: str) -> None:
 
 
 @pytest.mark.parametrize("language", ["en", "nb"])
-def test_every_subject_page_is_accessible(portal, page, browser, shots, language):
+def test_every_subject_page_is_accessible(portal, page, browser, shots, language, lookup_gate):
     """Every page of the flow, including error states, links, the checking page, the case page and its
     actions, and the pages behind old links, in one language."""
     page.goto(f"{portal.url}/?lang={language}")
@@ -127,6 +134,7 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
     assert page.locator(".error-summary li").count() == 4  # wrong, correct, email, phone
     _check(page, shots, "form-errors")
 
+    lookup_gate.unlink()  # this request's lookup waits until the checking page has been seen
     page.goto(f"{portal.url}/request/access")
     _fill_contact(page, KARI["email"], KARI["name"])
     page.locator("form button[type=submit]").click()
@@ -153,6 +161,7 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
     page.locator("main form button[type=submit]").click()
     page.wait_for_url("**/checking*")
     _check(page, shots, "checking")
+    lookup_gate.touch()
     page.wait_for_url("**/phone", timeout=30_000)
     _check(page, shots, "phone")
     page.locator("#code").fill(_sms_code(portal, KARI["phone"]))
