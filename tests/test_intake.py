@@ -227,7 +227,7 @@ def test_withdrawal_asks_which_consent_and_portability_the_optional_receiving_se
         ("full_name", "K" * 201, "200 characters or fewer"),
         ("consent", "Newsletter\nBcc: x@example.org", "one line"),
         ("consent", "x" * 301, "300 characters or fewer"),
-        ("consent", "News\x00letter", "characters we cannot accept"),
+        ("consent", "News\x07letter", "characters we cannot accept"),  # (a NUL byte is refused before any form)
     ],
 )
 def test_bad_input_gets_a_message_on_its_field_and_nothing_is_stored(client, session, field, value, message):
