@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
