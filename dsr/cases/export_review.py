@@ -88,9 +88,13 @@ class ExportPanel:
 
     @property
     def running(self) -> bool:
-        """Work the page should follow by itself: a system queued or collecting, or the bundle assembling."""
-        busy = any(row.task.state in (TaskState.PENDING, TaskState.RUNNING) for row in self.rows)
-        return busy or (self.bundle is not None and self.bundle.status is BundleStatus.ASSEMBLING)
+        """Work the page should follow by itself: a system queued or collecting, or the bundle to assemble."""
+        if any(row.task.state in (TaskState.PENDING, TaskState.RUNNING) for row in self.rows):
+            return True
+        if self.bundle is None:  # every system finished: the assembly job is on its way
+            finished = all(row.task.state in (TaskState.DONE, TaskState.SKIPPED) for row in self.rows)
+            return bool(self.rows) and finished and self.request.status is RequestStatus.IN_PROGRESS
+        return self.bundle.status is BundleStatus.ASSEMBLING
 
     @property
     def failed(self) -> list[SystemRow]:
