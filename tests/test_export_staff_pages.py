@@ -227,13 +227,15 @@ def test_review_then_release_with_a_fresh_login_tells_the_subject(smtp, demo_app
 
     run_jobs(demo_app)
     letter = smtp.wait_for(KARI)[-1]
-    text = text_of(letter)
+    text = text_of(letter).replace("\r\n", "\n")
     assert letter["Subject"] == f"Your data is ready to download ({case.reference})"
     assert "http://localhost/case/open/" in text and "new code" in text
     assert "why we hold the data, who receives it, how long we keep it" in text and "Art. 15" in text
     local_expiry = bundle.expires_at.astimezone(ZoneInfo("Europe/Oslo"))
     assert f"{format_date(local_expiry.date(), 'long', locale='en')} at {local_expiry:%H:%M}" in text
     assert "Datatilsynet" in text
+    assert "What we found, per system:\n- Customer register (CRM): data found\n" in text
+    assert "- Shared mailbox post@fjordnett.example: data found\n" in text
     assert letter.get_body(preferencelist=("html",)) is not None
 
 
@@ -241,13 +243,19 @@ def test_the_data_ready_letter_in_norwegian(demo_app):
     context = {"reference": "DSR-TEST-0001", "right_title": "Se hvilke opplysninger vi har om deg",
                "kind": "access", "partial": True, "expires_at": datetime(2026, 12, 8, 13, 3, tzinfo=UTC),
                "case_url": "https://portal.example/case/open/x", "code_minutes": 10,
+               "systems": [{"name": "Kunderegister (CRM)", "outcome": "collected"},
+                           {"name": "Nyhetsbrevliste", "outcome": "nothing_found"},
+                           {"name": "Supportchat", "outcome": "not_collected"}],
                "controller": demo_app.extensions["dsr.controller"]}
     with demo_app.test_request_context():
         subject, text, html = render_letter("data_ready", "nb", context)
     assert subject == "Opplysningene dine er klare til nedlasting (DSR-TEST-0001)"
     assert "8. desember 2026 kl. 14:03" in text and "art. 15" in text and "ny kode" in text
     assert "kunne ikke søkes gjennom i tide" in text and "https://portal.example/case/open/x" in text
+    assert ("Dette fant vi, system for system:\n- Kunderegister (CRM): opplysninger funnet\n"
+            "- Nyhetsbrevliste: ingen opplysninger om deg\n- Supportchat: kunne ikke søkes gjennom\n") in text
     assert html and "Last den ned fra siden for forespørselen din" in html
+    assert "<li>Supportchat: kunne ikke søkes gjennom</li>" in html
 
 
 def test_retry_this_system_on_the_case_page_completes_the_export(demo_app, demo_session, officer, approved, chat):

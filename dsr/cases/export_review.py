@@ -180,6 +180,24 @@ def manual_task_of(session: orm.Session, request: SubjectRequest, task_id: int):
     return task, system
 
 
+def system_outcomes(session: orm.Session, request: SubjectRequest) -> list[dict[str, str]]:
+    """Per system, in the case's language: its name and "collected", "nothing_found" or "not_collected"
+    (what the letter tells the subject, as the bundle's index does)."""
+    systems = get_systems(current_app)
+    outcomes = []
+    for task in export_tasks(session, request.id):
+        system = systems.get(task.system_key)
+        if system is None:
+            continue
+        name = (system.connector.settings.get("name_nb") if request.language == "nb" else None) or system.name
+        if task.state not in (TaskState.DONE, TaskState.SKIPPED):
+            outcome = "not_collected"
+        else:
+            outcome = "collected" if task.records else "nothing_found"
+        outcomes.append({"name": name, "outcome": outcome})
+    return outcomes
+
+
 def release_to_subject(session: orm.Session, request_id: int, staff_id: int) -> ExportBundle:
     """Release the reviewed bundle and tell the subject, in one transaction (the caller commits).
 
@@ -204,6 +222,7 @@ def release_to_subject(session: orm.Session, request_id: int, staff_id: int) -> 
             "partial": bundle.partial,
             "expires_at": bundle.expires_at,
             "case_url": case_link_url(request.public_id),
+            "systems": system_outcomes(session, request),
             "code_minutes": max(1, int(current_app.config["CODE_TTL_SECONDS"]) // 60),
         },
         request_id=request.id,
