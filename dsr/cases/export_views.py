@@ -122,9 +122,14 @@ def manual_task(case_id: int, task_id: int):
 def _complete(task, system, nothing: bool, upload, form) -> str | None:
     """Run the service; the flash text on success, None (with the error on the form) when refused."""
     session = get_session()
-    if upload is not None and _is_empty(upload):
-        form.file.errors.append("The file is empty. Choose the file with what you found.")
-        return None
+    if upload is not None:
+        size, limit = _upload_size(upload), int(current_app.config["MANUAL_UPLOAD_MAX_BYTES"])
+        if not size:
+            form.file.errors.append("The file is empty. Choose the file with what you found.")
+            return None
+        if size > limit:
+            form.file.errors.append(f"The file is larger than {_size_text(limit)}, the most you can upload.")
+            return None
     try:
         done = complete_manual_task(session, task.id, g.staff.id, nothing_found=nothing, upload=upload)
     except ManualTaskError as exc:
@@ -139,11 +144,13 @@ def _complete(task, system, nothing: bool, upload, form) -> str | None:
     return f"{system.name}: {stored['filename']} ({stored['size']:,} bytes) is stored for the bundle"
 
 
-def _is_empty(upload) -> bool:
+def _upload_size(upload) -> int:
+    """Bytes in the uploaded file (Werkzeug spools it to a seekable file first)."""
     stream = upload.stream
-    first = stream.read(1)
+    stream.seek(0, 2)
+    size = stream.tell()
     stream.seek(0)
-    return not first
+    return size
 
 
 def _manual_page(case, task, system, upload_form, nothing_form, form):
