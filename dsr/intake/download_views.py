@@ -14,6 +14,8 @@ then streamed.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, session, url_for
 
 from dsr.auth.policy import public
@@ -44,9 +46,15 @@ def _forget_case_language(response):
     return response
 
 
+#: download ids are secrets.token_urlsafe(16); anything else (a NUL byte, dots, slashes) is not found
+_DOWNLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
+
+
 def _load(public_id: str, download_id: str) -> tuple[SubjectRequest, ExportBundle | None, str | None]:
     """(case, bundle, why unavailable) for this browser's own case, or 404."""
     case = case_for_subject_or_404(public_id)
+    if not _DOWNLOAD_ID.match(download_id):
+        abort(404)  # before any query: PostgreSQL refuses NUL bytes in text (a 500, not a 404)
     if not request.args.get("lang") and not session.get("lang"):
         g.language = case.language  # the case's language unless the visitor chose another
     try:
