@@ -15,7 +15,6 @@ from dsr.db import get_session
 from dsr.identity.service import CodeOutcome, CodeResult
 from dsr.models import DeliveryStatus, Message, SubjectRequest, VerificationChallenge
 
-
 #: public ids are secrets.token_urlsafe(16): anything else is not found before any query (PostgreSQL
 #: refuses a NUL byte in text with an error, which would be a 500 from a typed URL)
 _PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
