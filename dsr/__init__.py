@@ -89,13 +89,15 @@ def configure_extensions(app: Flask) -> None:
 def configure_blueprints(app: Flask) -> None:
     from dsr.auth.admin import bp as staff_admin
     from dsr.auth.views import bp as auth
+    from dsr.cases.export_views import bp as export
     from dsr.cases.views import bp as cases
     from dsr.health import bp as health
     from dsr.identity.views import bp as identity
     from dsr.intake.case_views import bp as subject
+    from dsr.intake.download_views import bp as download
     from dsr.intake.views import bp as intake
 
-    for blueprint in (intake, identity, subject, health, auth, staff_admin, cases):
+    for blueprint in (intake, identity, subject, download, health, auth, staff_admin, cases, export):
         app.register_blueprint(blueprint)
 
 

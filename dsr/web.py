@@ -48,6 +48,16 @@ def _page_globals() -> dict:
             "right_titles": RIGHT_TITLES, "right_summaries": RIGHT_SUMMARIES}
 
 
+def attachment(download) -> Response:
+    """A file download (a dsr.export.delivery.Download): streamed, fixed server-side name, never cached."""
+    response = Response(download.chunks, mimetype=download.mimetype, direct_passthrough=True)
+    response.headers.set("Content-Disposition", "attachment", filename=download.filename)
+    if download.size:
+        response.content_length = download.size
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _refuse_weak_key():
     if current_app.config.get("DSR_WEAK_KEY"):
         return Response("This portal is not configured: set DSR_SECRET_KEY to a random value of at least "

@@ -13,6 +13,7 @@ from flask import (
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -26,6 +27,7 @@ from dsr.auth.roles import staff_decider, staff_reader
 from dsr.cases import conversation, decisions, queue, registration
 from dsr.cases.dashboard import dashboard as dashboard_figures
 from dsr.cases.decisions import DecisionError, FourEyesRequired
+from dsr.cases.export_review import REFRESH_SECONDS, export_panel
 from dsr.cases.forms import (
     AskForm,
     AssignForm,
@@ -199,14 +201,24 @@ def _render_case(
         assign_form = AssignForm()
         assign_form.assignee.data = str(case.assignee_id or "")
     assign_form.assignee.choices = _assignee_choices(session)
-    return render_template(
+    export = export_panel(session, case, masked=is_masked(g.staff))
+    refreshing = (export is not None and export.running and request.method == "GET"
+                  and request.args.get("refresh") != "off")
+    response = make_response(render_template(
         "cases/detail.html",
         case=view,
         note_form=note_form or TextForm(prefix="note"),
         assign_form=assign_form,
         can_decide=g.staff.role is not StaffRole.VIEWER,
         fresh=sessions.is_fresh(),
-    ), status
+        export=export,
+        refreshing=refreshing,
+        refresh_seconds=REFRESH_SECONDS,
+    ), status)
+    if refreshing:
+        # Follows the export without script (axe flags <meta refresh>); stops once nothing runs.
+        response.headers["Refresh"] = f"{REFRESH_SECONDS}; url={url_for('cases.detail', case_id=case.id)}"
+    return response
 
 
 @bp.get("/cases/<int:case_id>")

@@ -32,6 +32,14 @@ class BundleUnavailable(ValueError):
     """The bundle exists but cannot be had now: not released, expired, or downloaded too often (410)."""
 
 
+class BundleExpired(BundleUnavailable):
+    """The download link's time is up (or the file was deleted at expiry)."""
+
+
+class DownloadsUsedUp(BundleUnavailable):
+    """Downloaded BUNDLE_MAX_DOWNLOADS times already."""
+
+
 class ReleaseRefused(ValueError):
     pass
 
@@ -76,22 +84,31 @@ def _download(bundle: ExportBundle, request: SubjectRequest) -> Download:
                     sha256=bundle.sha256 or "", chunks=_stream(bundle))
 
 
-def open_download_stream(session: orm.Session, request_id: int, download_id: str) -> Download:
-    """The subject's download of their released bundle (after a fresh code, checked by the view).
+def downloadable_bundle(session: orm.Session, request_id: int, download_id: str) -> ExportBundle:
+    """The released bundle behind a download link of this case, if it can be downloaded now (reads only).
 
-    Counts and audits the download in the caller's transaction: commit before streaming."""
+    Raises BundleNotFound (another case's id, or not released) or BundleUnavailable: BundleExpired,
+    DownloadsUsedUp."""
     bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.download_id == download_id,
                                                           ExportBundle.request_id == request_id))
     if bundle is None:
         raise BundleNotFound(download_id)
-    now = utcnow()
     if bundle.status is BundleStatus.EXPIRED or bundle.deleted_at is not None \
-            or (bundle.expires_at is not None and bundle.expires_at <= now):
-        raise BundleUnavailable("this download link has expired")
+            or (bundle.expires_at is not None and bundle.expires_at <= utcnow()):
+        raise BundleExpired("this download link has expired")
     if bundle.status is not BundleStatus.RELEASED:
         raise BundleNotFound(download_id)
     if bundle.download_count >= int(current_app.config["BUNDLE_MAX_DOWNLOADS"]):
-        raise BundleUnavailable("this bundle was downloaded the most times allowed; ask us for a new link")
+        raise DownloadsUsedUp("this bundle was downloaded the most times allowed; ask us for a new link")
+    return bundle
+
+
+def open_download_stream(session: orm.Session, request_id: int, download_id: str) -> Download:
+    """The subject's download of their released bundle (after a fresh code, checked by the view).
+
+    Counts and audits the download in the caller's transaction: commit before streaming."""
+    bundle = downloadable_bundle(session, request_id, download_id)
+    now = utcnow()
     bundle.download_count += 1
     bundle.last_downloaded_at = now
     record(session, "bundle.downloaded", actor_type="subject", request_id=request_id, bundle_id=bundle.id,

@@ -34,6 +34,7 @@ from dsr.models import (
     OutboxJob,
     RequestStatus,
     Right,
+    SubjectLocation,
     SubjectRequest,
     SystemTask,
     TaskAction,
@@ -59,18 +60,29 @@ class LeaseLost(Exception):
 
 @starter(Right.ACCESS, Right.PORTABILITY)
 def start_export(session: orm.Session, request: SubjectRequest) -> None:
-    """Inside the approval transaction: one task per declared system, each job deferred via the outbox."""
+    """Inside the approval transaction: one task per declared system, each job deferred via the outbox.
+
+    Where the intake lookup found the subject, its ref goes on the task, so the job skips `locate`;
+    systems whose lookup errored or found nothing are located again by the job."""
     existing = set(session.scalars(sa.select(SystemTask.system_key).where(
         SystemTask.request_id == request.id, SystemTask.action == TaskAction.EXPORT)))
+    located = located_refs(session, request.id)
     for key in get_systems(current_app):
         if key in existing:
             continue
         task = SystemTask(request_id=request.id, system_key=key, action=TaskAction.EXPORT, state=TaskState.PENDING,
-                          result={})
+                          result={"ref": located[key]} if key in located else {})
         session.add(task)
         session.flush()
         defer(session, EXPORT_JOB, task.id, request_id=request.id)
     record(session, "export.started", actor_type="system", request_id=request.id, kind=request.right.value)
+
+
+def located_refs(session: orm.Session, request_id: int) -> dict[str, dict]:
+    """The intake lookup's refs (SubjectRef.to_json()) of the systems where it found the subject."""
+    rows = session.scalars(sa.select(SubjectLocation).where(
+        SubjectLocation.request_id == request_id, SubjectLocation.found.is_(True), SubjectLocation.error.is_(None)))
+    return {row.system_key: row.ref for row in rows if row.ref}
 
 
 def _lease(app) -> timedelta:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 from flask import abort, request
 from flask_babel import gettext as _
@@ -13,8 +15,14 @@ from dsr.db import get_session
 from dsr.identity.service import CodeOutcome, CodeResult
 from dsr.models import DeliveryStatus, Message, SubjectRequest, VerificationChallenge
 
+#: public ids are secrets.token_urlsafe(16): anything else is not found before any query (PostgreSQL
+#: refuses a NUL byte in text with an error, which would be a 500 from a typed URL)
+_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
 
 def request_or_404(public_id: str) -> SubjectRequest:
+    if not _PUBLIC_ID.match(public_id):
+        abort(404)
     found = (
         get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
     )

@@ -18,6 +18,7 @@ from dsr.identity.service import CodeLimitReached
 from dsr.identity.subject_access import browser_binding, case_for_subject_or_404, grant_case_access
 from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits, request_or_404
 from dsr.intake import case_service
+from dsr.intake.download_service import download_offer
 from dsr.intake.forms import CodeForm, ConfirmForm, ReplyForm
 from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest
 
@@ -47,6 +48,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         can_reply=case_service.can_reply(case),
         can_withdraw=case_service.can_withdraw(case),
         reply_form=reply_form or ReplyForm(formdata=None),
+        download=download_offer(get_session(), case),
     ), status
 
 

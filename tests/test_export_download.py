@@ -1,0 +1,211 @@
+"""The subject downloads the released bundle from their own case page after a fresh code from the e-mail;
+another browser or another case gets "not found"; expired and used-up downloads say so; downloads are
+rate-limited, counted, audited and never cached (S16, S29, S36)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from sqlalchemy import event, orm
+
+from dsr.cases.export_review import release_to_subject
+from dsr.db import utcnow
+from dsr.export.manual import complete_manual_task
+from dsr.identity import links
+from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, VerificationChallenge
+from tests.directory_connector import code_in
+from tests.export_helpers import *
+from tests.export_helpers import KARI, approve, tasks_by_system
+from tests.staff_support import enrolled_staff
+from tests.support import run_jobs, text_of
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def released(smtp, demo_app, demo_session):
+    """Kari's access case with its bundle released, and a browser that opened the case from the letter."""
+    session = demo_session
+    case = SubjectRequest(email=KARI, status=RequestStatus.OPEN, right=Right.ACCESS, language="en",
+                          identity_method="email_code+sms_code")
+    session.add(case)
+    session.commit()
+    approve(session, case)
+    run_jobs(demo_app)
+    complete_manual_task(session, tasks_by_system(session, case.id)["mailbox"].id, 1, nothing_found=True)
+    session.commit()
+    run_jobs(demo_app)
+    staff, _ = enrolled_staff(session, demo_app)
+    bundle = release_to_subject(session, case.id, staff.id)
+    session.commit()
+    run_jobs(demo_app)  # the "your data is ready" letter
+    browser = demo_app.test_client()
+    _open_case(demo_app, browser, case)
+    return case, bundle, browser
+
+
+def _open_case(app, browser, case) -> None:
+    with app.test_request_context():
+        token = links.case_token(case.public_id)
+    assert browser.post(f"/case/open/{token}").status_code == 303
+
+
+def _fresh_get(app, browser, url: str):
+    """A GET in its own app context: flask-babel caches the locale on `g`, which the test's pushed app
+    context would otherwise carry from one request to the next (a real server has one per request)."""
+    with app.app_context():
+        return browser.get(url)
+
+
+def _url(case, bundle, tail: str = "") -> str:
+    return f"/case/{case.public_id}/download/{bundle.download_id}{tail}"
+
+
+def _codes_sent(session, case) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(VerificationChallenge).where(
+        VerificationChallenge.request_id == case.id, VerificationChallenge.purpose == "download"))
+
+
+def _download_code(smtp, count: int) -> str:
+    mails = [m for m in smtp.wait_for(KARI, count=count) if "code to download" in m["Subject"]]
+    return code_in(text_of(mails[-1]))
+
+
+def _downloads(session) -> int:
+    session.expire_all()
+    return session.scalar(sa.select(ExportBundle.download_count))
+
+
+def test_the_case_page_offers_the_download_once_released(smtp, demo_app, demo_session, released):
+    case, bundle, browser = released
+    page = browser.get(f"/case/{case.public_id}").get_data(as_text=True)
+    assert 'id="download-heading"' in page and f'href="{_url(case, bundle)}"' in page
+    assert "The copy of your data is ready." in page and "we send a new code to your e-mail" in page
+    norwegian = _fresh_get(demo_app, browser, f"/case/{case.public_id}?lang=nb").get_data(as_text=True)
+    assert "Last ned opplysningene dine" in norwegian and "Kopien av opplysningene dine er klar." in norwegian
+    download_page = _fresh_get(demo_app, browser, _url(case, bundle) + "?lang=nb").get_data(as_text=True)
+    assert "Hva den inneholder" in download_page and "Send meg en kode" in download_page
+
+    before_release = SubjectRequest(email="ola.nordmann@example.no", status=RequestStatus.IN_PROGRESS,
+                                    right=Right.ACCESS)
+    demo_session.add(before_release)
+    demo_session.commit()
+    _open_case(demo_app, browser, before_release)
+    assert 'id="download-heading"' not in browser.get(f"/case/{before_release.public_id}").get_data(as_text=True)
+
+
+def test_the_download_needs_a_fresh_code_from_the_e_mail(smtp, demo_app, demo_session, released, tmp_path):
+    case, bundle, browser = released
+    mails_before = len(smtp.to(KARI))
+    page = browser.get(_url(case, bundle))
+    assert page.status_code == 200 and "Send me a code" in page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    asked = browser.post(_url(case, bundle))
+    assert asked.status_code == 303 and asked.headers["Location"].endswith(_url(case, bundle, "/code"))
+    assert _downloads(demo_session) == 0
+    run_jobs(demo_app)
+    code = _download_code(smtp, mails_before + 1)
+    again = browser.post(_url(case, bundle, "/send-code"))
+    assert again.status_code == 429 and "Please wait" in again.get_data(as_text=True)
+
+    wrong = browser.post(_url(case, bundle, "/code"), data={"code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 400 and "That code is not right" in wrong.get_data(as_text=True)
+    badly_typed = browser.post(_url(case, bundle, "/code"), data={"code": "12ab"})
+    assert badly_typed.status_code == 400 and "6 digits" in badly_typed.get_data(as_text=True)
+    assert _downloads(demo_session) == 0
+
+    download = browser.post(_url(case, bundle, "/code"), data={"code": code})
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert download.headers["Content-Disposition"] == f"attachment; filename={case.reference}-access.zip"
+    assert download.headers["Cache-Control"] == "no-store"
+    assert int(download.headers["Content-Length"]) == len(download.data) == bundle.size_bytes
+    path = tmp_path / "downloaded.zip"
+    path.write_bytes(download.data)
+    verified = demo_app.test_cli_runner().invoke(args=["dsr", "bundle-verify", str(path)])
+    assert verified.exit_code == 0 and verified.output.strip() == "OK"
+    assert _downloads(demo_session) == 1
+    assert demo_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.action == "bundle.downloaded", AuditEvent.request_id == case.id)) == 1
+
+    # Within the fresh window the same browser downloads again without a new code.
+    assert "Send me a code" not in browser.get(_url(case, bundle)).get_data(as_text=True)
+    assert browser.post(_url(case, bundle)).status_code == 200
+    assert _downloads(demo_session) == 2 and _codes_sent(demo_session, case) == 1
+    # A used code opens nothing twice.
+    assert browser.post(_url(case, bundle, "/code"), data={"code": code}).status_code == 400
+    with time_machine.travel(utcnow() + timedelta(minutes=11)):
+        later = browser.post(_url(case, bundle))
+        assert later.status_code == 303 and later.headers["Location"].endswith("/code")
+    assert _downloads(demo_session) == 2 and _codes_sent(demo_session, case) == 2
+
+
+def test_another_browser_or_another_case_gets_not_found(smtp, demo_app, demo_session, released):
+    case, bundle, browser = released
+    stranger = demo_app.test_client()
+    for method, tail in (("get", ""), ("post", ""), ("get", "/code"), ("post", "/code"), ("post", "/send-code")):
+        response = getattr(stranger, method)(_url(case, bundle, tail))
+        assert response.status_code == 404, (method, tail)
+        assert "Vi fant ikke siden" in response.get_data(as_text=True)  # the controller's default language
+
+    other = SubjectRequest(email="ola.nordmann@example.no", status=RequestStatus.COMPLETED, right=Right.ACCESS)
+    demo_session.add(other)
+    demo_session.commit()
+    _open_case(demo_app, stranger, other)  # the stranger proved a case of their own
+    for method, tail in (("get", ""), ("post", ""), ("get", "/code"), ("post", "/code")):
+        response = getattr(stranger, method)(f"/case/{other.public_id}/download/{bundle.download_id}{tail}")
+        assert response.status_code == 404, (method, tail)
+    for wrong in ("..%2f..%2fetc%2fpasswd", "%2e%2e%2f", "..%5c", bundle.download_id + "x", "%00"):
+        assert browser.get(f"/case/{case.public_id}/download/{wrong}").status_code == 404, wrong
+    assert _codes_sent(demo_session, case) == 0 and _downloads(demo_session) == 0
+
+
+def test_an_expired_or_used_up_download_says_so(smtp, demo_app, demo_session, released):
+    case, bundle, browser = released
+    demo_app.config["BUNDLE_MAX_DOWNLOADS"] = 1
+    browser.post(_url(case, bundle))
+    run_jobs(demo_app)
+    assert browser.post(_url(case, bundle, "/code"), data={"code": _download_code(smtp, 2)}).status_code == 200
+    used_up = browser.post(_url(case, bundle))
+    assert used_up.status_code == 410 and "can no longer be used" in used_up.get_data(as_text=True)
+    assert browser.get(_url(case, bundle)).status_code == 410
+    assert "downloaded the most times we allow" in browser.get(f"/case/{case.public_id}").get_data(as_text=True)
+
+    demo_app.config["BUNDLE_MAX_DOWNLOADS"] = 10
+    with time_machine.travel(bundle.expires_at + timedelta(minutes=1)):
+        _open_case(demo_app, browser, case)
+        expired = _fresh_get(demo_app, browser, _url(case, bundle) + "?lang=nb")
+        assert expired.status_code == 410 and "Denne nedlastingen er utløpt" in expired.get_data(as_text=True)
+        assert browser.post(_url(case, bundle)).status_code == 410
+        assert "has expired, and the file has been deleted" in browser.get(
+            f"/case/{case.public_id}").get_data(as_text=True)
+
+
+def test_downloads_are_rate_limited_per_ip(smtp, demo_app, demo_session, released):
+    case, bundle, browser = released
+    demo_app.config["RATE_LIMITS"] = {"download_ip": "1/3600"}
+    browser.post(_url(case, bundle))
+    run_jobs(demo_app)
+    assert browser.post(_url(case, bundle, "/code"), data={"code": _download_code(smtp, 2)}).status_code == 200
+    refused = browser.post(_url(case, bundle))
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert _downloads(demo_session) == 1
+
+
+def test_get_never_writes_on_the_download_pages(smtp, demo_app, demo_session, released):
+    case, bundle, browser = released
+    flushes: list[str] = []
+
+    def count(session_, context, instances):
+        if session_.new or session_.dirty or session_.deleted:
+            flushes.append(str(list(session_.dirty or session_.new)))
+
+    event.listen(orm.Session, "before_flush", count)
+    try:
+        for tail in ("", "/code"):
+            assert browser.get(_url(case, bundle, tail)).status_code == 200
+        assert browser.get(f"/case/{case.public_id}").status_code == 200
+        assert flushes == []
+    finally:
+        event.remove(orm.Session, "before_flush", count)
