@@ -137,3 +137,30 @@ def test_a_manual_task_needs_an_upload_or_a_nothing_found_confirmation(demo_app,
         demo_session.rollback()
         assert tasks_by_system(demo_session, request.id)["mailbox"].state is TaskState.WAITING_FOR_STAFF
         assert not list((Path(demo_app.config["STORAGE_DIR"]) / "spool").rglob("*upload*"))
+
+
+def test_two_downloads_at_once_cannot_both_take_the_last_one(demo_app, demo_session, ready_bundle, monkeypatch):
+    from dsr.db import get_db
+    from dsr.export import delivery
+
+    request, bundle, staff = ready_bundle
+    demo_app.config["BUNDLE_MAX_DOWNLOADS"] = 1
+    release_bundle(demo_session, bundle.id, staff.id)
+    demo_session.commit()
+    checked = delivery.downloadable_bundle
+    raced = []
+
+    def check_then_lose_the_race(session, request_id, download_id):
+        found = checked(session, request_id, download_id)  # this download sees one left...
+        if not raced:
+            raced.append(True)
+            with get_db(demo_app).session() as other:  # ...and another browser takes it first
+                open_download_stream(other, request_id, download_id)
+                other.commit()
+        return found
+
+    monkeypatch.setattr(delivery, "downloadable_bundle", check_then_lose_the_race)
+    with pytest.raises(BundleUnavailable, match="most times"):
+        open_download_stream(demo_session, request.id, bundle.download_id)
+    demo_session.rollback()
+    assert demo_session.get(ExportBundle, bundle.id).download_count == 1

@@ -109,10 +109,19 @@ def open_download_stream(session: orm.Session, request_id: int, download_id: str
     Counts and audits the download in the caller's transaction: commit before streaming."""
     bundle = downloadable_bundle(session, request_id, download_id)
     now = utcnow()
-    bundle.download_count += 1
-    bundle.last_downloaded_at = now
+    # Counted with a compare-and-set: two downloads at once cannot both take the last one allowed.
+    limit = int(current_app.config["BUNDLE_MAX_DOWNLOADS"])
+    counted = session.execute(
+        sa.update(ExportBundle)
+        .where(ExportBundle.id == bundle.id, ExportBundle.download_count < limit)
+        .values(download_count=ExportBundle.download_count + 1, last_downloaded_at=now)
+        .returning(ExportBundle.download_count)
+    ).scalar_one_or_none()
+    if counted is None:
+        raise DownloadsUsedUp("this bundle was downloaded the most times allowed; ask us for a new link")
+    session.refresh(bundle, ["download_count", "last_downloaded_at"])
     record(session, "bundle.downloaded", actor_type="subject", request_id=request_id, bundle_id=bundle.id,
-           count=bundle.download_count)
+           count=counted)
     session.flush()
     return _download(bundle, session.get(SubjectRequest, request_id))
 
