@@ -9,7 +9,7 @@ from pathlib import Path
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from flask import Flask, current_app, g, request, session
+from flask import Flask, current_app, g, request, session, url_for
 from flask_babel import Babel
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,8 @@ def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone,
           default_translation_directories=str(compiled))
     app.before_request(_remember_language_choice)
-    app.context_processor(lambda: {"languages": available_languages(), "current_language": select_locale()})
+    app.context_processor(lambda: {"languages": available_languages(), "current_language": select_locale(),
+                                   "language_url": language_url})
 
 
 def available_languages() -> tuple[str, ...]:
@@ -45,6 +46,14 @@ def select_locale() -> str:
         if best:
             return best
     return current_app.extensions["dsr.controller"].default_language
+
+
+def language_url(code: str) -> str:
+    """This page in another language; the start page when this URL only takes a POST (a form's answer)."""
+    rule = request.url_rule
+    if rule is not None and "GET" in (rule.methods or ()) and request.endpoint:
+        return url_for(request.endpoint, **dict(request.view_args or {}, lang=code))
+    return url_for("intake.index", lang=code)
 
 
 def select_timezone() -> str:

@@ -42,3 +42,10 @@ def test_area_catalogues_merge_and_conflicting_translations_are_refused(tmp_path
     (catalogs / "b.po").write_text(_po({"Yes": "Jo"}))
     with pytest.raises(ValueError, match="differently"):
         i18n.compile_catalogs(tmp_path / "out2")
+
+
+def test_the_language_switcher_never_links_to_a_page_that_only_takes_a_post(client):
+    # A form's answer page (POST only) offers the start page in the other language instead of a 405.
+    page = client.post("/verify/no-such-request/resend?lang=en").get_data(as_text=True)  # a POST-only URL
+    assert 'href="/?lang=nb"' in page and "/resend?lang=nb" not in page
+    assert 'href="/request?lang=nb"' in client.get("/request?lang=en").get_data(as_text=True)
