@@ -25,6 +25,7 @@ from dsr.connectors.base import ConnectorError, Identity, SubjectRef
 from dsr.connectors.registry import get_systems
 from dsr.db import utcnow
 from dsr.export import storage
+from dsr.export.readahead import read_ahead
 from dsr.export.spool import SpoolWriter
 from dsr.fulfilment import starter, task_runner
 from dsr.jobs import defer
@@ -185,9 +186,10 @@ def run_export_task(session: orm.Session, task_id: int, *, final_attempt: bool) 
         spool = SpoolWriter(directory, storage.sealing_key(app), portable_only=request.right is Right.PORTABILITY)
         batches = getattr(system.connector, "export_batches", None)
         if batches is not None:
-            for collection, columns, origins, rows in batches(ref):
-                spool.add_rows(collection, columns, origins, rows)
-                heartbeat.maybe(spool.records)
+            with read_ahead(batches(ref)) as fetched:
+                for collection, columns, origins, rows in fetched:
+                    spool.add_rows(collection, columns, origins, rows)
+                    heartbeat.maybe(spool.records)
         else:
             for item in system.connector.export(ref):
                 spool.add(item)
