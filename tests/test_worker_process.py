@@ -1,4 +1,5 @@
-"""A real `flask dsr worker` process runs jobs on the configured Redis, and its sweep picks up leftovers."""
+"""A real `flask dsr worker` process runs jobs on the configured Redis, its sweep picks up leftovers, and at
+start it prepares what the first job would otherwise wait for."""
 from __future__ import annotations
 
 
@@ -48,3 +49,47 @@ def test_worker_sweep_publishes_rows_the_web_could_not(smtp, app_config, tmp_pat
     finally:
         stop_worker(worker)
         get_db(app).engine.dispose()
+
+
+SQL_SYSTEM = '''
+[[systems]]
+key = "{key}"
+name = "Shop {key}"
+kind = "sql"
+{where}
+
+[[systems.tables]]
+name = "customers"
+identity = {{ email = "email" }}
+
+[systems.facts]
+purposes = ["Selling"]
+legal_basis = "Contract (Art. 6(1)(b))"
+categories = ["Orders"]
+recipients = ["None"]
+retention = "5 years"
+source = "You"
+'''
+
+
+def test_a_starting_worker_loads_its_systems_drivers_without_connecting_and_survives_a_broken_one(
+        app_config, tmp_path, monkeypatch, caplog):
+    from dsr import REPO_ROOT, create_app
+    from dsr.connectors.registry import get_systems
+    from dsr.worker import warm_up
+
+    monkeypatch.delenv("DSR_TEST_NO_SUCH_LEDGER_URL", raising=False)
+    shop_file = tmp_path / "shop.sqlite3"
+    base = (REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
+    (tmp_path / "systems.toml").write_text(
+        base + SQL_SYSTEM.format(key="shop", where=f'url = "sqlite:///{shop_file}"')
+        + SQL_SYSTEM.format(key="ledger", where='url_env = "DSR_TEST_NO_SUCH_LEDGER_URL"'))
+    app = create_app({**app_config, "SYSTEMS_FILE": str(tmp_path / "systems.toml")})
+
+    warm_up(app)  # a system whose URL variable is unset must not stop the worker: its job reports it
+
+    systems = get_systems(app)
+    assert systems["shop"].connector._engine is not None  # driver loaded for the first job
+    assert not shop_file.exists()  # ... and nothing connected (SQLite would have created the file)
+    assert systems["ledger"].connector._engine is None
+    assert "system ledger could not be prepared" in caplog.text

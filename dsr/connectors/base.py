@@ -157,5 +157,9 @@ class Connector(ABC):
     def apply(self, ref: SubjectRef, plan: Plan) -> Outcome:
         raise NotImplementedError(f"{self.kind} systems cannot apply {plan.action!r} yet")
 
+    def prepare(self) -> None:
+        """Load what the first job would otherwise wait for (a database driver), without connecting:
+        called once when a worker starts. Problems are left for the job to report."""
+
     def close(self) -> None:
         """Release connections (called after each job)."""

@@ -340,6 +340,9 @@ class SqlConnector(Connector):
                 self._engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
         return self._engine
 
+    def prepare(self) -> None:
+        self.engine()  # imports the dialect and driver (~0.1 s for psycopg); connects to nothing
+
     def _columns_of(self, connection: sa.Connection, table: TableMap) -> list[str]:
         if table.name not in self._columns:
             try:
