@@ -12,6 +12,7 @@ from dsr.audit.service import verify
 from dsr.cases import conversation, decisions
 from dsr.cases.states import IllegalTransition
 from dsr.db import utcnow
+from dsr.deadlines.rules import compute_deadlines
 from dsr.deadlines.service import refresh_deadlines
 from dsr.models import (
     AuditEvent,
@@ -145,6 +146,40 @@ def test_extension_mails_the_new_date_and_is_allowed_once_within_the_first_month
     response = client.post(f"/staff/cases/{case.id}/extend", data={"reason": "Again"}, follow_redirects=True)
     assert "already been extended" in response.get_data(as_text=True)
     assert len(_letters(session, case, "extension_notice")) == 1
+
+
+def test_staff_can_extend_by_one_month_only_and_the_notice_carries_that_date(
+    smtp, app, client, session, officer, open_case
+):
+    received_at = utcnow() - timedelta(days=2)  # within the first month whenever the suite runs
+    case = open_case(email="ola@example.org", received_at=received_at)
+    one, two = (compute_deadlines(received_at, extension_months=m).extended_due_on for m in (1, 2))
+    assert one < two
+    page = client.get(f"/staff/cases/{case.id}/extend").get_data(as_text=True)
+    assert f"One further month: the new deadline is {one}" in page  # each choice shows the date it gives
+    assert f"Two further months: the new deadline is {two}" in page
+
+    response = client.post(f"/staff/cases/{case.id}/extend", data={"months": "1", "reason": "Backups to search."})
+    assert response.status_code == 302
+    session.refresh(case)
+    assert case.extension_months == 1 and case.deadline_on == case.extended_due_on == one
+    run_jobs(app)
+    mail = text_of(smtp.wait_for("ola@example.org")[0])
+    assert one.isoformat() in mail and two.isoformat() not in mail
+    event = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "case.extended")).one()
+    assert event.details["months"] == 1
+
+
+@pytest.mark.parametrize("months", ["3", "0", "two"])
+def test_an_extension_longer_than_the_law_allows_is_refused_and_changes_nothing(
+    client, session, officer, open_case, months
+):
+    case = open_case()
+    response = client.post(f"/staff/cases/{case.id}/extend", data={"months": months, "reason": "Busy."})
+    assert response.status_code == 400 and 'href="#months-0"' in response.get_data(as_text=True)  # error on the field
+    session.refresh(case)
+    assert case.extended_at is None and case.extension_months is None and case.deadline_on == case.due_on
+    assert _letters(session, case, "extension_notice") == []
 
 
 def test_no_extension_after_the_first_month(app, session, open_case, make_staff):

@@ -220,6 +220,23 @@ def test_extended_date_is_three_months_from_receipt_rolled(received, due_on, ext
     assert deadlines.extension_notice_due_on == deadlines.due_on
 
 
+@pytest.mark.parametrize(("received", "extended", "why"), [
+    ("2025-01-31T10:00:00+01:00", "2025-03-31", "receipt + 2 months"),
+    ("2024-12-31T10:00:00+01:00", "2025-02-28", "31 Dec + 2 months: February's last day"),
+    ("2026-11-02T10:00:00+01:00", "2027-01-04", "2 Jan 2027 is a Saturday"),
+])
+def test_a_one_month_extension_is_two_months_from_receipt_rolled(received, extended, why):
+    deadlines = compute_deadlines(parse_instant(received), extension_months=1)
+    assert deadlines.extended_due_on == date.fromisoformat(extended), why
+    assert deadlines.due_on == compute_deadlines(parse_instant(received)).due_on
+
+
+@pytest.mark.parametrize("months", [0, 3])
+def test_the_clock_knows_no_extension_beyond_two_months(months):
+    with pytest.raises(ValueError, match="an extension is 1 to 2 months"):
+        compute_deadlines(parse_instant("2026-01-05T10:00:00+01:00"), extension_months=months)
+
+
 def test_extension_only_within_the_first_month():
     deadlines = compute_deadlines(parse_instant("2026-08-05T10:00:00+02:00"))  # due Monday 7 Sep 2026
     assert can_extend(deadlines, date(2026, 8, 5))

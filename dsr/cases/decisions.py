@@ -17,7 +17,7 @@ from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.controller import Controller
 from dsr.db import utcnow
-from dsr.deadlines.rules import can_extend, local_date
+from dsr.deadlines.rules import MAX_EXTENSION_MONTHS, can_extend, local_date
 from dsr.deadlines.service import refresh_deadlines
 from dsr.fulfilment import start_fulfilment
 from dsr.models import ClockPause, Message, RequestStatus, Right, StaffRole, StaffUser, SubjectRequest
@@ -224,11 +224,14 @@ def ask_subject(
 
 
 def extend(
-    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, reason: str, controller: Controller
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, reason: str, controller: Controller,
+    months: int = MAX_EXTENSION_MONTHS,
 ) -> Message:
-    """Extend to receipt + 3 months (Art. 12(3)), only within the first month, once; the notice with
-    the reasons and the new date goes to the subject as part of it."""
+    """Extend by one or two further months (Art. 12(3): receipt + 2 or 3 months), only within the
+    first month, once; the notice with the reasons and the new date goes to the subject as part of it."""
     reason = _text(reason, "reason for the extension")
+    if months not in range(1, MAX_EXTENSION_MONTHS + 1):
+        raise DecisionError(f"An extension is one or two further months (Art. 12(3)), not {months}.")
     states.next_status(request.status, Action.EXTEND)
     if request.extended_at is not None:
         raise DecisionError(
@@ -242,7 +245,7 @@ def extend(
             "and the notice must reach the subject within it."
         )
     states.apply(request, Action.EXTEND)
-    request.extended_at, request.extension_reason = utcnow(), reason
+    request.extended_at, request.extension_reason, request.extension_months = utcnow(), reason, months
     deadlines = refresh_deadlines(request, controller)
     message = _letter(
         session,
@@ -261,6 +264,7 @@ def extend(
         actor_id=actor.id,
         request_id=request.id,
         extended_due_on=deadlines.extended_due_on.isoformat(),
+        months=months,
         message_id=message.id,
     )
     session.flush()

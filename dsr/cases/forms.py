@@ -49,7 +49,16 @@ class AskForm(FlaskForm):
     )
 
 
+def extension_choices(options: dict) -> list[SelectChoice]:
+    """Months of extension -> its label with the deadline it gives."""
+    words = {1: "One further month", 2: "Two further months"}
+    return choices((months, f"{words[months]}: the new deadline is {due_on}") for months, due_on in options.items())
+
+
 class ExtendForm(FlaskForm):
+    # Labels carry the dates each choice gives (set by the view for the case at hand).
+    months = RadioField("Extend by", choices=choices([(2, "Two further months"), (1, "One further month")]), coerce=int,
+                        default=2, validators=[DataRequired("Choose how long the extension is.")])
     reason = TextAreaField(
         "Reason for the extension (sent to the subject)",
         [DataRequired("Write the reason for the extension."), _TEXT],

@@ -6,8 +6,9 @@
   on that month's last day when the date does not exist there (31 Jan -> 28/29 Feb), Art. 3(2)(c).
 - A last day on a Saturday, Sunday or official public holiday of the controller's country rolls
   forward to the next working day, Art. 3(4). 24 and 31 December are working days in Norway.
-- Extension, Art. 12(3): receipt + 3 months by the same rules (not due date + 2 months); the notice
-  must reach the subject within the first month, so it is due on the original due date.
+- Extension, Art. 12(3): by one or two further months, counted from receipt by the same rules
+  (receipt + 2 or 3 months, not due date + months); the notice must reach the subject within the
+  first month, so it is due on the original due date.
 - Pauses (identity information asked for and outstanding) move both dates by whole days, added
   before the roll-forward.
 """
@@ -24,6 +25,7 @@ import holidays
 
 DEFAULT_TZ = "Europe/Oslo"
 DEFAULT_COUNTRY = "NO"
+MAX_EXTENSION_MONTHS = 2  # "by two further months" (Art. 12(3)): the most, and the default
 _EXAMPLE = "e.g. 2026-01-31T10:00:00+01:00 or 2026-01-31T09:00:00Z"
 
 
@@ -38,7 +40,7 @@ class Deadlines:
     received_on: date  # controller-local date of receipt
     due_on: date  # one month, pauses added, rolled forward
     extension_notice_due_on: date  # == due_on
-    extended_due_on: date  # three months, pauses added, rolled forward
+    extended_due_on: date  # one month + the extension's months, pauses added, rolled forward
     paused_days: int
 
 
@@ -111,13 +113,16 @@ def paused_days(pauses: Iterable[Pause], *, now: datetime, tz: str = DEFAULT_TZ)
 
 
 def compute_deadlines(received_at: datetime, *, tz: str = DEFAULT_TZ, country: str = DEFAULT_COUNTRY,
-                      pauses: Iterable[Pause] = (), now: datetime | None = None) -> Deadlines:
+                      pauses: Iterable[Pause] = (), now: datetime | None = None,
+                      extension_months: int = MAX_EXTENSION_MONTHS) -> Deadlines:
+    if extension_months not in range(1, MAX_EXTENSION_MONTHS + 1):
+        raise ValueError(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months, not {extension_months}")
     received_on = local_date(received_at, tz)
     shift = paused_days(pauses, now=datetime.now(UTC) if now is None else now, tz=tz)
     # A pause lengthens the period itself and Art. 3(4) applies to the period's last day, so pause
     # days go onto the unrolled date (rolling first and adding after could end on a holiday).
     due_on = next_working_day(add_months(received_on, 1) + timedelta(days=shift), country)
-    extended_due_on = next_working_day(add_months(received_on, 3) + timedelta(days=shift), country)
+    extended_due_on = next_working_day(add_months(received_on, 1 + extension_months) + timedelta(days=shift), country)
     return Deadlines(received_on=received_on, due_on=due_on, extension_notice_due_on=due_on,
                      extended_due_on=extended_due_on, paused_days=shift)
 

@@ -5,17 +5,27 @@ something that moves them changes: receipt, a pause starting or ending, an exten
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from dsr.controller import Controller
-from dsr.deadlines.rules import Deadlines, Pause, compute_deadlines
+from dsr.deadlines.rules import MAX_EXTENSION_MONTHS, Deadlines, Pause, compute_deadlines
 from dsr.models import SubjectRequest
 
 
-def deadlines_for(request: SubjectRequest, controller: Controller, now: datetime | None = None) -> Deadlines:
+def deadlines_for(request: SubjectRequest, controller: Controller, now: datetime | None = None,
+                  extension_months: int | None = None) -> Deadlines:
+    """The case's dates; extended_due_on for its extension (or, before one, for `extension_months`,
+    by default the longest the law allows)."""
     pauses = [Pause(started_at=p.started_at, ended_at=p.ended_at) for p in request.pauses]
+    months = extension_months or request.extension_months or MAX_EXTENSION_MONTHS
     return compute_deadlines(request.received_at, tz=controller.timezone, country=controller.holiday_country,
-                             pauses=pauses, now=now)
+                             pauses=pauses, now=now, extension_months=months)
+
+
+def extension_options(request: SubjectRequest, controller: Controller) -> dict[int, date]:
+    """Months of extension -> the deadline it would give, for the staff member choosing."""
+    return {months: deadlines_for(request, controller, extension_months=months).extended_due_on
+            for months in range(MAX_EXTENSION_MONTHS, 0, -1)}
 
 
 def refresh_deadlines(request: SubjectRequest, controller: Controller, now: datetime | None = None) -> Deadlines:

@@ -65,6 +65,8 @@ class SubjectRequest(Base):
     deadline_on: Mapped[date | None] = mapped_column(sa.Date, index=True)
     extended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     extension_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: 1 or 2 (Art. 12(3) "two further months" at most); None until extended
+    extension_months: Mapped[int | None] = mapped_column(sa.SmallInteger)
 
     assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"), index=True)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

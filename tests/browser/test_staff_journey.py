@@ -5,6 +5,7 @@ and approves it."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pyotp
@@ -106,7 +107,10 @@ def test_a_new_officer_enrols_finds_the_urgent_case_extends_and_approves(portal,
     page.get_by_role("link", name="Extend the deadline").click()
     page.wait_for_url(f"**/staff/cases/{case.id}/extend")
     assert_accessible(page, "extend form")
-    new_date = page.locator("dl.summary strong").inner_text()
+    longest = page.get_by_role("radio", name=re.compile("^Two further months"))
+    assert longest.is_checked()  # the default; each choice's label gives the date it leads to
+    label = page.locator(f"label[for='{longest.get_attribute('id')}']").inner_text()
+    new_date = re.search(r"\d{4}-\d{2}-\d{2}", label).group(0)
     page.get_by_label("Reason for the extension (sent to the subject)").fill(
         "Your data is spread over many systems and we have received many requests this month."
     )

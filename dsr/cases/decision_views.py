@@ -1,0 +1,229 @@
+"""Staff decisions on a case: approve, and the ones with a form page of their own (refuse, ask the
+subject, extend, complete, withdraw, message, reply, record identity). Routes on the case area's
+blueprint (`dsr.cases.views` imports this module); each validates, calls one service, commits,
+then redirects."""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import current_app, flash, g, redirect, render_template, url_for
+
+from dsr.auth import sessions
+from dsr.auth.roles import staff_decider
+from dsr.cases import conversation, decisions, registration
+from dsr.cases.decisions import DecisionError, FourEyesRequired
+from dsr.cases.forms import (
+    AskForm,
+    ExtendForm,
+    IdentityForm,
+    OutcomeForm,
+    RejectForm,
+    ReplyForm,
+    TextForm,
+    extension_choices,
+)
+from dsr.cases.presenters import case_view
+from dsr.cases.states import IllegalTransition
+from dsr.cases.views import _case_or_404, _controller, _render_case, _sentence, _today, bp
+from dsr.db import get_session
+from dsr.deadlines.service import extension_options
+from dsr.models import Right, SubjectRequest
+
+_APPROVED = {
+    "started": "Approved: the work in the connected systems has started.",
+    "manual": "Approved. No system does this automatically: carry it out, then mark the case as completed.",
+    "proposed": "Your approval is recorded. Erasure needs a second officer to approve it too.",
+}
+
+
+@bp.post("/cases/<int:case_id>/approve")
+@staff_decider
+def approve(case_id: int):
+    case = _case_or_404(case_id)
+    if case.right is Right.ERASURE and not sessions.is_fresh():
+        return redirect(url_for("auth.reauthenticate", next=url_for("cases.detail", case_id=case.id)))
+    session = get_session()
+    four_eyes = bool(current_app.config["ERASURE_FOUR_EYES"])
+    try:
+        outcome = decisions.approve(session, case, actor=g.staff, four_eyes=four_eyes)
+    except FourEyesRequired as exc:
+        session.commit()  # the refused attempt stays in the audit log
+        flash(str(exc), "error")
+        return _render_case(case, 403)
+    except IllegalTransition as exc:
+        session.rollback()
+        flash(_sentence(str(exc)), "error")
+        return redirect(url_for("cases.detail", case_id=case.id))
+    session.commit()
+    flash(_APPROVED[outcome], "success")
+    return redirect(url_for("cases.detail", case_id=case.id))
+
+
+def _form_page(case_id: int, form, template: str, run: Callable, done: str, error_field: str):
+    """A decision with its own form page: GET shows it, POST validates and runs `run(case, form)`."""
+    case = _case_or_404(case_id)
+    if form.validate_on_submit():
+        session = get_session()
+        try:
+            result = run(case, form)
+        except IllegalTransition as exc:
+            session.rollback()
+            flash(_sentence(str(exc)), "error")
+            return redirect(url_for("cases.detail", case_id=case.id))
+        except DecisionError as exc:
+            session.rollback()
+            getattr(form, error_field).errors.append(str(exc))
+        else:
+            session.commit()
+            flash(done.format(case=case, result=result), "success")
+            return redirect(url_for("cases.detail", case_id=case.id))
+    view = case_view(get_session(), case, masked=False, today=_today(), controller=_controller())
+    return render_template(template, case=view, form=form), 400 if form.errors else 200
+
+
+@bp.route("/cases/<int:case_id>/reject", methods=["GET", "POST"])
+@staff_decider
+def reject(case_id: int):
+    return _form_page(
+        case_id,
+        RejectForm(),
+        "cases/reject.html",
+        lambda case, form: decisions.reject(
+            get_session(),
+            case,
+            actor=g.staff,
+            code=form.reason.data,
+            text=form.text.data,
+            law=form.law.data,
+            controller=_controller(),
+        ),
+        "The request is refused; the letter to the subject is on its way.",
+        "text",
+    )
+
+
+@bp.route("/cases/<int:case_id>/ask", methods=["GET", "POST"])
+@staff_decider
+def ask(case_id: int):
+    return _form_page(
+        case_id,
+        AskForm(),
+        "cases/ask.html",
+        lambda case, form: decisions.ask_subject(
+            get_session(),
+            case,
+            actor=g.staff,
+            text=form.text.data,
+            about_identity=form.about_identity.data,
+            controller=_controller(),
+        ),
+        "The question is on its way to the subject.",
+        "text",
+    )
+
+
+@bp.route("/cases/<int:case_id>/extend", methods=["GET", "POST"])
+@staff_decider
+def extend(case_id: int):
+    form = ExtendForm()
+    options = extension_options(_case_or_404(case_id), _controller())
+    form.months.choices = extension_choices(options)
+    return _form_page(
+        case_id,
+        form,
+        "cases/extend.html",
+        lambda case, form: decisions.extend(
+            get_session(), case, actor=g.staff, reason=form.reason.data, controller=_controller(),
+            months=form.months.data,
+        ),
+        "Extended: the new deadline is {case.deadline_on}. The notice is on its way to the subject.",
+        "reason",
+    )
+
+
+@bp.route("/cases/<int:case_id>/complete", methods=["GET", "POST"])
+@staff_decider
+def complete(case_id: int):
+    return _form_page(
+        case_id,
+        OutcomeForm(),
+        "cases/complete.html",
+        lambda case, form: decisions.complete(
+            get_session(), case, actor=g.staff, outcome=form.outcome.data, controller=_controller()
+        ),
+        "The case is completed; the outcome letter is on its way.",
+        "outcome",
+    )
+
+
+@bp.route("/cases/<int:case_id>/withdraw", methods=["GET", "POST"])
+@staff_decider
+def withdraw(case_id: int):
+    return _form_page(
+        case_id,
+        TextForm(),
+        "cases/withdraw.html",
+        lambda case, form: _withdraw(case, form.text.data),
+        "The case is closed as withdrawn; the subject gets a confirmation.",
+        "text",
+    )
+
+
+def _withdraw(case: SubjectRequest, note: str):
+    session = get_session()
+    conversation.add_note(session, case, actor=g.staff, text=note)
+    return decisions.close_withdrawn(session, case, actor=g.staff, controller=_controller())
+
+
+@bp.route("/cases/<int:case_id>/message", methods=["GET", "POST"])
+@staff_decider
+def message(case_id: int):
+    return _form_page(
+        case_id,
+        TextForm(),
+        "cases/message.html",
+        lambda case, form: conversation.send_message(
+            get_session(), case, actor=g.staff, text=form.text.data, controller=_controller()
+        ),
+        "The message is on its way to the subject.",
+        "text",
+    )
+
+
+@bp.route("/cases/<int:case_id>/reply", methods=["GET", "POST"])
+@staff_decider
+def reply(case_id: int):
+    return _form_page(
+        case_id,
+        ReplyForm(),
+        "cases/reply.html",
+        lambda case, form: conversation.record_reply(
+            get_session(),
+            case,
+            actor=g.staff,
+            text=form.text.data,
+            channel=form.channel.data,
+            controller=_controller(),
+        ),
+        "The subject's answer is recorded.",
+        "text",
+    )
+
+
+@bp.route("/cases/<int:case_id>/identity", methods=["GET", "POST"])
+@staff_decider
+def identity(case_id: int):
+    def run(case, form):
+        try:
+            return registration.record_identity(get_session(), case, actor=g.staff, how=form.how.data)
+        except registration.RegistrationError as exc:
+            raise DecisionError(str(exc)) from None
+
+    return _form_page(
+        case_id,
+        IdentityForm(),
+        "cases/identity.html",
+        run,
+        "Identity recorded: the case is open for a decision.",
+        "how",
+    )
