@@ -7,6 +7,7 @@ import io
 import re
 import zipfile
 from datetime import UTC, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 from babel.dates import format_date
 
 from dsr.deadlines.service import refresh_deadlines
+from dsr.export.delivery import release_bundle
 from dsr.models import (
     AuditEvent,
     BundleStatus,
@@ -27,7 +29,7 @@ from dsr.models import (
 )
 from dsr.notify.service import render_letter
 from tests.export_helpers import *
-from tests.export_helpers import KARI, tasks_by_system
+from tests.export_helpers import KARI, bundle_zip, tasks_by_system
 from tests.staff_support import enrolled_staff, login
 from tests.support import run_jobs, text_of
 
@@ -368,3 +370,64 @@ def test_the_upload_page_checks_its_csrf_token_itself(demo_app, demo_session, of
     assert forged.status_code == 400
     demo_session.expire_all()
     assert _mailbox(demo_session, case).state is TaskState.WAITING_FOR_STAFF
+
+
+def test_retrying_the_failed_system_after_a_partial_bundle_replaces_it_with_a_full_one(
+        demo_app, demo_session, officer, approved, chat):
+    chat.always_fail = True
+    case = approved()
+    run_jobs(demo_app)
+    officer.post(_manual_url(case, _mailbox(demo_session, case)), data={"outcome": "nothing",
+                                                                         "nothing-confirm": "y"})
+    run_jobs(demo_app)
+    officer.post(f"/staff/cases/{case.id}/bundle/partial")
+    run_jobs(demo_app)
+    partial = demo_session.scalars(sa.select(ExportBundle)).one()
+    partial_file = Path(demo_app.config["STORAGE_DIR"]) / "bundles" / partial.storage_name
+    assert partial.partial and partial_file.exists()
+    assert "Retry this system (replaces the partial bundle)" in _page(officer, case)
+
+    chat.always_fail = False  # the chat service is fixed while the partial bundle waits for review
+    chat_task = tasks_by_system(demo_session, case.id)["support_chat"]
+    response = officer.post(f"/staff/cases/{case.id}/tasks/{chat_task.id}/retry", follow_redirects=True)
+    assert "The partial bundle was discarded" in response.get_data(as_text=True)
+    demo_session.expire_all()
+    assert demo_session.get(SubjectRequest, case.id).status is RequestStatus.IN_PROGRESS
+    assert not partial_file.exists()  # no copy of the subject's data left behind
+    run_jobs(demo_app)
+
+    demo_session.expire_all()
+    assert demo_session.get(SubjectRequest, case.id).status is RequestStatus.READY_FOR_REVIEW
+    bundle, archive, _ = bundle_zip(demo_session, case.id)
+    assert not bundle.partial and "data/support_chat/messages.json" in archive.namelist()
+    assert "data/crm/contacts.json" in archive.namelist()  # the systems done before kept their data
+    assert _actions(demo_session, case).count("bundle.partial_discarded") == 1
+
+
+def test_a_released_partial_bundle_is_final_retry_is_refused_and_changes_nothing(
+        demo_app, demo_session, officer, approved, chat):
+    from dsr.export.assembly import PartialNotAllowed, make_room_for_retry
+
+    chat.always_fail = True
+    case = approved()
+    run_jobs(demo_app)
+    officer.post(_manual_url(case, _mailbox(demo_session, case)), data={"outcome": "nothing",
+                                                                         "nothing-confirm": "y"})
+    run_jobs(demo_app)
+    officer.post(f"/staff/cases/{case.id}/bundle/partial")
+    run_jobs(demo_app)
+    demo_session.expire_all()  # the jobs changed the case in their own sessions
+    bundle = demo_session.scalars(sa.select(ExportBundle)).one()
+    release_bundle(demo_session, bundle.id, 1)
+    demo_session.commit()
+
+    assert "Retry this system" not in _page(officer, case)  # no button for a case that is answered
+    chat_task = tasks_by_system(demo_session, case.id)["support_chat"]
+    response = officer.post(f"/staff/cases/{case.id}/tasks/{chat_task.id}/retry", follow_redirects=True)
+    assert "a released bundle cannot be changed" in response.get_data(as_text=True)
+    demo_session.expire_all()
+    assert demo_session.get(SubjectRequest, case.id).status is RequestStatus.COMPLETED
+    assert tasks_by_system(demo_session, case.id)["support_chat"].state is TaskState.FAILED
+    assert demo_session.get(ExportBundle, bundle.id).status is BundleStatus.RELEASED
+    with pytest.raises(PartialNotAllowed):
+        make_room_for_retry(demo_session, demo_session.get(SubjectRequest, case.id), 1)

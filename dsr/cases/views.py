@@ -38,6 +38,7 @@ from dsr.cases.presenters import case_view, is_masked, mask_email, queue_rows
 from dsr.cases.states import IllegalTransition
 from dsr.db import get_db, get_session, utcnow
 from dsr.deadlines.rules import local_date
+from dsr.export import assembly
 from dsr.fulfilment import TaskNotRetryable
 from dsr.fulfilment import retry_task as restart_task
 from dsr.models import (
@@ -49,6 +50,8 @@ from dsr.models import (
     StaffUser,
     SubjectRequest,
     SystemTask,
+    TaskAction,
+    TaskState,
 )
 
 bp = Blueprint("cases", __name__, url_prefix="/staff")
@@ -279,9 +282,12 @@ def retry_task(case_id: int, task_id: int):
         abort(404)
 
     def run():
+        discarded = False
         try:
+            if task.action is TaskAction.EXPORT and task.state is TaskState.FAILED:
+                discarded = assembly.make_room_for_retry(get_session(), case, staff_id=g.staff.id)
             restart_task(get_session(), task)
-        except TaskNotRetryable as exc:
+        except (TaskNotRetryable, assembly.PartialNotAllowed) as exc:
             raise DecisionError(str(exc)) from None
         record(
             get_session(),
@@ -292,8 +298,9 @@ def retry_task(case_id: int, task_id: int):
             task_id=task.id,
             system=task.system_key,
         )
+        return " The partial bundle was discarded: a full one is assembled when it is done." if discarded else ""
 
-    return _decide(case, run, f"{task.system_key}: started again.")
+    return _decide(case, run, f"{task.system_key}: started again.{{result}}")
 
 
 @bp.post("/cases/<int:case_id>/messages/<int:message_id>/resend")
@@ -311,4 +318,4 @@ def resend_message(case_id: int, message_id: int):
 
 
 # The decisions live in their own module (this one's size); importing it registers them on `bp`.
-from dsr.cases import decision_views
+from dsr.cases import decision_views  # noqa: F401 (the import registers the decision routes on bp)

@@ -84,6 +84,35 @@ def assemble_partial(session: orm.Session, request_id: int, staff_id: int) -> Ex
     return bundle
 
 
+def make_room_for_retry(session: orm.Session, request: SubjectRequest, staff_id: int) -> bool:
+    """Before a failed system of this case is retried: a partial bundle still under review is discarded
+    and the case goes back to work, so the retried system's data ends up in a full bundle (the other
+    systems' spools were kept for this). Returns whether a partial bundle was discarded."""
+    if request.status is RequestStatus.IN_PROGRESS:
+        bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request.id))
+        if bundle is not None and bundle.partial and bundle.status is BundleStatus.ASSEMBLING:
+            raise PartialNotAllowed("a partial bundle is being assembled; retry the system once it is ready "
+                                    "for review (that discards it)")
+        return False
+    if request.status is not RequestStatus.READY_FOR_REVIEW:
+        raise PartialNotAllowed(f"the case is {request.status.value.replace('_', ' ')}: nothing more is collected "
+                                "for it (a released bundle cannot be changed; the subject may make a new request)")
+    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request.id,
+                                                          ExportBundle.status == BundleStatus.READY_FOR_REVIEW))
+    if bundle is None or not bundle.partial:
+        raise PartialNotAllowed("the bundle already holds every system")
+    app = current_app._get_current_object()
+    path = storage.bundles_dir(app) / bundle.storage_name if bundle.storage_name else None
+    record(session, "bundle.partial_discarded", actor_type="staff", actor_id=staff_id, request_id=request.id,
+           bundle_id=bundle.id)
+    session.delete(bundle)  # one bundle per case and kind: the full one takes its place
+    states.apply(request, Action.REOPEN_WORK)
+    session.flush()
+    if path is not None:
+        on_commit(session, lambda: path.unlink(missing_ok=True))
+    return True
+
+
 def retry_assembly(session: orm.Session, request_id: int, staff_id: int) -> ExportBundle:
     """Staff start a failed assembly again (after the cause, e.g. a full disk, was fixed)."""
     bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
@@ -192,8 +221,10 @@ def build_bundle(session: orm.Session, request: SubjectRequest, bundle: ExportBu
     record(session, "bundle.ready", actor_type="system", request_id=request_id, bundle_id=bundle.id,
            sha256=digest, partial=bundle.partial)
     session.flush()
-    # The bundle holds the data now: no loose copies of personal data, once that is committed.
-    on_commit(session, lambda: storage.remove_request_spool(request_id, app))
+    # The bundle holds the data now: no loose copies of personal data, once that is committed. A partial
+    # bundle's spools stay until it is released, so a failed system retried meanwhile joins a full bundle.
+    if not bundle.partial:
+        on_commit(session, lambda: storage.remove_request_spool(request_id, app))
     return "ready"
 
 

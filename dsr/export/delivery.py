@@ -18,7 +18,7 @@ from dsr.audit.service import record
 from dsr.bundle.sealed import iter_sealed_file
 from dsr.cases import states
 from dsr.cases.states import Action
-from dsr.db import utcnow
+from dsr.db import on_commit, utcnow
 from dsr.export import storage
 from dsr.export.assembly import BUNDLE_PURPOSE
 from dsr.models import BundleStatus, ExportBundle, RequestStatus, SubjectRequest
@@ -71,6 +71,8 @@ def release_bundle(session: orm.Session, bundle_id: int, staff_id: int) -> Expor
     record(session, "bundle.released", actor_type="staff", actor_id=staff_id, request_id=request.id,
            bundle_id=bundle.id, partial=bundle.partial, expires_at=bundle.expires_at.date().isoformat())
     session.flush()
+    app = current_app._get_current_object()
+    on_commit(session, lambda: storage.remove_request_spool(request.id, app))  # a partial bundle's, kept till now
     return bundle
 
 
@@ -156,8 +158,9 @@ def delete_expired_bundles(session: orm.Session) -> int:
 
 
 def _remove_stale_spools(session: orm.Session) -> None:
-    """Per-system spool files of cases no longer in progress (withdrawn, closed by hand) are deleted:
-    no loose copies of personal data outside a bundle."""
+    """Per-system spool files of cases no longer worked on (withdrawn, closed by hand, answered) are
+    deleted: no loose copies of personal data outside a bundle. A case in review keeps them (a partial
+    bundle's, for a retry of the failed system)."""
     root = storage.storage_root() / "spool"
     if not root.exists():
         return
@@ -165,7 +168,7 @@ def _remove_stale_spools(session: orm.Session) -> None:
     if not ids:
         return
     open_ids = set(session.scalars(sa.select(SubjectRequest.id).where(
-        SubjectRequest.id.in_(list(ids)), SubjectRequest.status == RequestStatus.IN_PROGRESS)))
+        SubjectRequest.id.in_(list(ids)), SubjectRequest.status.in_([RequestStatus.IN_PROGRESS, RequestStatus.READY_FOR_REVIEW]))))
     for request_id in ids:
         if request_id not in open_ids:
             storage.remove_request_spool(request_id)
