@@ -39,11 +39,11 @@ def pytest_report_header(config):
 
 def pytest_collection_modifyitems(config, items):
     skip_browser = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (install Debian's chromium package)")
-    skip_fault = pytest.mark.skip(reason="fault tests run in .ci/run's server pass (or set DSR_FAULT_TESTS=1)")
+    skip_fault = pytest.mark.skip(reason="fault and timing tests run in .ci/run's server pass (or set DSR_FAULT_TESTS=1)")
     for item in items:
         if "browser" in item.keywords and not CHROMIUM.exists():
             item.add_marker(skip_browser)
-        if "fault" in item.keywords and not FAULT_TESTS:
+        if ("fault" in item.keywords or "timing" in item.keywords) and not FAULT_TESTS:
             item.add_marker(skip_fault)
 
 
