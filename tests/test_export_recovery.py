@@ -311,3 +311,46 @@ def test_an_assembly_failing_after_the_last_export_is_handed_to_the_assembly_job
         assert set(rows) == {"export_system", "assemble_bundle"} and all(rows.values())
         assert session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1
         assert len(list((Path(warehouse_app.config["STORAGE_DIR"]) / "bundles").iterdir())) == 1
+
+
+@pytest.mark.slow
+def test_a_system_that_stops_answering_is_cut_off_by_the_job_timeout_retried_then_marked_failed(app_config,
+                                                                                                 tmp_path):
+    """SECURITY-PLAN F12: the job timeout ends each attempt, the retries run, the task is marked failed
+    with a message for staff, no spool file is left behind and the worker goes on serving."""
+    from tests.hanging_connector import MODULE, SYSTEM
+
+    timeout = 2
+    systems = tmp_path / "systems.toml"
+    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + SYSTEM)
+    app_config.update(SYSTEMS_FILE=str(systems), CONNECTOR_MODULES=MODULE, JOB_TIMEOUT=timeout)
+    app = create_app(app_config)
+    with app.app_context(), get_db(app).session() as session:
+        request = _approved(session)
+        worker = spawn_worker(app, tmp_path / "worker.log")
+        started = utcnow()
+        try:
+            def failed():
+                session.expire_all()
+                return session.scalar(sa.select(SystemTask)).state is TaskState.FAILED
+            wait_until(failed, timeout=60, interval=0.1, message="the wedged system marked failed")
+            elapsed = (utcnow() - started).total_seconds()
+            task = session.scalar(sa.select(SystemTask))
+            assert task.attempts == 3 and task.last_error == "system wedged took longer than the job timeout"
+            assert 3 * timeout <= elapsed < 3 * timeout + 20  # each attempt cut off near the timeout
+            spool = Path(app.config["STORAGE_DIR"]) / "spool" / f"r{request.id}"
+            assert not spool.exists() or not any(spool.iterdir())  # no half-written records left
+            session.refresh(request)
+            assert request.status is RequestStatus.IN_PROGRESS  # waits for staff: retry or a partial bundle
+            assert worker.poll() is None  # the worker survived all three
+
+            defer(session, "deliver_message", 0)  # and still takes the next job (a gone message: a no-op)
+            session.commit()
+            def next_job_done():
+                session.expire_all()
+                return session.scalar(sa.select(sa.func.count()).select_from(OutboxJob).where(
+                    OutboxJob.job_name == "deliver_message", OutboxJob.completed_at.is_not(None))) == 1
+            wait_until(next_job_done, timeout=20, interval=0.1, message="the next job run")
+        finally:
+            stop_worker(worker)
+    get_db(app).engine.dispose()

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 _DONE = object()
 _POLL_SECONDS = 0.1
-_JOIN_SECONDS = 30.0
+_JOIN_SECONDS = 2.0  # a producer that is not stuck stops within one poll; a stuck one is left
 
 
 class _Failure:
