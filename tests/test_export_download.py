@@ -3,7 +3,10 @@ another browser or another case gets "not found"; expired and used-up downloads 
 rate-limited, counted, audited and never cached (S16, S29, S36)."""
 from __future__ import annotations
 
+import io
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -209,3 +212,78 @@ def test_get_never_writes_on_the_download_pages(smtp, demo_app, demo_session, re
         assert flushes == []
     finally:
         event.remove(orm.Session, "before_flush", count)
+
+
+def _phone_on_file(session, case, phone: str = "+4791234789") -> None:
+    """What the intake lookup records when a connected system holds a phone for the subject."""
+    from dsr.models import SubjectLocation
+
+    session.add(SubjectLocation(request_id=case.id, system_key="crm", found=True,
+                                ref={"system_key": "crm", "keys": {"contacts.id": [1]}, "phones": [phone],
+                                     "emails": [KARI]}))
+    session.commit()
+
+
+def test_a_password_protected_copy_opens_only_with_the_password_sent_by_sms(smtp, demo_app, demo_session,
+                                                                             released, tmp_path):
+    """S37: WinZip-AES-256 (AE-2: no CRC in clear), one generic member name, password by SMS to the
+    phone on file, no temporary file left; the signed bundle inside still verifies."""
+    import struct
+    import zipfile
+
+    import pyzipper
+
+    from dsr.models import Message
+    from tests.directory_connector import sms_lines
+
+    case, bundle, browser = released
+    _phone_on_file(demo_session, case)
+    page = browser.get(_url(case, bundle)).get_data(as_text=True)
+    assert "Protect the ZIP file with a password" in page and "+47 *** ** 789" in page
+    mails_before = len(smtp.to(KARI))
+    assert browser.post(_url(case, bundle), data={"protect": "1"}).status_code == 303  # first a fresh code
+    run_jobs(demo_app)
+    code = _download_code(smtp, mails_before + 1)
+
+    download = browser.post(_url(case, bundle, "/code"), data={"code": code})
+    assert download.status_code == 200 and download.mimetype == "application/zip"
+    assert download.headers["Content-Disposition"] == f"attachment; filename={case.reference}-access-protected.zip"
+    assert int(download.headers["Content-Length"]) == len(download.data)
+    assert not any((Path(demo_app.config["STORAGE_DIR"]) / "tmp").iterdir())  # nothing staged is left
+    run_jobs(demo_app)
+    line = [entry for entry in sms_lines(demo_app) if "+4791234789" in entry and "password" in entry][-1]
+    password = re.search(r"\b([a-z2-9]{5}(?:-[a-z2-9]{5}){3})\b", line).group(1)
+    sms = demo_session.scalars(sa.select(Message).where(Message.template == "download_password")).one()
+    assert sms.secret_sealed is None and password not in (sms.body_text or "")  # not kept once sent
+
+    data = download.data
+    assert data[:4] == b"PK\x03\x04" and struct.unpack("<I", data[14:18])[0] == 0  # AE-2: CRC field zero
+    with pytest.raises(RuntimeError):
+        zipfile.ZipFile(io.BytesIO(data)).read("bundle.zip")  # no password
+    archive = pyzipper.AESZipFile(io.BytesIO(data))
+    assert archive.namelist() == ["bundle.zip"] and archive.infolist()[0].CRC == 0
+    archive.setpassword(b"not-the-password")
+    with pytest.raises(RuntimeError, match="Bad password"):
+        archive.read("bundle.zip")
+    archive.setpassword(password.encode())
+    inner = tmp_path / "inner.zip"
+    inner.write_bytes(archive.read("bundle.zip"))
+    verified = demo_app.test_cli_runner().invoke(args=["dsr", "bundle-verify", str(inner)])
+    assert verified.exit_code == 0 and verified.output.strip() == "OK"
+    assert _downloads(demo_session) == 1
+    event = demo_session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "bundle.downloaded")).one()
+    assert event.details["protected"] is True
+
+
+def test_without_a_phone_on_file_no_protected_copy_is_offered_and_asking_for_one_changes_nothing(
+        smtp, demo_app, demo_session, released):
+    case, bundle, browser = released
+    assert "Protect the ZIP file" not in browser.get(_url(case, bundle)).get_data(as_text=True)
+    mails_before = len(smtp.to(KARI))
+    browser.post(_url(case, bundle))
+    run_jobs(demo_app)
+    code = _download_code(smtp, mails_before + 1)
+    assert browser.post(_url(case, bundle, "/code"), data={"code": code}).status_code == 200  # now fresh
+    refused = browser.post(_url(case, bundle), data={"protect": "1"})  # a forged form
+    assert refused.status_code == 400 and "no phone number on file" in refused.get_data(as_text=True)
+    assert _downloads(demo_session) == 1  # only the plain download counted

@@ -19,6 +19,7 @@ from dsr.bundle.sealed import iter_sealed_file
 from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import on_commit, utcnow
+from dsr.export import protected as protected_zip
 from dsr.export import storage
 from dsr.export.assembly import BUNDLE_PURPOSE
 from dsr.models import BundleStatus, ExportBundle, RequestStatus, SubjectRequest
@@ -42,6 +43,10 @@ class DownloadsUsedUp(BundleUnavailable):
 
 class ReleaseRefused(ValueError):
     pass
+
+
+class ProtectionUnavailable(ValueError):
+    """A password-protected copy needs a phone on file to send the password to."""
 
 
 @dataclass
@@ -105,7 +110,8 @@ def downloadable_bundle(session: orm.Session, request_id: int, download_id: str)
     return bundle
 
 
-def open_download_stream(session: orm.Session, request_id: int, download_id: str) -> Download:
+def open_download_stream(session: orm.Session, request_id: int, download_id: str, *,
+                         protected: bool = False) -> Download:
     """The subject's download of their released bundle (after a fresh code, checked by the view).
 
     Counts and audits the download in the caller's transaction: commit before streaming."""
@@ -123,9 +129,30 @@ def open_download_stream(session: orm.Session, request_id: int, download_id: str
         raise DownloadsUsedUp("this bundle was downloaded the most times allowed; ask us for a new link")
     session.refresh(bundle, ["download_count", "last_downloaded_at"])
     record(session, "bundle.downloaded", actor_type="subject", request_id=request_id, bundle_id=bundle.id,
-           count=counted)
+           count=counted, protected=protected)
     session.flush()
     return _download(bundle, session.get(SubjectRequest, request_id))
+
+
+def open_protected_download(session: orm.Session, request_id: int, download_id: str) -> Download:
+    """The same download as a password-protected ZIP (dsr.export.protected); the password is queued by
+    SMS to the phone on file, in the caller's transaction. The file is written before the caller
+    commits, so a failure (a full disk) leaves the download uncounted and sends no password."""
+    from dsr.identity.verification import phone_on_file
+    from dsr.notify.service import queue_sms
+
+    request = session.get(SubjectRequest, request_id)
+    phone = phone_on_file(session, request)
+    if phone is None:
+        raise ProtectionUnavailable("no phone number is on file for you, so we cannot send a password")
+    download = open_download_stream(session, request_id, download_id, protected=True)
+    password = protected_zip.new_password()
+    handle, size = protected_zip.write_protected(download.chunks, password)
+    queue_sms(session, to=phone, template="download_password", language=request.language,
+              context={"reference": request.reference, "controller": current_app.extensions["dsr.controller"]},
+              request_id=request_id, secret=password)
+    return Download(filename=download.filename.removesuffix(".zip") + "-protected.zip", size=size, sha256="",
+                    chunks=protected_zip.stream_and_close(handle))
 
 
 def open_staff_preview(session: orm.Session, bundle_id: int, staff_id: int) -> Download:

@@ -2,6 +2,7 @@
 
     GET  /case/<id>/download/<download id>            what the file holds, until when; one button
     POST /case/<id>/download/<download id>            fresh code in the last minutes: the file; else a code
+                                                      (protect=1: a password-protected copy, password by SMS)
     GET  /case/<id>/download/<download id>/code       enter the code from the e-mail
     POST /case/<id>/download/<download id>/code       right code: the file
     POST /case/<id>/download/<download id>/send-code  a new code
@@ -24,15 +25,19 @@ from dsr.export.delivery import (
     BundleNotFound,
     BundleUnavailable,
     DownloadsUsedUp,
+    ProtectionUnavailable,
     downloadable_bundle,
     open_download_stream,
+    open_protected_download,
 )
 from dsr.identity import links, service
 from dsr.identity.service import CodeLimitReached
 from dsr.identity.subject_access import browser_binding, case_for_subject_or_404, is_fresh, mark_fresh
+from dsr.identity.verification import phone_on_file
 from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits
 from dsr.intake.download_service import DownloadOffer
 from dsr.intake.forms import CodeForm, ConfirmForm
+from dsr.intake.validation import mask_phone
 from dsr.models import ChallengeChannel, ChallengePurpose, ExportBundle, SubjectRequest
 from dsr.web import attachment
 
@@ -73,14 +78,24 @@ def _fresh(case: SubjectRequest) -> bool:
     return is_fresh(case, ChallengePurpose.DOWNLOAD, int(current_app.config["DOWNLOAD_FRESH_SECONDS"]))
 
 
+def _download_page(case: SubjectRequest, bundle: ExportBundle, status: int = 200, **extra):
+    phone = phone_on_file(get_session(), case)
+    return render_template("subject/download.html", case=case, offer=DownloadOffer(bundle, None),
+                           fresh=_fresh(case), form=ConfirmForm(formdata=None),
+                           protect_phone=mask_phone(phone) if phone else None, **extra), status
+
+
+def _protect_key(download_id: str) -> str:
+    return f"download-protect:{download_id}"
+
+
 @bp.get("")
 @public
 def page(public_id: str, download_id: str):
     case, bundle, reason = _load(public_id, download_id)
     if bundle is None:
         return _gone(case, reason)
-    return render_template("subject/download.html", case=case, offer=DownloadOffer(bundle, None),
-                           fresh=_fresh(case), form=ConfirmForm(formdata=None))
+    return _download_page(case, bundle)
 
 
 @bp.post("")
@@ -89,8 +104,10 @@ def start(public_id: str, download_id: str):
     case, bundle, reason = _load(public_id, download_id)
     if bundle is None:
         return _gone(case, reason)
+    protect = request.form.get("protect") == "1"
     if _fresh(case):
-        return _stream(case, download_id)
+        return _stream(case, bundle, protect)
+    session[_protect_key(download_id)] = protect  # the choice waits for the code
     return _send_code(case, bundle)
 
 
@@ -161,14 +178,20 @@ def check(public_id: str, download_id: str):
         form.code.errors = [code_error_message(result)]
         return _code_page(case, bundle, form, 400)
     mark_fresh(case, ChallengePurpose.DOWNLOAD)
-    return _stream(case, download_id)
+    return _stream(case, bundle, bool(session.pop(_protect_key(download_id), False)))
 
 
-def _stream(case: SubjectRequest, download_id: str):
+def _stream(case: SubjectRequest, bundle: ExportBundle, protect: bool = False):
     enforce_limits(("download_ip", client_ip()))
     db = get_session()
     try:
-        download = open_download_stream(db, case.id, download_id)
+        if protect:
+            download = open_protected_download(db, case.id, bundle.download_id)
+        else:
+            download = open_download_stream(db, case.id, bundle.download_id)
+    except ProtectionUnavailable:
+        db.rollback()
+        return _download_page(case, bundle, 400, protect_refused=True)
     except BundleNotFound:
         db.rollback()
         abort(404)
