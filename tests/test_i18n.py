@@ -49,3 +49,32 @@ def test_the_language_switcher_never_links_to_a_page_that_only_takes_a_post(clie
     page = client.post("/verify/no-such-request/resend?lang=en").get_data(as_text=True)  # a POST-only URL
     assert 'href="/?lang=nb"' in page and "/resend?lang=nb" not in page
     assert 'href="/request?lang=nb"' in client.get("/request?lang=en").get_data(as_text=True)
+
+
+def test_every_text_a_subject_can_see_has_a_norwegian_translation():
+    """Subject pages, the bundle, error pages, form macros and the messages code builds for them;
+    staff pages are English only. (Letters and SMS have a template per language.)"""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    from dsr import REPO_ROOT
+    from dsr.i18n import CATALOG_DIR
+
+    translated = {}
+    for path in (CATALOG_DIR / "nb" / "LC_MESSAGES").glob("*.po"):
+        with open(path, "rb") as handle:
+            for message in read_po(handle):
+                if message.id:
+                    key = message.id if isinstance(message.id, str) else message.id[0]
+                    translated[key] = message.string
+    sources = [(REPO_ROOT / "templates" / area, [("**.html", "jinja2")])
+               for area in ("subject", "intake", "identity", "errors", "bundle", "_macros")]
+    sources.append((REPO_ROOT / "templates", [("base.html", "jinja2")]))
+    sources.append((REPO_ROOT / "dsr", [("**.py", "python")]))
+    missing = set()
+    for folder, method_map in sources:
+        for filename, _line, text, _comments, _context in extract_from_dir(str(folder), method_map=method_map):
+            key = text if isinstance(text, str) else text[0]
+            if not translated.get(key):
+                missing.add(f"{folder.name}/{filename}: {key[:80]}")
+    assert not missing, sorted(missing)
