@@ -76,3 +76,15 @@ def test_formula_cells_are_escaped_and_quoted_cells_stay_whole():
     _normal, columns = batch.normalise(rows)
     assert batch.csv_rows(columns, 2, csv_cell) == (b"1,'=SUM(A1),\"Storgata 1, Oslo\",\r\n"
                                                     b"2,plain,\"say \"\"hi\"\"\",'-3\r\n")
+
+
+def test_integers_beyond_64_bits_are_exported_exactly_in_both_paths():
+    # A NUMERIC(38) key or a big number in an API's JSON arrives as a Python int orjson cannot write.
+    big = 2 ** 70 + 7
+    names, rows = ["id", "account"], [(big, "a"), (-big, None), (1, "b")]
+    expected_json, expected_csv = _row_by_row(names, rows)
+    normal, columns = batch.normalise(rows)
+    assert batch.json_lines(names, normal, encode) == expected_json
+    assert batch.csv_rows(columns, len(rows), csv_cell) == expected_csv
+    assert expected_json.split(b"\n,")[0] == b'{"id":1180591620717411303431,"account":"a"}'
+    assert expected_csv.startswith(b"1180591620717411303431,a\r\n-1180591620717411303431,\r\n")

@@ -80,7 +80,10 @@ def _text_cells(column, csv_cell) -> list[str]:
     """One column as CSV cells: numbers and text at C speed, anything else through csv_cell."""
     kinds = set(map(type, column))
     if kinds == {int}:  # orjson writes integers as str() does, four times faster than map(str, ...)
-        return orjson.dumps(column)[1:-1].decode().split(",")
+        try:
+            return orjson.dumps(column)[1:-1].decode().split(",")
+        except TypeError:  # an integer beyond 64 bits
+            return list(map(str, column))
     if kinds <= _NUMBERS:
         if _NONE in kinds:
             return ["" if value is None else str(value) for value in column]
