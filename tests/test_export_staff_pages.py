@@ -372,8 +372,9 @@ def test_the_upload_page_checks_its_csrf_token_itself(demo_app, demo_session, of
     assert _mailbox(demo_session, case).state is TaskState.WAITING_FOR_STAFF
 
 
-def test_retrying_the_failed_system_after_a_partial_bundle_replaces_it_with_a_full_one(
-        demo_app, demo_session, officer, approved, chat):
+def _partial_bundle_in_review(demo_app, demo_session, officer, approved, chat):
+    """Kari's case with the support chat failing for good, the mailbox done, and a partial bundle
+    assembled by staff's choice, waiting for review."""
     chat.always_fail = True
     case = approved()
     run_jobs(demo_app)
@@ -382,6 +383,13 @@ def test_retrying_the_failed_system_after_a_partial_bundle_replaces_it_with_a_fu
     run_jobs(demo_app)
     officer.post(f"/staff/cases/{case.id}/bundle/partial")
     run_jobs(demo_app)
+    demo_session.expire_all()  # the jobs changed the case in their own sessions
+    return case
+
+
+def test_retrying_the_failed_system_after_a_partial_bundle_replaces_it_with_a_full_one(
+        demo_app, demo_session, officer, approved, chat):
+    case = _partial_bundle_in_review(demo_app, demo_session, officer, approved, chat)
     partial = demo_session.scalars(sa.select(ExportBundle)).one()
     partial_file = Path(demo_app.config["STORAGE_DIR"]) / "bundles" / partial.storage_name
     assert partial.partial and partial_file.exists()
@@ -408,15 +416,7 @@ def test_a_released_partial_bundle_is_final_retry_is_refused_and_changes_nothing
         demo_app, demo_session, officer, approved, chat):
     from dsr.export.assembly import PartialNotAllowed, make_room_for_retry
 
-    chat.always_fail = True
-    case = approved()
-    run_jobs(demo_app)
-    officer.post(_manual_url(case, _mailbox(demo_session, case)), data={"outcome": "nothing",
-                                                                         "nothing-confirm": "y"})
-    run_jobs(demo_app)
-    officer.post(f"/staff/cases/{case.id}/bundle/partial")
-    run_jobs(demo_app)
-    demo_session.expire_all()  # the jobs changed the case in their own sessions
+    case = _partial_bundle_in_review(demo_app, demo_session, officer, approved, chat)
     bundle = demo_session.scalars(sa.select(ExportBundle)).one()
     release_bundle(demo_session, bundle.id, 1)
     demo_session.commit()
