@@ -103,8 +103,8 @@ class Relay:
         for row in rows:
             try:
                 self._enqueue(row)
-            except DuplicateJobError:
-                pass  # already published by another relay or sweep
+            except DuplicateJobError:  # already published by another relay or sweep: nothing to do
+                pass
             except (redis.RedisError, OSError) as exc:
                 remember_redis_down(self.app)
                 log.warning("outbox %s not published yet (%s); the sweep will retry", row.id, type(exc).__name__)

@@ -7,6 +7,7 @@ scheduler (a forked child process per worker, with its own copy of the app) is n
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 
@@ -57,10 +58,9 @@ class Beacon(threading.Thread):
         self.beat()  # before the first job is taken
 
     def beat(self) -> None:
-        try:
+        # Redis away: no job can be taken either, and the next beat tries again.
+        with contextlib.suppress(redis.RedisError, OSError):
             jobs.beat(self.app, self.connection, self.worker_name)
-        except (redis.RedisError, OSError):
-            pass  # Redis is away: no job can be taken either; the next beat tries again
 
     def run(self) -> None:
         interval = max(0.2, float(self.app.config["WORKER_BEACON_TTL"]) / 3)
