@@ -115,3 +115,54 @@ def test_a_case_withdrawn_before_its_exports_run_collects_nothing(demo_app, demo
     assert demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 0
     assert not (Path(demo_app.config["STORAGE_DIR"]) / "spool").exists() or \
         not any((Path(demo_app.config["STORAGE_DIR"]) / "spool").rglob("*.sealed"))
+
+
+@pytest.mark.slow
+def test_every_job_delivered_a_second_time_changes_nothing(smtp, demo_app, demo_session):
+    """SECURITY-PLAN F14: each export, assembly and mail job of finished cases enqueued again under a new
+    id, run by a real worker: still one bundle per case (the same file), one mail per letter, and the
+    tasks' records as they were."""
+    from dsr import broker, jobs
+    from dsr.cases.export_review import release_to_subject
+    from dsr.models import Message, SystemTask
+    from tests.staff_support import enrolled_staff
+    from workers.registry import job_spec
+
+    staff, _ = enrolled_staff(demo_session, demo_app)
+    cases = [_approved(demo_session, demo_app) for _ in range(4)]
+    run_jobs(demo_app)
+    for case in cases:
+        _finish_mailbox(demo_session, demo_app, case)
+        release_to_subject(demo_session, case.id, staff.id)
+        demo_session.commit()
+    run_jobs(demo_app)  # the "your data is ready" letters
+
+    def state():
+        demo_session.expire_all()
+        bundles = demo_session.execute(sa.select(ExportBundle.request_id, ExportBundle.storage_name,
+                                                 ExportBundle.sha256)).all()
+        tasks = demo_session.execute(sa.select(SystemTask.id, SystemTask.state, SystemTask.records)).all()
+        files = sorted(p.name for p in (Path(demo_app.config["STORAGE_DIR"]) / "bundles").iterdir())
+        return sorted(bundles), sorted(tasks), files, len(smtp.messages)
+
+    before = state()
+    assert len(before[0]) == len(cases) and len(before[2]) == len(cases)
+    duplicates = [("export_system", t.id) for t in demo_session.scalars(sa.select(SystemTask))]
+    duplicates += [("assemble_bundle", case.id) for case in cases]
+    duplicates += [("deliver_message", m.id) for m in demo_session.scalars(sa.select(Message))]
+    connection = broker.worker_connection(demo_app)
+    try:
+        queued = []
+        for number, (name, argument) in enumerate(duplicates):
+            spec = job_spec(name)
+            queued.append(jobs.get_queue(demo_app, spec.queue, connection).enqueue(
+                spec.path, argument, job_id=f"duplicate-{number}"))
+        run_jobs(demo_app)
+        for job in queued:
+            job.refresh()
+            assert job.get_status() == "finished", (job.func_name, job.get_status())  # ran, and said no
+        outcomes = {job.func_name.rsplit(".", 1)[-1]: job.return_value() for job in queued}
+    finally:
+        connection.close()
+    assert state() == before
+    assert outcomes["export_system"] == "not-claimed" and outcomes["assemble_bundle"] == "not-in-progress"
