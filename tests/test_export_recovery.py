@@ -155,7 +155,7 @@ def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(
     instance = Path(app_config["INSTANCE_PATH"])
     systems = tmp_path / "systems.toml"
     systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + BIG)
-    rows = 300_000
+    rows = 1_000_000  # ~4 s of export: the kill must land mid-way, after the first progress beat (0.7 s)
     _warehouse(instance, rows)
     app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2, WORKER_CLASS=worker_class)
     monkeypatch.setenv("DSR_EXPORT_LEASE_SECONDS", "2")
