@@ -10,7 +10,7 @@ from sqlalchemy import orm
 
 from dsr.audit.service import record
 from dsr.cases import states
-from dsr.cases.decisions import DecisionError, _letter, _text
+from dsr.cases.decisions import DecisionError, _letter, _text, record_staff
 from dsr.cases.states import Action
 from dsr.controller import Controller
 from dsr.db import utcnow
@@ -37,15 +37,7 @@ def send_message(
 ) -> Message:
     """A letter from staff to the subject, in the case's language, mailed after the commit."""
     message = _letter(session, request, "staff_message", actor, controller, text=_text(text, "message"))
-    record(
-        session,
-        "case.message_sent",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        message_id=message.id,
-    )
-    session.flush()
+    record_staff(session, "case.message_sent", actor, request, message_id=message.id)
     return message
 
 
@@ -208,12 +200,4 @@ def resend(session: orm.Session, request: SubjectRequest, message: Message, *, a
         raise DecisionError(f"Only a failed message can be sent again; this one is {message.status.value}.")
     message.status, message.last_error, message.attempts = DeliveryStatus.PENDING, None, 0
     defer(session, "deliver_message", message.id, request_id=request.id)
-    record(
-        session,
-        "message.resent",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        message_id=message.id,
-    )
-    session.flush()
+    record_staff(session, "message.resent", actor, request, message_id=message.id)

@@ -19,8 +19,20 @@ from dsr.controller import Controller
 from dsr.db import utcnow
 from dsr.deadlines.rules import MAX_EXTENSION_MONTHS, can_extend, local_date
 from dsr.deadlines.service import refresh_deadlines
-from dsr.fulfilment import start_fulfilment
-from dsr.models import ClockPause, Message, RequestStatus, Right, StaffRole, StaffUser, SubjectRequest
+from dsr.export.assembly import PartialNotAllowed, make_room_for_retry
+from dsr.fulfilment import TaskNotRetryable, retry_task, start_fulfilment
+from dsr.models import (
+    ClockPause,
+    Message,
+    RequestStatus,
+    Right,
+    StaffRole,
+    StaffUser,
+    SubjectRequest,
+    SystemTask,
+    TaskAction,
+    TaskState,
+)
 from dsr.notify.service import queue_email
 
 MAX_TEXT = 4000
@@ -32,6 +44,12 @@ class DecisionError(ValueError):
 
 class FourEyesRequired(DecisionError):
     """The same officer who proposed an erasure approval tried to approve it too."""
+
+
+def record_staff(session: orm.Session, action: str, actor: StaffUser, request: SubjectRequest, **details) -> None:
+    """The audit event of a staff action on this case, flushed with the change it records."""
+    record(session, action, actor_type="staff", actor_id=actor.id, request_id=request.id, **details)
+    session.flush()
 
 
 class RejectionReason(StrEnum):
@@ -101,40 +119,17 @@ def approve(
     if four_eyes and request.right is Right.ERASURE:
         if request.approval_proposed_by_id is None:
             request.approval_proposed_by_id, request.approval_proposed_at = actor.id, utcnow()
-            record(
-                session,
-                "case.approval_proposed",
-                actor_type="staff",
-                actor_id=actor.id,
-                request_id=request.id,
-            )
-            session.flush()
+            record_staff(session, "case.approval_proposed", actor, request)
             return "proposed"
         if request.approval_proposed_by_id == actor.id:
-            record(
-                session,
-                "case.approval_refused",
-                actor_type="staff",
-                actor_id=actor.id,
-                request_id=request.id,
-                reason="four_eyes",
-            )
-            session.flush()
+            record_staff(session, "case.approval_refused", actor, request, reason="four_eyes")
             raise FourEyesRequired(
                 "Erasure needs a second officer: you proposed this approval, so someone else must approve it."
             )
     states.apply(request, Action.APPROVE)
     request.decided_at, request.decided_by_id = utcnow(), actor.id
     started = start_fulfilment(session, request)
-    record(
-        session,
-        "case.approved",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        automated=started,
-    )
-    session.flush()
+    record_staff(session, "case.approved", actor, request, automated=started)
     return "started" if started else "manual"
 
 
@@ -176,16 +171,7 @@ def reject(
         text=text,
         law=law,
     )
-    record(
-        session,
-        "case.rejected",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        code=reason.value,
-        message_id=message.id,
-    )
-    session.flush()
+    record_staff(session, "case.rejected", actor, request, code=reason.value, message_id=message.id)
     return message
 
 
@@ -210,16 +196,8 @@ def ask_subject(
             ClockPause(started_at=utcnow(), reason="identity", message_id=message.id, started_by_id=actor.id)
         )
         refresh_deadlines(request, controller)
-    record(
-        session,
-        "case.information_requested",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        about_identity=about_identity,
-        message_id=message.id,
-    )
-    session.flush()
+    record_staff(session, "case.information_requested", actor, request, about_identity=about_identity,
+                 message_id=message.id)
     return message
 
 
@@ -257,17 +235,8 @@ def extend(
         reason=reason,
         new_due_on=deadlines.extended_due_on,
     )
-    record(
-        session,
-        "case.extended",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        extended_due_on=deadlines.extended_due_on.isoformat(),
-        months=months,
-        message_id=message.id,
-    )
-    session.flush()
+    record_staff(session, "case.extended", actor, request, extended_due_on=deadlines.extended_due_on.isoformat(),
+                 months=months, message_id=message.id)
     return message
 
 
@@ -281,15 +250,7 @@ def assign(
             raise DecisionError("Choose an active officer or admin.")
     states.apply(request, Action.ASSIGN)
     request.assignee_id = assignee_id
-    record(
-        session,
-        "case.assigned",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        assignee_id=assignee_id,
-    )
-    session.flush()
+    record_staff(session, "case.assigned", actor, request, assignee_id=assignee_id)
 
 
 def complete(
@@ -308,15 +269,7 @@ def complete(
         dedupe_key=f"completed:{request.id}",
         text=outcome,
     )
-    record(
-        session,
-        "case.completed",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        message_id=message.id,
-    )
-    session.flush()
+    record_staff(session, "case.completed", actor, request, message_id=message.id)
     return message
 
 
@@ -333,15 +286,7 @@ def close_withdrawn(
     message = _letter(
         session, request, "case_withdrawn", actor, controller, dedupe_key=f"withdrawn:{request.id}"
     )
-    record(
-        session,
-        "case.withdrawn",
-        actor_type="staff",
-        actor_id=actor.id,
-        request_id=request.id,
-        message_id=message.id,
-    )
-    session.flush()
+    record_staff(session, "case.withdrawn", actor, request, message_id=message.id)
     return message
 
 
@@ -351,3 +296,17 @@ OPEN_STATUSES = (
     RequestStatus.IN_PROGRESS,
     RequestStatus.READY_FOR_REVIEW,
 )
+
+
+def retry_system(session: orm.Session, request: SubjectRequest, task: SystemTask, *, actor: StaffUser) -> bool:
+    """Start a failed system task again. For an export, a partial bundle still under review gives way
+    to the full one (`make_room_for_retry`). Returns whether a partial bundle was discarded."""
+    discarded = False
+    try:
+        if task.action is TaskAction.EXPORT and task.state is TaskState.FAILED:
+            discarded = make_room_for_retry(session, request, staff_id=actor.id)
+        retry_task(session, task)
+    except (TaskNotRetryable, PartialNotAllowed) as exc:
+        raise DecisionError(str(exc)) from None
+    record_staff(session, "task.retried", actor, request, task_id=task.id, system=task.system_key)
+    return discarded

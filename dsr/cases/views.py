@@ -38,9 +38,6 @@ from dsr.cases.presenters import case_view, is_masked, mask_email, queue_rows
 from dsr.cases.states import IllegalTransition
 from dsr.db import get_db, get_session, utcnow
 from dsr.deadlines.rules import local_date
-from dsr.export import assembly
-from dsr.fulfilment import TaskNotRetryable
-from dsr.fulfilment import retry_task as restart_task
 from dsr.models import (
     Channel,
     Message,
@@ -50,8 +47,6 @@ from dsr.models import (
     StaffUser,
     SubjectRequest,
     SystemTask,
-    TaskAction,
-    TaskState,
 )
 
 bp = Blueprint("cases", __name__, url_prefix="/staff")
@@ -282,22 +277,7 @@ def retry_task(case_id: int, task_id: int):
         abort(404)
 
     def run():
-        discarded = False
-        try:
-            if task.action is TaskAction.EXPORT and task.state is TaskState.FAILED:
-                discarded = assembly.make_room_for_retry(get_session(), case, staff_id=g.staff.id)
-            restart_task(get_session(), task)
-        except (TaskNotRetryable, assembly.PartialNotAllowed) as exc:
-            raise DecisionError(str(exc)) from None
-        record(
-            get_session(),
-            "task.retried",
-            actor_type="staff",
-            actor_id=g.staff.id,
-            request_id=case.id,
-            task_id=task.id,
-            system=task.system_key,
-        )
+        discarded = decisions.retry_system(get_session(), case, task, actor=g.staff)
         return " The partial bundle was discarded: a full one is assembled when it is done." if discarded else ""
 
     return _decide(case, run, f"{task.system_key}: started again.{{result}}")

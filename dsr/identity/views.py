@@ -12,7 +12,6 @@ from flask import Blueprint, abort, make_response, redirect, render_template, re
 from dsr.auth.policy import public
 from dsr.db import get_session
 from dsr.identity import links, service
-from dsr.identity.service import CodeLimitReached
 from dsr.identity.subject_access import (
     browser_binding,
     factors,
@@ -21,7 +20,14 @@ from dsr.identity.subject_access import (
     remember_factor,
 )
 from dsr.identity.verification import FACTORS_FOR_METHOD, Step, advance, current_step, phone_on_file
-from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits, request_or_404
+from dsr.identity.web import (
+    client_ip,
+    code_error_message,
+    delivery_failed,
+    enforce_limits,
+    request_or_404,
+    send_code,
+)
 from dsr.intake.forms import CodeForm, ConfirmForm
 from dsr.intake.service import letter_context
 from dsr.intake.validation import mask_phone
@@ -112,22 +118,9 @@ def resend_email_code(public_id: str):
     case = request_or_404(public_id)
     if not wants_email_proof(case):
         return next_page(case)
-    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
-    db = get_session()
-    try:
-        service.issue_code(
-            db,
-            case,
-            ChallengePurpose.VERIFY,
-            ChallengeChannel.EMAIL,
-            case.email,
-            browser_binding(),
-            context=letter_context(case),
-        )
-    except CodeLimitReached as exc:
-        db.rollback()
-        return _verify_page(case, CodeForm(formdata=None), 429, refused=exc)
-    db.commit()
+    refused = send_code(case, ChallengePurpose.VERIFY, context=letter_context(case))
+    if refused:
+        return _verify_page(case, CodeForm(formdata=None), 429, refused=refused)
     return _verify_page(case, CodeForm(formdata=None), resent=True)
 
 
@@ -264,17 +257,10 @@ def resend_phone_code(public_id: str):
     case = request_or_404(public_id)
     if current_step(get_session(), case) is not Step.PHONE or "email" not in factors(case):
         return next_page(case)
-    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
-    db = get_session()
-    number = phone_on_file(db, case)
+    number = phone_on_file(get_session(), case)
     if number is None:
         abort(404)
-    try:
-        service.issue_code(
-            db, case, ChallengePurpose.STEP_UP, ChallengeChannel.SMS, number, browser_binding()
-        )
-    except CodeLimitReached as exc:
-        db.rollback()
-        return _phone_page(case, CodeForm(formdata=None), 429, refused=exc)
-    db.commit()
+    refused = send_code(case, ChallengePurpose.STEP_UP, channel=ChallengeChannel.SMS, destination=number)
+    if refused:
+        return _phone_page(case, CodeForm(formdata=None), 429, refused=refused)
     return _phone_page(case, CodeForm(formdata=None), resent=True)

@@ -12,8 +12,17 @@ from werkzeug.exceptions import TooManyRequests
 
 from dsr import ratelimit
 from dsr.db import get_session
-from dsr.identity.service import CodeOutcome, CodeResult
-from dsr.models import DeliveryStatus, Message, SubjectRequest, VerificationChallenge
+from dsr.identity import service
+from dsr.identity.service import CodeLimitReached, CodeOutcome, CodeResult
+from dsr.identity.subject_access import browser_binding
+from dsr.models import (
+    ChallengeChannel,
+    ChallengePurpose,
+    DeliveryStatus,
+    Message,
+    SubjectRequest,
+    VerificationChallenge,
+)
 
 #: public ids are secrets.token_urlsafe(16): anything else is not found before any query (PostgreSQL
 #: refuses a NUL byte in text with an error, which would be a 500 from a typed URL)
@@ -66,3 +75,19 @@ def delivery_failed(challenge: VerificationChallenge | None) -> bool:
         return False
     message = get_session().get(Message, challenge.message_id)
     return message is not None and message.status is DeliveryStatus.FAILED
+
+
+def send_code(case: SubjectRequest, purpose: ChallengePurpose, *, channel: ChallengeChannel = ChallengeChannel.EMAIL,
+              destination: str | None = None, context: dict | None = None) -> CodeLimitReached | None:
+    """A new code for this browser (to the request's e-mail unless `destination` is given), within the
+    resend limits, committed with the mail or SMS that carries it. Returns the refusal, with nothing
+    stored, when the request already had as many codes as allowed."""
+    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
+    db = get_session()
+    try:
+        service.issue_code(db, case, purpose, channel, destination or case.email, browser_binding(), context=context)
+    except CodeLimitReached as exc:
+        db.rollback()
+        return exc
+    db.commit()
+    return None

@@ -14,13 +14,19 @@ from dsr.auth.policy import public
 from dsr.cases.states import IllegalTransition
 from dsr.db import get_session
 from dsr.identity import links, service
-from dsr.identity.service import CodeLimitReached
 from dsr.identity.subject_access import browser_binding, case_for_subject_or_404, grant_case_access
-from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits, request_or_404
+from dsr.identity.web import (
+    client_ip,
+    code_error_message,
+    delivery_failed,
+    enforce_limits,
+    request_or_404,
+    send_code,
+)
 from dsr.intake import case_service
 from dsr.intake.download_service import download_offer
 from dsr.intake.forms import CodeForm, ConfirmForm, ReplyForm
-from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest
+from dsr.models import ChallengePurpose, SubjectRequest
 
 bp = Blueprint("subject", __name__, url_prefix="/case")
 
@@ -138,22 +144,9 @@ def open_link_use(token: str):
 def reopen_send_code(token: str):
     """An old link still names the case: send a fresh code to the request's own address."""
     found, _expired = _case_of_token(token)
-    enforce_limits(("resend_ip", client_ip()), ("resend_address", found.email))
-    db = get_session()
-    try:
-        service.issue_code(
-            db,
-            found,
-            ChallengePurpose.REOPEN,
-            ChallengeChannel.EMAIL,
-            found.email,
-            browser_binding(),
-            context={"case_url": links.case_link_url(found.public_id)},
-        )
-    except CodeLimitReached as exc:
-        db.rollback()
-        return _reopen_page(token, found, CodeForm(formdata=None), 429, refused=exc)
-    db.commit()
+    refused = send_code(found, ChallengePurpose.REOPEN, context={"case_url": links.case_link_url(found.public_id)})
+    if refused:
+        return _reopen_page(token, found, CodeForm(formdata=None), 429, refused=refused)
     return redirect(url_for("subject.reopen_code", token=token), code=303)
 
 

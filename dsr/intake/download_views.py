@@ -31,14 +31,13 @@ from dsr.export.delivery import (
     open_protected_download,
 )
 from dsr.identity import links, service
-from dsr.identity.service import CodeLimitReached
 from dsr.identity.subject_access import browser_binding, case_for_subject_or_404, is_fresh, mark_fresh
 from dsr.identity.verification import phone_on_file
-from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits
+from dsr.identity.web import client_ip, code_error_message, delivery_failed, enforce_limits, send_code
 from dsr.intake.download_service import DownloadOffer
 from dsr.intake.forms import CodeForm, ConfirmForm
 from dsr.intake.validation import mask_phone
-from dsr.models import ChallengeChannel, ChallengePurpose, ExportBundle, SubjectRequest
+from dsr.models import ChallengePurpose, ExportBundle, SubjectRequest
 from dsr.web import attachment
 
 bp = Blueprint("download", __name__, url_prefix="/case/<public_id>/download/<download_id>")
@@ -121,22 +120,9 @@ def resend(public_id: str, download_id: str):
 
 
 def _send_code(case: SubjectRequest, bundle: ExportBundle):
-    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
-    db = get_session()
-    try:
-        service.issue_code(
-            db,
-            case,
-            ChallengePurpose.DOWNLOAD,
-            ChallengeChannel.EMAIL,
-            case.email,
-            browser_binding(),
-            context={"case_url": links.case_link_url(case.public_id)},
-        )
-    except CodeLimitReached as exc:
-        db.rollback()
-        return _code_page(case, bundle, CodeForm(formdata=None), 429, refused=exc)
-    db.commit()
+    refused = send_code(case, ChallengePurpose.DOWNLOAD, context={"case_url": links.case_link_url(case.public_id)})
+    if refused:
+        return _code_page(case, bundle, CodeForm(formdata=None), 429, refused=refused)
     return redirect(url_for("download.code", public_id=case.public_id, download_id=bundle.download_id), code=303)
 
 
