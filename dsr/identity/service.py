@@ -126,30 +126,11 @@ def issue_code(
         "case": request,
         **(context or {}),
     }
-    if channel is ChallengeChannel.EMAIL:
-        if purpose is ChallengePurpose.VERIFY:
-            values.setdefault("link_url", verify_link_url(request.public_id, challenge.link_nonce))
-        message = queue_email(
-            session,
-            to=destination,
-            template=letter,
-            language=request.language,
-            context=values,
-            request_id=request.id,
-            dedupe_key=dedupe_key,
-            secret=code,
-        )
-    else:
-        message = queue_sms(
-            session,
-            to=destination,
-            template=letter,
-            language=request.language,
-            context=values,
-            request_id=request.id,
-            dedupe_key=dedupe_key,
-            secret=code,
-        )
+    if channel is ChallengeChannel.EMAIL and purpose is ChallengePurpose.VERIFY:
+        values.setdefault("link_url", verify_link_url(request.public_id, challenge.link_nonce))
+    queue = queue_email if channel is ChallengeChannel.EMAIL else queue_sms
+    message = queue(session, to=destination, template=letter, language=request.language, context=values,
+                    request_id=request.id, dedupe_key=dedupe_key, secret=code)
     challenge.message_id = message.id
     record(
         session,
