@@ -10,6 +10,7 @@ import base64
 import os
 import secrets
 import shutil
+import signal
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -21,10 +22,12 @@ import sqlalchemy as sa
 from dsr import create_app
 from dsr.broker import EmbeddedRedis
 from dsr.db import Base, get_db
+from tests.helpers.skips import skip_reason
 from tests.support import SmtpSink, run_jobs  # noqa: F401  (re-exported for tests)
 
-pytest_plugins = ["tests.factories"]
+pytest_plugins = ["tests.factories", "tests.helpers.suite_report"]
 
+TESTS_DIR = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("DSR_CHROMIUM", "/usr/bin/chromium"))
 FAULT_TESTS = os.environ.get("DSR_FAULT_TESTS") == "1"
 
@@ -37,14 +40,56 @@ def pytest_report_header(config):
     return [f"dsr: database={database} queue={queue}", f"dsr: browser tests: {browser}", f"dsr: fault tests: {faults}"]
 
 
+# Folders whose every test carries these markers. Marked here by path, for the whole session: a hook in a
+# sub-folder's conftest receives every item of the session too, so filtering by path is the only safe way.
+FOLDER_MARKERS = {"browser": ("browser", "slow"), "fault": ("fault", "slow")}
+
+
+def _folder_of(item) -> str | None:
+    relative = Path(str(item.path)).resolve().relative_to(TESTS_DIR)
+    return relative.parts[0] if len(relative.parts) > 1 else None
+
+
 def pytest_collection_modifyitems(config, items):
-    skip_browser = pytest.mark.skip(reason=f"no Chromium at {CHROMIUM} (install Debian's chromium package)")
-    skip_fault = pytest.mark.skip(reason="fault and timing tests run in .ci/run's server pass (or set DSR_FAULT_TESTS=1)")
+    skip_browser = pytest.mark.skip(reason=skip_reason(
+        "browser", f"no Chromium at {CHROMIUM} (install Debian's chromium package)"))
     for item in items:
+        for name in FOLDER_MARKERS.get(_folder_of(item), ()):
+            item.add_marker(name)
         if "browser" in item.keywords and not CHROMIUM.exists():
             item.add_marker(skip_browser)
-        if ("fault" in item.keywords or "timing" in item.keywords) and not FAULT_TESTS:
-            item.add_marker(skip_fault)
+        for kind in ("fault", "timing"):
+            if kind in item.keywords and not FAULT_TESTS:
+                item.add_marker(pytest.mark.skip(reason=skip_reason(
+                    kind, f"{kind} tests run in .ci/run's server pass (or set DSR_FAULT_TESTS=1)")))
+                break
+
+
+_running: dict[str, pytest.Session] = {}
+
+
+def _stop(signum, frame):
+    """Ctrl-C or SIGTERM: the running test finishes, fixtures tear down (private servers, worker
+    processes) and pytest reports what ran. A second signal interrupts at once."""
+    session = _running.get("session")
+    if session is None or session.shouldstop:
+        raise KeyboardInterrupt(f"signal {signum}")
+    session.shouldstop = f"stopped by signal {signal.Signals(signum).name}"
+
+
+def _install_stop_handlers() -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stop)
+
+
+def pytest_sessionstart(session):
+    _running["session"] = session
+    _install_stop_handlers()
+
+
+def pytest_runtest_teardown(item):
+    # An in-process RQ worker installs its own SIGINT/SIGTERM handlers and never restores them.
+    _install_stop_handlers()
 
 
 # --------------------------------------------------------------------------- servers (per session)

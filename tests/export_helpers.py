@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import sqlite3
 import zipfile
 from pathlib import Path
 
@@ -16,9 +19,10 @@ from dsr.demo_systems.build import ensure_demo_data
 from dsr.demo_systems.chat_server import start_in_thread
 from dsr.demo_systems.people import KARI
 from dsr.fulfilment import start_fulfilment
-from dsr.models import ExportBundle, SubjectRequest, SystemTask
+from dsr.models import ExportBundle, RequestStatus, Right, SubjectRequest, SystemTask
 
-__all__ = ["KARI", "approve", "bundle_zip", "chat", "demo_app", "demo_session", "tasks_by_system"]
+__all__ = ["KARI", "WAREHOUSE_SYSTEM", "approve", "approved_access_case", "bundle_zip", "chat", "demo_app", "demo_session",
+           "kill_family", "make_warehouse", "tasks_by_system"]
 
 
 @pytest.fixture
@@ -72,3 +76,73 @@ def bundle_zip(session, request_id: int, staff_id: int = 1) -> tuple[ExportBundl
     data = b"".join(open_staff_preview(session, bundle.id, staff_id).chunks)
     session.commit()
     return bundle, zipfile.ZipFile(io.BytesIO(data)), data
+
+
+def approved_access_case(session) -> SubjectRequest:
+    """An access request for KARI, approved: its export tasks and their jobs are written."""
+    request = SubjectRequest(email=KARI, status=RequestStatus.OPEN, right=Right.ACCESS)
+    session.add(request)
+    session.commit()
+    approve(session, request)
+    return request
+
+
+WAREHOUSE_SYSTEM = '''
+[[systems]]
+key = "warehouse"
+name = "Order warehouse"
+kind = "sql"
+url = "sqlite:///{instance}/warehouse.sqlite3"
+
+[[systems.tables]]
+name = "customers"
+identity = { email = "email" }
+
+[[systems.tables]]
+name = "events"
+links = [{ column = "customer_id", to = "customers.id" }]
+
+[systems.facts]
+purposes = ["Orders"]
+legal_basis = "Contract"
+categories = ["Orders"]
+recipients = ["None"]
+retention = "5 years"
+source = "You"
+'''
+
+
+def make_warehouse(instance: Path, rows: int) -> None:
+    """The warehouse database of WAREHOUSE_SYSTEM: KARI and `rows` events of hers."""
+    db = sqlite3.connect(instance / "warehouse.sqlite3")
+    db.executescript("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);"
+                     "CREATE TABLE events (id INTEGER PRIMARY KEY, customer_id INTEGER, kind TEXT, payload TEXT);"
+                     "CREATE INDEX ix_events_customer ON events (customer_id);")
+    db.execute("INSERT INTO customers VALUES (1, ?)", (KARI,))
+    db.executemany("INSERT INTO events VALUES (?, 1, 'page_view', ?)",
+                   ((i, f"/produkter/{i % 977}?ref=nyhetsbrev") for i in range(1, rows + 1)))
+    db.commit()
+    db.close()
+
+
+def kill_family(root: int) -> None:
+    """SIGKILL a process and all its descendants (RQ gives work horses their own session)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+    family, changed = {root}, True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in family and pid not in family:
+                family.add(pid)
+                changed = True
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

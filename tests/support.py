@@ -103,6 +103,7 @@ def run_jobs(app, max_rounds: int = 20) -> None:
     use_app(app)
     load_jobs()
     connection = broker.worker_connection(app)
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         for _ in range(max_rounds):
             with app.app_context():
@@ -119,6 +120,8 @@ def run_jobs(app, max_rounds: int = 20) -> None:
                 beacon.stop()
     finally:
         connection.close()
+        for signum, handler in handlers.items():  # RQ's worker installs its own and never restores them
+            signal.signal(signum, handler)
 
 
 def worker_env(app) -> dict[str, str]:

@@ -12,6 +12,7 @@ import pytest
 
 from dsr.bundle import zipstream
 from dsr.bundle.zipstream import ZipStream
+from tests.helpers.skips import skip_reason
 
 
 class _WriteOnly:
@@ -54,7 +55,7 @@ def test_zipfile_reads_back_every_member_byte_for_byte(zip64, level):
             assert info.external_attr >> 16 == 0o644
 
 
-@pytest.mark.skipif(not shutil.which("unzip"), reason="Info-ZIP's unzip is not installed")
+@pytest.mark.skipif(not shutil.which("unzip"), reason=skip_reason("tool", "Info-ZIP's unzip is not installed"))
 @pytest.mark.parametrize("zip64", [False, True])
 def test_info_zip_reads_it_too(tmp_path, zip64):
     path = tmp_path / "bundle.zip"

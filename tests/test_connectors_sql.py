@@ -12,6 +12,7 @@ from dsr.connectors.base import ConnectorContext, DeclarationError, Facts, Ident
 from dsr.connectors.registry import build_systems
 from dsr.connectors.sql import Hold, SqlConnector, read_data_map
 from dsr.controller import SystemsFileError, load_systems_file
+from tests.helpers.skips import skip_reason
 
 FACTS = Facts(purposes=("x",), legal_basis="x", categories=("x",), recipients=("x",), retention="x", source="x")
 BASE = (REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
@@ -185,7 +186,7 @@ def shop_url(request, tmp_path):
         return
     server = os.environ.get("DSR_TEST_DATABASE_URL")
     if not server:
-        pytest.skip("PostgreSQL runs in the server pass (DSR_TEST_DATABASE_URL)")
+        pytest.skip(skip_reason("postgresql", "PostgreSQL runs in the server pass (DSR_TEST_DATABASE_URL)"))
     name = f"dsr_test_shop_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:

@@ -3,9 +3,6 @@ leaves no partial file and runs again, and a worker killed mid-export still ends
 from __future__ import annotations
 
 import errno
-import os
-import signal
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -24,26 +21,23 @@ from dsr.models import (
     ExportBundle,
     OutboxJob,
     RequestStatus,
-    Right,
     SubjectRequest,
     SystemTask,
     TaskState,
 )
 from tests.export_helpers import *
-from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
-from tests.support import stop_worker, run_jobs, spawn_worker, wait_until
-
-
-def _approved(session) -> SubjectRequest:
-    request = SubjectRequest(email=KARI, status=RequestStatus.OPEN, right=Right.ACCESS)
-    session.add(request)
-    session.commit()
-    approve(session, request)
-    return request
+from tests.export_helpers import (
+    WAREHOUSE_SYSTEM,
+    approved_access_case,
+    bundle_zip,
+    make_warehouse,
+    tasks_by_system,
+)
+from tests.support import run_jobs, spawn_worker, stop_worker, wait_until
 
 
 def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app, demo_session):
-    request = _approved(demo_session)
+    request = approved_access_case(demo_session)
     crm = tasks_by_system(demo_session, request.id)["crm"]
     crm.state, crm.attempts, crm.lease_until = TaskState.RUNNING, 1, utcnow() - timedelta(seconds=1)
     demo_session.commit()  # as a worker SIGKILLed mid-export leaves it (its outbox row still open)
@@ -59,7 +53,7 @@ def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app
 
 
 def test_an_assembly_that_fails_mid_write_leaves_no_file_and_runs_again(demo_app, demo_session, monkeypatch):
-    request = _approved(demo_session)
+    request = approved_access_case(demo_session)
     run_jobs(demo_app)
     from dsr.export.manual import complete_manual_task
 
@@ -88,117 +82,6 @@ def test_an_assembly_that_fails_mid_write_leaves_no_file_and_runs_again(demo_app
     assert request.status is RequestStatus.READY_FOR_REVIEW and len(list(bundles.iterdir())) == 1
 
 
-BIG = '''
-[[systems]]
-key = "warehouse"
-name = "Order warehouse"
-kind = "sql"
-url = "sqlite:///{instance}/warehouse.sqlite3"
-
-[[systems.tables]]
-name = "customers"
-identity = { email = "email" }
-
-[[systems.tables]]
-name = "events"
-links = [{ column = "customer_id", to = "customers.id" }]
-
-[systems.facts]
-purposes = ["Orders"]
-legal_basis = "Contract"
-categories = ["Orders"]
-recipients = ["None"]
-retention = "5 years"
-source = "You"
-'''
-
-
-def _warehouse(instance: Path, rows: int) -> None:
-    db = sqlite3.connect(instance / "warehouse.sqlite3")
-    db.executescript("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT);"
-                     "CREATE TABLE events (id INTEGER PRIMARY KEY, customer_id INTEGER, kind TEXT, payload TEXT);"
-                     "CREATE INDEX ix_events_customer ON events (customer_id);")
-    db.execute("INSERT INTO customers VALUES (1, ?)", (KARI,))
-    db.executemany("INSERT INTO events VALUES (?, 1, 'page_view', ?)",
-                   ((i, f"/produkter/{i % 977}?ref=nyhetsbrev") for i in range(1, rows + 1)))
-    db.commit()
-    db.close()
-
-
-def _kill_family(root: int) -> None:
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-    family, changed = {root}, True
-    while changed:
-        changed = False
-        for pid, ppid in parents.items():
-            if ppid in family and pid not in family:
-                family.add(pid)
-                changed = True
-    for pid in family:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-
-
-@pytest.mark.fault
-@pytest.mark.slow
-@pytest.mark.parametrize("worker_class", ["simple", "fork"])
-def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(app_config, tmp_path, monkeypatch,
-                                                                                 worker_class):
-    instance = Path(app_config["INSTANCE_PATH"])
-    systems = tmp_path / "systems.toml"
-    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + BIG)
-    rows = 1_000_000  # ~4 s of export: the kill must land mid-way, after the first progress beat (0.7 s)
-    _warehouse(instance, rows)
-    app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2, WORKER_CLASS=worker_class)
-    monkeypatch.setenv("DSR_EXPORT_LEASE_SECONDS", "2")
-    app = create_app(app_config)
-    with app.app_context(), get_db(app).session() as session:
-        request = _approved(session)
-        worker = spawn_worker(app, tmp_path / "worker1.log")
-
-        def running_with_progress():
-            session.expire_all()
-            task = session.scalar(sa.select(SystemTask))
-            return task.state is TaskState.RUNNING and task.records > 0
-
-        try:
-            wait_until(running_with_progress, timeout=60, interval=0.02, message="export under way")
-        finally:
-            _kill_family(worker.pid)  # the worker and its work horse (RQ gives horses their own session)
-            worker.wait(10)
-        session.expire_all()
-        assert session.scalar(sa.select(SystemTask)).state is TaskState.RUNNING  # the dead worker's lease
-
-        worker = spawn_worker(app, tmp_path / "worker2.log")
-        try:
-            def ready():
-                session.expire_all()
-                return session.get(SubjectRequest, request.id).status is RequestStatus.READY_FOR_REVIEW
-            wait_until(ready, timeout=90, interval=0.2, message="bundle ready after the restart")
-        finally:
-            stop_worker(worker)
-        task = session.scalar(sa.select(SystemTask))
-        assert task.state is TaskState.DONE and task.records == rows + 1 and task.attempts >= 2
-        assert session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1
-        files = list((Path(app.config["STORAGE_DIR"]) / "bundles").iterdir())
-        assert len(files) == 1 and not files[0].name.startswith(".tmp")
-        _bundle, archive, raw = bundle_zip(session, request.id)
-        events = archive.read("data/warehouse/events.csv").decode("utf-8-sig").splitlines()
-        assert len(events) == rows + 1  # header + every row, none lost, none twice
-        path = tmp_path / "bundle.zip"
-        path.write_bytes(raw)
-        assert verify_bundle(path).ok
-    get_db(app).engine.dispose()
-
-
 def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_session):
     import json
 
@@ -213,7 +96,7 @@ def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_ses
         _bundle, archive, _ = bundle_zip(demo_session, request.id)
         return json.loads(archive.read("manifest.json"))["files"]
 
-    request = _approved(demo_session)
+    request = approved_access_case(demo_session)
     first = build(request)
     # Throw the result away and collect everything again, as a re-run after a lost bundle would.
     bundle = demo_session.scalar(sa.select(ExportBundle))
@@ -234,7 +117,7 @@ def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it
     from dsr.export.assembly import retry_assembly
     from dsr.export.manual import complete_manual_task
 
-    request = _approved(demo_session)
+    request = approved_access_case(demo_session)
     run_jobs(demo_app)
 
     def broken(self, path, chunks, **kwargs):
@@ -263,8 +146,8 @@ def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it
 def warehouse_app(app_config, tmp_path):
     """One small sql system, so the export job of its only task is the last one of the case."""
     systems = tmp_path / "systems.toml"
-    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + BIG)
-    _warehouse(Path(app_config["INSTANCE_PATH"]), 500)
+    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + WAREHOUSE_SYSTEM)
+    make_warehouse(Path(app_config["INSTANCE_PATH"]), 500)
     app_config["SYSTEMS_FILE"] = str(systems)
     app = create_app(app_config)
     yield app
@@ -273,7 +156,7 @@ def warehouse_app(app_config, tmp_path):
 
 def test_the_last_export_job_assembles_the_bundle_itself(warehouse_app, tmp_path):
     with warehouse_app.app_context(), get_db(warehouse_app).session() as session:
-        request = _approved(session)
+        request = approved_access_case(session)
         run_jobs(warehouse_app)
         session.expire_all()
         assert session.get(SubjectRequest, request.id).status is RequestStatus.READY_FOR_REVIEW
@@ -300,7 +183,7 @@ def test_an_assembly_failing_after_the_last_export_is_handed_to_the_assembly_job
 
     monkeypatch.setattr(bundle_writer.BundleWriter, "add", disk_full_once)
     with warehouse_app.app_context(), get_db(warehouse_app).session() as session:
-        request = _approved(session)
+        request = approved_access_case(session)
         run_jobs(warehouse_app)
         session.expire_all()
         task = session.scalar(sa.select(SystemTask))
@@ -326,7 +209,7 @@ def test_a_system_that_stops_answering_is_cut_off_by_the_job_timeout_retried_the
     app_config.update(SYSTEMS_FILE=str(systems), CONNECTOR_MODULES=MODULE, JOB_TIMEOUT=timeout)
     app = create_app(app_config)
     with app.app_context(), get_db(app).session() as session:
-        request = _approved(session)
+        request = approved_access_case(session)
         worker = spawn_worker(app, tmp_path / "worker.log")
         started = utcnow()
         try:

@@ -1,7 +1,8 @@
 """The browser harness: the real portal served over HTTP, a real worker process, a real SMTP server,
 and Debian's Chromium driven by Playwright. Screenshots go to test-artifacts/screenshots/<test>/.
 
-Tests here are marked `browser` and skipped when /usr/bin/chromium is missing (see tests/conftest.py).
+Tests here are marked `browser` by their folder and skipped when /usr/bin/chromium is missing (see
+tests/conftest.py).
 """
 from __future__ import annotations
 
@@ -25,12 +26,6 @@ CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-q
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--disable-dev-shm-usage"]
 SERIOUS = {"serious", "critical"}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        item.add_marker(pytest.mark.browser)
-        item.add_marker(pytest.mark.slow)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """Fault tests: private Redis and PostgreSQL servers (temp dirs, their own ports) that the tests
 kill and restart. The machine's shared servers are never touched.
 
-Marked `fault`: they run in .ci/run's second pass (or with DSR_FAULT_TESTS=1). Each test states
+Marked `fault` by their folder (tests/conftest.py): they run in .ci/run's second pass (or with DSR_FAULT_TESTS=1). Each test states
 what must not be lost and prints the figures it measured.
 """
 from __future__ import annotations
@@ -19,14 +19,8 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 
+from tests.helpers.skips import skip_reason
 from tests.support import free_port, wait_until
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/fault/" in str(item.fspath):
-            item.add_marker(pytest.mark.fault)
-            item.add_marker(pytest.mark.slow)
 
 
 def _redis_binary() -> str:
@@ -151,7 +145,7 @@ def private_redis(tmp_path):
 @pytest.fixture
 def private_postgres():
     if not Path("/usr/lib/postgresql").exists():
-        pytest.skip("PostgreSQL server binaries are not installed")
+        pytest.skip(skip_reason("tool", "PostgreSQL server binaries are not installed"))
     # Not under pytest's tmp_path: that is 0700 root, and the server runs as the postgres user.
     folder = Path(tempfile.mkdtemp(prefix="dsr-fault-pg-"))
     server = PrivatePostgres(folder).init().start()
