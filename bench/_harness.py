@@ -43,8 +43,8 @@ class Portal:
         self.env = env
         os.environ.update(env)
         from dsr import create_app
-        from dsr.broker import ensure_embedded
         from dsr.migrate import upgrade
+        from dsr.queue.broker import ensure_embedded
 
         self.app = create_app()
         upgrade(self.app)
@@ -122,8 +122,8 @@ def approve_and_wait(app, email: str, right: str = "access", timeout: float = 60
     from dsr.cases import states
     from dsr.cases.states import Action
     from dsr.db import get_db
-    from dsr.fulfilment import start_fulfilment
     from dsr.models import RequestStatus, Right, SubjectRequest
+    from dsr.tasks.registry import start_work
 
     with app.app_context():
         db = get_db(app)
@@ -139,7 +139,7 @@ def approve_and_wait(app, email: str, right: str = "access", timeout: float = 60
             else:
                 started = time.perf_counter()
                 states.apply(request, Action.APPROVE)
-                start_fulfilment(session, request)
+                start_work(session, request)
                 session.commit()  # the relay publishes right after this commit
         query = sa.select(SubjectRequest.status).where(SubjectRequest.id == request_id)
         deadline = time.monotonic() + timeout

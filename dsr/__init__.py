@@ -1,4 +1,8 @@
-"""The data-subject request portal."""
+"""The data-subject request portal: `create_app` builds it.
+
+The factory may import any part (it wires them together); everything it imports is imported here,
+at the top, so any process that built an app knows every blueprint, CLI command and job.
+"""
 from __future__ import annotations
 
 import logging
@@ -8,9 +12,33 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from dsr import db, i18n, sitewide
+from dsr.auth import policy, roles, sessions
+from dsr.auth.admin import bp as staff_admin
+from dsr.auth.views import bp as auth
+from dsr.cases import decision_views, reminders, views  # noqa: F401 (routes and the reminder job register)
+from dsr.cases.pages import bp as cases
+from dsr.cli import dsr_group
+from dsr.config import REPO_ROOT, is_weak_secret, load_config
+from dsr.connectors import registry
+from dsr.controller import load_systems_file
+from dsr.export import download_views, review, sweep  # noqa: F401 (routes, the case panel, jobs)
+from dsr.export import staff_views as export_staff_views  # noqa: F401 (routes)
+from dsr.export.pages import bp as export
+from dsr.health import bp as health
+from dsr.identity import expiry, lookup  # noqa: F401 (jobs register)
+from dsr.identity.views import bp as identity
+from dsr.intake import staff_views as intake_staff_views  # noqa: F401 (the staff register page's route)
+from dsr.intake.views import bp as intake
+from dsr.queue.outbox import install_relay
+from dsr.subject.views import bp as subject
+
+__all__ = ["REPO_ROOT", "create_app"]
 log = logging.getLogger(__name__)
+
+BLUEPRINTS = (intake, identity, subject, export, health, auth, staff_admin, cases)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -27,15 +55,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     configure_app(app, config)
     configure_database(app)
     configure_extensions(app)
-    configure_blueprints(app)
-    configure_cli(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.cli.add_command(dsr_group)
     return app
 
 
 def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
-    from dsr.config import is_weak_secret, load_config
-    from dsr.controller import load_systems_file
-
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, config, os.environ)
     if config and config.get("TESTING"):
@@ -57,51 +83,22 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
     app.extensions["dsr.systems_file"] = systems
     app.extensions["dsr.controller"] = systems.controller
     if app.config["PROXY_HOPS"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         hops = int(app.config["PROXY_HOPS"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def configure_database(app: Flask) -> None:
-    from dsr import db, jobs
-    from dsr.connectors import registry
-
     db.init_app(app)
     # One session per request even when a test keeps an app context open across requests (the
     # request would otherwise reuse that context's session and its stale identity map).
     app.teardown_request(db._close_session)
-    jobs.install_relay(app)
+    install_relay(app)
     registry.init_app(app)  # validates every [[systems]] declaration now, connects later
 
 
 def configure_extensions(app: Flask) -> None:
-    from dsr import i18n, web
-    from dsr.auth import policy, roles, sessions
-
     i18n.init_app(app)
-    web.init_app(app)
-    policy.init_app(app)  # after web: a weak production key is refused before anything else
+    sitewide.init_app(app)
+    policy.init_app(app)  # after sitewide: a weak production key is refused before anything else
     sessions.init_app(app)
     roles.init_app(app)
-
-
-def configure_blueprints(app: Flask) -> None:
-    from dsr.auth.admin import bp as staff_admin
-    from dsr.auth.views import bp as auth
-    from dsr.cases.export_views import bp as export
-    from dsr.cases.views import bp as cases
-    from dsr.health import bp as health
-    from dsr.identity.views import bp as identity
-    from dsr.intake.case_views import bp as subject
-    from dsr.intake.download_views import bp as download
-    from dsr.intake.views import bp as intake
-
-    for blueprint in (intake, identity, subject, download, health, auth, staff_admin, cases, export):
-        app.register_blueprint(blueprint)
-
-
-def configure_cli(app: Flask) -> None:
-    from dsr.cli import dsr_group
-
-    app.cli.add_command(dsr_group)

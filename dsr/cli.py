@@ -6,8 +6,24 @@ import os
 import sys
 
 import click
+from alembic import command as alembic_command
 from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
+
+import dsr
+from dsr.audit.service import verify
+from dsr.auth.accounts import AccountError
+from dsr.auth.accounts import create_staff as create
+from dsr.bundle.signing import fingerprint, private_key, public_key_text
+from dsr.bundle.writer import verify_bundle
+from dsr.db import get_session
+from dsr.deadlines.rules import compute_deadlines, parse_instant
+from dsr.demo import load_demo
+from dsr.migrate import alembic_config, current_revision, upgrade
+from dsr.models import StaffRole
+from dsr.queue.sweep import sweep_outbox
+from dsr.queue.worker import run_worker
+from dsr.runner import run_portal
 
 dsr_group = AppGroup("dsr", help="Data-subject request portal commands.")
 
@@ -15,8 +31,6 @@ dsr_group = AppGroup("dsr", help="Data-subject request portal commands.")
 @dsr_group.command("db-upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (SQLite or PostgreSQL)."""
-    from dsr.migrate import current_revision, upgrade
-
     upgrade(current_app)
     click.echo(f"database at revision {current_revision(current_app)}")
 
@@ -25,11 +39,7 @@ def db_upgrade() -> None:
 @click.argument("message")
 def db_revision(message: str) -> None:
     """(Developers) write a new migration from the difference between the models and the database."""
-    from alembic import command
-
-    from dsr.migrate import alembic_config
-
-    command.revision(alembic_config(current_app), message=message, autogenerate=True)
+    alembic_command.revision(alembic_config(current_app), message=message, autogenerate=True)
 
 
 @dsr_group.command("worker")
@@ -37,8 +47,6 @@ def db_revision(message: str) -> None:
 @click.option("--queue", "queues", multiple=True, help="Queue(s) to serve (default: all).")
 def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker with the outbox sweep (publishing due work and retries) on the configured Redis."""
-    from dsr.worker import run_worker
-
     _log_to_stderr()
     run_worker(current_app._get_current_object(), burst=burst, queues=list(queues) or None)
 
@@ -46,8 +54,6 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
 @dsr_group.command("sweep")
 def sweep() -> None:
     """Publish outbox rows the relay left behind, once."""
-    from dsr.jobs import sweep_outbox
-
     _require_schema()
     counts = sweep_outbox(current_app._get_current_object())
     click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
@@ -56,9 +62,6 @@ def sweep() -> None:
 @dsr_group.command("audit-verify")
 def audit_verify() -> None:
     """Check the audit hash chain: prints OK <rows>, or BAD <sequence number> and exits 1."""
-    from dsr.audit.service import verify
-    from dsr.db import get_session
-
     _require_schema()
     result = verify(get_session())
     if result.ok:
@@ -74,11 +77,6 @@ def audit_verify() -> None:
 @click.option("--name", "display_name", default="", help="Display name (default: the part before @).")
 def create_staff(email: str, role: str, display_name: str) -> None:
     """Create a staff account and print its one-time password (changed at first login, with TOTP set up)."""
-    from dsr.auth.accounts import AccountError
-    from dsr.auth.accounts import create_staff as create
-    from dsr.db import get_session
-    from dsr.models import StaffRole
-
     _require_schema()
     session = get_session()
     try:
@@ -98,8 +96,6 @@ def create_staff(email: str, role: str, display_name: str) -> None:
 @click.argument("received_at")
 def deadline(received_at: str) -> None:
     """Print `due YYYY-MM-DD extended YYYY-MM-DD` for a receipt instant (ISO 8601 with an offset)."""
-    from dsr.deadlines.rules import compute_deadlines, parse_instant
-
     controller = current_app.extensions["dsr.controller"]
     try:
         instant = parse_instant(received_at)
@@ -121,9 +117,6 @@ def bundle_verify(file: str, public_key: str | None) -> None:
     of it by the key embedded in the manifest. That key is compared with --public-key or, when
     this installation has DSR_SIGNING_KEY, with its own public key; without either, only the
     bundle's integrity is proven, not who signed it (a note on stderr says so)."""
-    from dsr.bundle.signing import fingerprint, private_key, public_key_text
-    from dsr.bundle.writer import verify_bundle
-
     expected = public_key
     if expected is None and current_app.config.get("SIGNING_KEY"):
         expected = public_key_text(private_key(current_app.config["SIGNING_KEY"]))
@@ -140,8 +133,6 @@ def bundle_verify(file: str, public_key: str | None) -> None:
 @dsr_group.command("bundle-public-key")
 def bundle_public_key() -> None:
     """Print this installation's bundle-signing public key and its fingerprint (publish them)."""
-    from dsr.bundle.signing import fingerprint, private_key, public_key_text
-
     text = public_key_text(private_key(current_app.config.get("SIGNING_KEY")))
     click.echo(text)
     click.echo(f"fingerprint {fingerprint(text)}")
@@ -150,9 +141,6 @@ def bundle_public_key() -> None:
 @dsr_group.command("demo")
 def demo() -> None:
     """Migrate, load the demo data (idempotent) and print the demo staff credentials."""
-    from dsr.demo import load_demo
-    from dsr.migrate import upgrade
-
     upgrade(current_app)
     info = load_demo(current_app._get_current_object())
     click.echo(f"demo staff: {info.staff_email} / {info.staff_password}")
@@ -163,14 +151,11 @@ def demo() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 def run(port: int, host: str) -> None:
     """Start the portal with its worker on the embedded defaults (what the README's run command does)."""
-    from dsr.runner import run_portal
-
     _log_to_stderr()
     sys.exit(run_portal(current_app._get_current_object(), host=host, port=port))
 
 
 def _require_schema() -> None:
-    from dsr.migrate import current_revision
 
     if current_revision(current_app) is None:
         click.echo("The database has no schema yet: run `flask dsr db-upgrade` first "
@@ -185,9 +170,7 @@ def _log_to_stderr() -> None:
 
 def main() -> None:
     """Console script `dsr`: the same commands without typing `flask`."""
-    from dsr import create_app
-
-    cli = FlaskGroup(create_app=lambda: create_app(), add_default_commands=False)
+    cli = FlaskGroup(create_app=lambda: dsr.create_app(), add_default_commands=False)
     for name, command in dsr_group.commands.items():
         cli.add_command(command, name)
     cli.main()

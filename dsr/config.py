@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+#: the checkout (or installed tree) the portal runs from: templates, static files and the example systems
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
 ENV_PREFIX = "DSR_"
 SECRETS_FILE = "secrets.json"
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import holidays
+
 SUPPORTED_LANGUAGES = ("en", "nb")
 
 
@@ -139,8 +141,6 @@ def _read_controller(path: Path, text: str, data: dict[str, Any]) -> Controller:
 
 
 def _check_country(path: Path, text: str, country: str) -> None:
-    import holidays  # imported here: only the check needs the full country list
-
     if country not in holidays.list_supported_countries():
         raise SystemsFileError(path, find_key_line(text, ("controller", "holiday_country")),
                                "controller.holiday_country", f"unknown country code {country!r}")

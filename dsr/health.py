@@ -8,8 +8,8 @@ import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify
 
 from dsr.auth.policy import public
-from dsr.broker import get_redis
 from dsr.db import get_db
+from dsr.queue.broker import get_redis
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
@@ -25,6 +27,15 @@ def init_app(app: Flask) -> None:
     app.before_request(_remember_language_choice)
     app.context_processor(lambda: {"languages": available_languages(), "current_language": select_locale(),
                                    "language_url": language_url})
+    app.add_template_filter(staff_time, "staff_time")
+
+
+def staff_time(instant: datetime | None, timezone: str | None = None) -> str:
+    """An instant as staff read it: the controller's local time, to the minute ("" for none)."""
+    if instant is None:
+        return ""
+    zone = ZoneInfo(timezone or current_app.extensions["dsr.controller"].timezone)
+    return instant.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def available_languages() -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
 from flask import Flask
 
 from dsr.db import get_db
@@ -27,7 +28,5 @@ def upgrade(app: Flask, revision: str = "head") -> None:
 
 
 def current_revision(app: Flask) -> str | None:
-    from alembic.migration import MigrationContext
-
     with get_db(app).engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 import redis
 from flask import Flask, current_app
 
-from dsr.broker import get_redis, redis_may_be_up, remember_redis_down
 from dsr.crypto import keyed_hmac
+from dsr.queue.broker import get_redis, redis_may_be_up, remember_redis_down
 
 # Defaults; `DSR_RATE_LIMITS` / the RATE_LIMITS config dict override them one by one.
 DEFAULT_LIMITS: dict[str, str] = {

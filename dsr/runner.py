@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 
 from dsr import demo, migrate
-from dsr.broker import EmbeddedRedis
 from dsr.config import DEFAULTS, ensure_instance_secrets, read_secrets_file
+from dsr.queue.broker import EmbeddedRedis
 from dsr.supervisor import Child, Supervisor
 
 

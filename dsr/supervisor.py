@@ -14,8 +14,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from dsr import REPO_ROOT
-from dsr.broker import EmbeddedRedis, die_with_parent
+from dsr.config import REPO_ROOT
+from dsr.queue.broker import EmbeddedRedis, die_with_parent
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ import redis as redis_lib
 import sqlalchemy as sa
 
 from dsr import create_app
-from dsr.broker import EmbeddedRedis
 from dsr.db import Base, get_db
+from dsr.queue.broker import EmbeddedRedis
 from tests.helpers.skips import skip_reason
 from tests.support import SmtpSink, run_jobs  # noqa: F401  (re-exported for tests)
 

@@ -18,8 +18,8 @@ from dsr.db import get_db
 from dsr.demo_systems.build import ensure_demo_data
 from dsr.demo_systems.chat_server import start_in_thread
 from dsr.demo_systems.people import KARI
-from dsr.fulfilment import start_fulfilment
 from dsr.models import ExportBundle, RequestStatus, Right, SubjectRequest, SystemTask
+from dsr.tasks.registry import start_work
 
 __all__ = ["KARI", "WAREHOUSE_SYSTEM", "approve", "approved_access_case", "bundle_zip", "chat", "demo_app", "demo_session",
            "kill_family", "make_warehouse", "tasks_by_system"]
@@ -58,7 +58,7 @@ def demo_session(demo_app):
 def approve(session, request: SubjectRequest) -> None:
     """What the staff area's approve button does: the transition and the fulfilment start, one commit."""
     states.apply(request, Action.APPROVE)
-    start_fulfilment(session, request)
+    start_work(session, request)
     session.commit()
 
 

@@ -17,6 +17,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
 
 from dsr import REPO_ROOT
+from dsr.queue import broker
+from dsr.queue.jobs import use_app
+from dsr.queue.outbox import get_queue
+from dsr.queue.registry import ALL_QUEUES
+from dsr.queue.sweep import sweep_outbox
+from dsr.queue.worker import Beacon, build_worker
 
 
 def free_port() -> int:
@@ -95,20 +101,14 @@ def text_of(message: EmailMessage) -> str:
 def run_jobs(app, max_rounds: int = 20) -> None:
     """Run every queued job in this process with a real RQ worker (burst), sweeping between rounds
     so delayed and left-over outbox rows are published too."""
-    from dsr import broker, jobs
-    from dsr.worker import Beacon, build_worker
-    from workers.app import use_app
-    from workers.registry import load_jobs
-
     use_app(app)
-    load_jobs()
     connection = broker.worker_connection(app)
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         for _ in range(max_rounds):
             with app.app_context():
-                jobs.sweep_outbox(app, connection)
-            queued = sum(jobs.get_queue(app, q, connection).count for q in jobs.ALL_QUEUES)
+                sweep_outbox(app, connection)
+            queued = sum(get_queue(app, q, connection).count for q in ALL_QUEUES)
             if not queued:
                 return
             worker = build_worker(app, connection)

@@ -12,8 +12,8 @@ import pytest
 
 from dsr.bundle import signing
 from dsr.bundle.sealed import CHUNK, SealedFileError, SealedWriter, read_sealed
+from dsr.bundle.spool import csv_cell
 from dsr.bundle.writer import BundleWriter, verify_bundle
-from dsr.export.spool import csv_cell
 
 MASTER = secrets.token_bytes(32)
 SEED = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
@@ -136,7 +136,7 @@ def test_csv_cells_starting_a_formula_are_escaped(value, cell):
 def test_spooled_rows_give_the_same_json_and_csv_whatever_their_content(tmp_path):
     import csv as csv_module
 
-    from dsr.export.spool import SpoolWriter, csv_document, json_document
+    from dsr.bundle.spool import SpoolWriter, csv_document, json_document
 
     rows = [(1, "plain"), (2, 'tricky "},{" text'), (3, "=1+1"), (4, None)]
     spool = SpoolWriter(tmp_path / "s", MASTER, portable_only=False)

@@ -283,9 +283,10 @@ def test_assign_and_notes(client, session, officer, open_case, make_staff):
 
 
 def test_a_failed_system_can_be_retried_from_the_case_page(client, session, officer, open_case, monkeypatch):
-    from dsr import fulfilment
+    from dsr.notify.service import deliver_message
+    from dsr.tasks import registry
 
-    monkeypatch.setitem(fulfilment._TASK_JOBS, TaskAction.EXPORT, "deliver_message")
+    monkeypatch.setitem(registry._KINDS, TaskAction.EXPORT, registry.TaskKind(TaskAction.EXPORT, deliver_message))
     case = open_case(status=RequestStatus.IN_PROGRESS)
     task = SystemTask(
         request_id=case.id,

@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta, timezone
 import sqlalchemy as sa
 import time_machine
 
-from dsr.deadlines.reminders import send_reminders
+from dsr.cases.reminders import remind_deadlines, send_reminders
 from dsr.models import Message, MessageDirection, RequestStatus, StaffRole
-from workers.registry import periodic_jobs
+from dsr.queue.registry import periodic_jobs
 
 TODAY = date(2026, 12, 1)
 
@@ -87,7 +87,6 @@ def test_the_reminder_job_is_periodic_and_uses_the_controller_date(app, session,
     assert spec.every <= 3600
     officer = make_staff()
     make_request(deadline_on=date(2026, 12, 8), assignee_id=officer.id)
-    from workers.cases import remind_deadlines
 
     # 23:30 UTC on 30 Nov is already 1 December in Oslo: 7 days before 8 December.
     with time_machine.travel(datetime(2026, 11, 30, 23, 30, tzinfo=timezone.utc), tick=False):

@@ -10,7 +10,8 @@ import pytest
 from dsr import REPO_ROOT
 from dsr.connectors.base import ConnectorContext, DeclarationError, Facts, Identity, Origin
 from dsr.connectors.registry import build_systems
-from dsr.connectors.sql import Hold, SqlConnector, read_data_map
+from dsr.connectors.sql import SqlConnector
+from dsr.connectors.sql_datamap import Hold, read_data_map
 from dsr.controller import SystemsFileError, load_systems_file
 from tests.helpers.skips import skip_reason
 

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dsr.export import batch
-from dsr.export.spool import csv_cell, csv_cells, encode
+from dsr.bundle import batch
+from dsr.bundle.spool import csv_cell, csv_cells, encode
 
 _TEXT = st.text(alphabet=st.sampled_from(list("ab ,\"'\r\n\t=+-@;|\x00æø€{}[]")), max_size=8)
 _ZONES = st.sampled_from([None, UTC, timezone(timedelta(hours=2)), timezone(timedelta(hours=-9, minutes=-30)),

@@ -11,14 +11,8 @@ import sqlalchemy as sa
 import time_machine
 
 from dsr.db import utcnow
-from dsr.export.delivery import (
-    BundleNotFound,
-    BundleUnavailable,
-    ReleaseRefused,
-    delete_expired_bundles,
-    open_download_stream,
-    release_bundle,
-)
+from dsr.export.delivery import BundleNotFound, BundleUnavailable, delete_expired_bundles, open_download_stream
+from dsr.export.release import ReleaseRefused, release_bundle
 from dsr.export.manual import ManualTaskError, complete_manual_task
 from dsr.models import (
     AuditEvent,

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 import time_machine
 from sqlalchemy import event, orm
 
-from dsr.cases.export_review import release_to_subject
+from dsr import links
 from dsr.db import utcnow
 from dsr.export.manual import complete_manual_task
-from dsr.identity import links
+from dsr.export.release import release_to_subject
 from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, VerificationChallenge
 from tests.directory_connector import code_in
 from tests.export_helpers import *

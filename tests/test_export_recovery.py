@@ -13,9 +13,9 @@ from dsr import REPO_ROOT, create_app
 from dsr.bundle import writer as bundle_writer
 from dsr.bundle.writer import verify_bundle
 from dsr.db import get_db, utcnow
-from dsr.export.assembly import assemble_bundle
-from dsr.export.tasks import sweep_export_work
-from dsr.jobs import defer
+from dsr.export.assembly import assemble
+from dsr.export.sweep import sweep_export
+from dsr.export.tasks import export_system
 from dsr.models import (
     BundleStatus,
     ExportBundle,
@@ -25,6 +25,8 @@ from dsr.models import (
     SystemTask,
     TaskState,
 )
+from dsr.notify.service import deliver_message
+from dsr.queue import RetryLater, defer
 from tests.export_helpers import *
 from tests.export_helpers import (
     WAREHOUSE_SYSTEM,
@@ -42,7 +44,7 @@ def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app
     crm.state, crm.attempts, crm.lease_until = TaskState.RUNNING, 1, utcnow() - timedelta(seconds=1)
     demo_session.commit()  # as a worker SIGKILLed mid-export leaves it (its outbox row still open)
     with demo_app.app_context():
-        assert sweep_export_work(demo_session)["released"] == 1
+        assert sweep_export(demo_session)["released"] == 1
         demo_session.commit()
     jobs_for_crm = [r for r in demo_session.scalars(sa.select(OutboxJob).where(OutboxJob.job_name == "export_system"))
                     if r.args == [crm.id]]
@@ -70,8 +72,10 @@ def test_an_assembly_that_fails_mid_write_leaves_no_file_and_runs_again(demo_app
     mailbox = tasks_by_system(demo_session, request.id)["mailbox"]
     complete_manual_task(demo_session, mailbox.id, 1, nothing_found=True)
     demo_session.commit()
-    with demo_app.app_context(), pytest.raises(OSError):
-        assemble_bundle(demo_session, request.id, final_attempt=False)
+    with demo_app.app_context(), pytest.raises(RetryLater) as failed:
+        assemble(demo_session, request.id, final_attempt=False)
+    assert isinstance(failed.value.__cause__, OSError)
+    demo_session.commit()  # what the job decorator does with a RetryLater: keep what the attempt wrote
     bundles = Path(demo_app.config["STORAGE_DIR"]) / "bundles"
     assert list(bundles.iterdir()) == []  # no partial file, no temp file
     bundle = demo_session.scalar(sa.select(ExportBundle))
@@ -107,7 +111,7 @@ def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_ses
     for task in tasks_by_system(demo_session, request.id).values():
         task.state, task.result, task.records = TaskState.PENDING, {}, 0
         demo_session.flush()
-        defer(demo_session, "export_system", task.id, request_id=request.id)
+        defer(demo_session, export_system, task.id, request_id=request.id)
     demo_session.commit()
     assert build(request) == first
 
@@ -133,7 +137,7 @@ def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it
     demo_session.refresh(bundle)
     assert bundle.status is BundleStatus.FAILED
     with demo_app.app_context():
-        assert sweep_export_work(demo_session)["assemblies"] == 0  # no endless retry loop
+        assert sweep_export(demo_session)["assemblies"] == 0  # no endless retry loop
     monkeypatch.setattr(bundle_writer.BundleWriter, "add", real_add)
     retry_assembly(demo_session, request.id, 1)
     demo_session.commit()
@@ -227,7 +231,7 @@ def test_a_system_that_stops_answering_is_cut_off_by_the_job_timeout_retried_the
             assert request.status is RequestStatus.IN_PROGRESS  # waits for staff: retry or a partial bundle
             assert worker.poll() is None  # the worker survived all three
 
-            defer(session, "deliver_message", 0)  # and still takes the next job (a gone message: a no-op)
+            defer(session, deliver_message, 0)  # and still takes the next job (a gone message: a no-op)
             session.commit()
             def next_job_done():
                 session.expire_all()

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 
 from dsr.export.assembly import PartialNotAllowed, assemble_partial
 from dsr.export.manual import complete_manual_task
-from dsr.fulfilment import retry_task
 from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, TaskState
+from dsr.queue.outbox import get_queue
+from dsr.tasks.registry import retry_task
 from tests.export_helpers import *
 from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
 from tests.support import run_jobs
@@ -59,7 +60,7 @@ def test_a_system_that_always_fails_is_marked_failed_and_retry_completes_it(demo
     assert demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 0  # never partial by itself
 
     chat.always_fail = False
-    retry_task(demo_session, tasks["support_chat"])
+    retry_task(demo_session, request, tasks["support_chat"], 1)
     demo_session.commit()
     run_jobs(demo_app)
     demo_session.refresh(request)
@@ -89,7 +90,7 @@ def test_staff_may_choose_a_partial_bundle_that_names_the_missing_system(demo_ap
 
 
 def test_a_job_run_twice_builds_one_bundle(demo_app, demo_session):
-    from dsr.export.assembly import assemble_bundle
+    from dsr.export.assembly import assemble
     from dsr.export.tasks import run_export_task
 
     request = _approved(demo_session, demo_app)
@@ -97,7 +98,7 @@ def test_a_job_run_twice_builds_one_bundle(demo_app, demo_session):
     crm = tasks_by_system(demo_session, request.id)["crm"]
     with demo_app.app_context():
         assert run_export_task(demo_session, crm.id, final_attempt=True) == "not-claimed"
-        assert assemble_bundle(demo_session, request.id) == "not-in-progress"
+        assert assemble(demo_session, request.id) == "not-in-progress"
     bundles = list((Path(demo_app.config["STORAGE_DIR"]) / "bundles").iterdir())
     assert len(bundles) == 1 and demo_session.scalar(sa.select(sa.func.count()).select_from(ExportBundle)) == 1
 
@@ -122,11 +123,11 @@ def test_every_job_delivered_a_second_time_changes_nothing(smtp, demo_app, demo_
     """SECURITY-PLAN F14: each export, assembly and mail job of finished cases enqueued again under a new
     id, run by a real worker: still one bundle per case (the same file), one mail per letter, and the
     tasks' records as they were."""
-    from dsr import broker, jobs
-    from dsr.cases.export_review import release_to_subject
+    from dsr.export.release import release_to_subject
     from dsr.models import Message, SystemTask
+    from dsr.queue import broker
+    from dsr.queue.registry import job_spec
     from tests.staff_support import enrolled_staff
-    from workers.registry import job_spec
 
     staff, _ = enrolled_staff(demo_session, demo_app)
     cases = [_approved(demo_session, demo_app) for _ in range(4)]
@@ -155,7 +156,7 @@ def test_every_job_delivered_a_second_time_changes_nothing(smtp, demo_app, demo_
         queued = []
         for number, (name, argument) in enumerate(duplicates):
             spec = job_spec(name)
-            queued.append(jobs.get_queue(demo_app, spec.queue, connection).enqueue(
+            queued.append(get_queue(demo_app, spec.queue, connection).enqueue(
                 spec.path, argument, job_id=f"duplicate-{number}"))
         run_jobs(demo_app)
         for job in queued:

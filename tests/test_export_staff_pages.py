@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from babel.dates import format_date
 
 from dsr.deadlines.service import refresh_deadlines
-from dsr.export.delivery import release_bundle
+from dsr.export.release import release_bundle
 from dsr.models import (
     AuditEvent,
     BundleStatus,
@@ -414,7 +414,8 @@ def test_retrying_the_failed_system_after_a_partial_bundle_replaces_it_with_a_fu
 
 def test_a_released_partial_bundle_is_final_retry_is_refused_and_changes_nothing(
         demo_app, demo_session, officer, approved, chat):
-    from dsr.export.assembly import PartialNotAllowed, make_room_for_retry
+    from dsr.export.assembly import make_room_for_retry
+    from dsr.tasks.registry import TaskNotRetryable
 
     case = _partial_bundle_in_review(demo_app, demo_session, officer, approved, chat)
     bundle = demo_session.scalars(sa.select(ExportBundle)).one()
@@ -429,5 +430,5 @@ def test_a_released_partial_bundle_is_final_retry_is_refused_and_changes_nothing
     assert demo_session.get(SubjectRequest, case.id).status is RequestStatus.COMPLETED
     assert tasks_by_system(demo_session, case.id)["support_chat"].state is TaskState.FAILED
     assert demo_session.get(ExportBundle, bundle.id).status is BundleStatus.RELEASED
-    with pytest.raises(PartialNotAllowed):
-        make_room_for_retry(demo_session, demo_session.get(SubjectRequest, case.id), 1)
+    with pytest.raises(TaskNotRetryable):
+        make_room_for_retry(demo_session, demo_session.get(SubjectRequest, case.id), chat_task, 1)

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from dsr import create_app
+from dsr import create_app, links
 from dsr.db import get_db, utcnow
-from dsr.identity import links, service
-from dsr.identity.service import CodeLimitReached, CodeOutcome
+from dsr.identity import codes as identity_codes
+from dsr.identity.codes import CodeLimitReached, CodeOutcome
 from dsr.models import (
     ChallengeChannel,
     ChallengePurpose,
@@ -171,7 +171,7 @@ def test_twenty_parallel_right_answers_consume_the_code_exactly_once(app, client
     def attempt():
         barrier.wait(30)  # all at once; more than the pool holds, so some queue for a connection
         with app.app_context(), get_db(app).session() as own:
-            result = service.check_code(
+            result = identity_codes.check_code(
                 own, own.get(SubjectRequest, request.id), ChallengePurpose.VERIFY, code, binding
             )
             own.commit()
@@ -211,7 +211,7 @@ def test_at_most_three_codes_a_day_sixty_seconds_apart_and_a_new_code_replaces_t
         assert client.post(f"/verify/{request.public_id}", data={"code": codes[-1]}).status_code == 303
     with time_machine.travel(start + timedelta(days=1, seconds=5), tick=False):
         with app.test_request_context():
-            service.check_issue_limits(session, request, ChallengePurpose.VERIFY)  # a new day: allowed again
+            identity_codes.check_issue_limits(session, request, ChallengePurpose.VERIFY)  # a new day: allowed again
 
 
 def test_issue_code_refuses_beyond_the_daily_limit_for_any_purpose(app, session, make_request):
@@ -220,14 +220,14 @@ def test_issue_code_refuses_beyond_the_daily_limit_for_any_purpose(app, session,
         start = utcnow()
         for n in range(3):
             with time_machine.travel(start + timedelta(minutes=2 * n), tick=False):
-                service.issue_code(
+                identity_codes.issue_code(
                     session, request, ChallengePurpose.DOWNLOAD, ChallengeChannel.EMAIL, request.email
                 )
         with (
             time_machine.travel(start + timedelta(minutes=7), tick=False),
             pytest.raises(CodeLimitReached) as refused,
         ):
-            service.issue_code(
+            identity_codes.issue_code(
                 session, request, ChallengePurpose.DOWNLOAD, ChallengeChannel.EMAIL, request.email
             )
     assert refused.value.daily and refused.value.retry_after > 23 * 3600

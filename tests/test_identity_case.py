@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import time_machine
 from flask import session as flask_session
 
+from dsr import links
 from dsr.db import get_db, utcnow
-from dsr.identity import links
 from dsr.identity.expiry import remind_and_expire
 from dsr.identity.subject_access import grant_case_access, has_case_access, is_fresh, mark_fresh
 from dsr.models import (
@@ -255,12 +255,11 @@ def test_unverified_requests_get_one_reminder_then_expire_with_a_letter(app, cli
 
 
 def test_the_periodic_job_runs_the_sweep(app, session):
-    from workers.intake import sweep_unverified_requests
-    from workers.registry import job_spec
+    from dsr.identity.expiry import sweep_unverified_requests
+    from dsr.queue.jobs import use_app
+    from dsr.queue.registry import job_spec
 
     assert job_spec("sweep_unverified_requests").every == 60
-    from workers.app import use_app
-
     use_app(app)
     assert sweep_unverified_requests() == {"reminded": 0, "expired": 0}
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 from dsr.connectors.base import SubjectRef
 from dsr.db import utcnow
 from dsr.identity.lookup import LookupIncomplete, locate_subject
-from dsr.intake.validation import mask_phone
 from dsr.models import AuditEvent, RequestStatus, SubjectLocation, SubjectRequest
+from dsr.validation import mask_phone
 from tests.directory_connector import (
     KARI,
     OLA,

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, orm
 
-from dsr.broker import EmbeddedRedis
 from dsr.db import get_db
 from dsr.models import AuditEvent, Message, OutboxJob, RequestStatus, SubjectRequest
+from dsr.queue.broker import EmbeddedRedis
 from tests.directory_connector import KARI, code_in, file_request, mails_to, sms_lines, text_of, use_directory
 from tests.support import run_jobs
 
@@ -119,7 +119,7 @@ def test_get_never_writes_on_any_subject_page(app, client, session):
     pending = file_request(client, "erasure", email="ola@example.org")
     assert pending.status_code == 303
     other = session.scalars(sa.select(SubjectRequest).order_by(SubjectRequest.id.desc())).first()
-    from dsr.identity import links
+    from dsr import links
 
     with app.test_request_context():
         case_token, verify_token = (

@@ -8,10 +8,13 @@ import sqlalchemy as sa
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from dsr import jobs
-from dsr.broker import EmbeddedRedis, get_redis
 from dsr.db import get_db
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection, OutboxJob
+from dsr.notify.service import deliver_message
+from dsr.queue.broker import EmbeddedRedis, get_redis
+from dsr.queue.outbox import Relay, defer
+from dsr.queue.registry import ALL_QUEUES, queue_name
+from dsr.queue.sweep import sweep_outbox
 from tests.support import run_jobs
 
 
@@ -27,19 +30,19 @@ def _message(session, to="subject@example.org", **overrides) -> Message:
 
 def test_a_deferred_job_is_published_right_after_commit_with_a_deterministic_id(app, session):
     message = _message(session)
-    row = jobs.defer(session, "deliver_message", message.id)
+    row = defer(session, deliver_message, message.id)
     assert get_redis(app).keys("rq:job:*") == []  # nothing leaves before the commit
     session.commit()
     session.expire_all()
     assert session.get(OutboxJob, row.id).published_at is not None
     job = Job.fetch(f"deliver_message-{row.id}-0", connection=get_redis(app), serializer=JSONSerializer)
     assert job.args == [message.id]  # ids only, JSON on the wire
-    assert job.func_name == "workers.jobs.deliver_message"
+    assert job.func_name == "dsr.notify.service.deliver_message"
 
 
 def test_a_rolled_back_transaction_publishes_nothing(app, session):
     message = _message(session)
-    jobs.defer(session, "deliver_message", message.id)
+    defer(session, deliver_message, message.id)
     session.rollback()
     assert session.scalar(sa.select(sa.func.count()).select_from(OutboxJob)) == 0
     assert get_redis(app).keys("rq:job:*") == []
@@ -47,14 +50,14 @@ def test_a_rolled_back_transaction_publishes_nothing(app, session):
 
 def test_job_arguments_must_be_ids(session):
     with pytest.raises(ValueError, match="ids"):
-        jobs.defer(session, "deliver_message", "someone@example.org")
-    with pytest.raises(ValueError, match="unknown job"):
-        jobs.defer(session, "no_such_job", 1)
+        defer(session, deliver_message, "someone@example.org")
+    with pytest.raises(ValueError, match="not a @job function"):
+        defer(session, _message, 1)
 
 
 def test_a_real_worker_runs_the_job_and_the_outbox_row_completes(app, session):
     message = _message(session)
-    row = jobs.defer(session, "deliver_message", message.id)
+    row = defer(session, deliver_message, message.id)
     session.commit()
     run_jobs(app)
     session.expire_all()
@@ -66,9 +69,9 @@ def test_a_real_worker_runs_the_job_and_the_outbox_row_completes(app, session):
 
 def test_publishing_twice_runs_the_job_once(app, session):
     message = _message(session)
-    row = jobs.defer(session, "deliver_message", message.id)
+    row = defer(session, deliver_message, message.id)
     session.commit()
-    relay = jobs.Relay(app)
+    relay = Relay(app)
     assert relay.publish([row]) == [row.id]  # a second relay (e.g. the sweep) racing the first
     assert len(get_redis(app).keys("rq:job:*")) == 1
 
@@ -82,7 +85,7 @@ def test_a_job_requested_while_redis_is_unreachable_is_delivered_after_it_return
     with app.app_context():
         with get_db(app).session() as session:
             message = _message(session)
-            row = jobs.defer(session, "deliver_message", message.id)
+            row = defer(session, deliver_message, message.id)
             session.commit()  # the change commits although Redis is unreachable
             message_id, row_id = message.id, row.id
         with get_db(app).session() as session:
@@ -101,13 +104,13 @@ def test_a_job_requested_while_redis_is_unreachable_is_delivered_after_it_return
 
 def test_a_job_lost_by_redis_is_published_again_by_the_sweep(app, session):
     message = _message(session)
-    row = jobs.defer(session, "deliver_message", message.id)
+    row = defer(session, deliver_message, message.id)
     session.commit()
     get_redis(app).flushdb()  # Redis restarted without persistence
     session.execute(sa.update(OutboxJob).values(published_at=sa.func.current_timestamp()))
     session.commit()
     app.config["JOB_LEASE_SECONDS"] = -1  # every published row is past its lease
-    counts = jobs.sweep_outbox(app)
+    counts = sweep_outbox(app)
     assert counts["republished"] == 1
     assert Job.exists(f"deliver_message-{row.id}-1", connection=get_redis(app))
     run_jobs(app)
@@ -121,28 +124,28 @@ def test_delayed_work_waits_in_the_database_until_it_is_due(app, session):
     from dsr.db import utcnow
 
     message = _message(session)
-    row = jobs.defer(session, "deliver_message", message.id, run_at=utcnow() + timedelta(hours=1))
+    row = defer(session, deliver_message, message.id, run_at=utcnow() + timedelta(hours=1))
     session.commit()
-    assert jobs.sweep_outbox(app)["published"] == 0
+    assert sweep_outbox(app)["published"] == 0
     session.execute(sa.update(OutboxJob).where(OutboxJob.id == row.id).values(run_at=utcnow()))
     session.commit()
-    assert jobs.sweep_outbox(app)["published"] == 1
+    assert sweep_outbox(app)["published"] == 1
 
 
 def test_a_released_savepoint_publishes_nothing_before_the_real_commit(app, session):
     with session.begin_nested():
         message = _message(session)
-        row = jobs.defer(session, "deliver_message", message.id)
+        row = defer(session, deliver_message, message.id)
     assert get_redis(app).keys("rq:job:*") == []  # SQLAlchemy fires after_commit here; we must not publish
     session.commit()
     assert Job.exists(f"deliver_message-{row.id}-0", connection=get_redis(app))
 
 
 def test_a_savepoint_rolled_back_drops_only_its_own_rows(app, session):
-    kept = jobs.defer(session, "deliver_message", _message(session).id)
+    kept = defer(session, deliver_message, _message(session).id)
     try:
         with session.begin_nested():
-            jobs.defer(session, "deliver_message", _message(session, to="gone@example.org").id)
+            defer(session, deliver_message, _message(session, to="gone@example.org").id)
             raise RuntimeError("the inner step failed")
     except RuntimeError:
         pass
@@ -163,7 +166,7 @@ def test_a_failed_attempt_waits_in_the_outbox_for_its_backoff_then_runs_under_a_
     smtp.fail_next = 1  # the mail server says "try again later" once
     with app.app_context(), get_db(app).session() as session:
         message = _message(session)
-        row = jobs.defer(session, "deliver_message", message.id)
+        row = defer(session, deliver_message, message.id)
         session.commit()
         run_jobs(app)
         session.expire_all()
@@ -171,8 +174,8 @@ def test_a_failed_attempt_waits_in_the_outbox_for_its_backoff_then_runs_under_a_
         assert (retry.attempts, retry.publish_count, retry.published_at) == (1, 1, None)
         assert retry.run_at > utcnow() + timedelta(minutes=59)  # the backoff is in the database...
         assert "451" in retry.last_error
-        for queue in jobs.ALL_QUEUES:  # ...and not in Redis, where no scheduler process would move it
-            assert ScheduledJobRegistry(jobs.queue_name(app, queue), connection=get_redis(app)).count == 0
+        for queue in ALL_QUEUES:  # ...and not in Redis, where no scheduler process would move it
+            assert ScheduledJobRegistry(queue_name(app, queue), connection=get_redis(app)).count == 0
         assert smtp.to("subject@example.org") == []
 
         session.execute(sa.update(OutboxJob).where(OutboxJob.id == row.id).values(run_at=utcnow()))
@@ -190,7 +193,7 @@ def test_the_last_attempt_knows_it_is_the_last_and_the_row_fails_for_good(smtp, 
     smtp.fail_next = 10  # always "try again later"
     with app.app_context(), get_db(app).session() as session:
         message = _message(session)
-        row = jobs.defer(session, "deliver_message", message.id)
+        row = defer(session, deliver_message, message.id)
         session.commit()
         run_jobs(app)  # JOB_RETRY_INTERVALS has two zero entries in tests: three attempts at once
         session.expire_all()
@@ -201,20 +204,20 @@ def test_the_last_attempt_knows_it_is_the_last_and_the_row_fails_for_good(smtp, 
 
 
 def test_a_job_that_failed_without_recording_it_gets_its_retry_from_the_sweep(smtp, app, monkeypatch):
-    from workers import registry
+    from dsr.queue import jobs as job_runtime
 
     smtp.fail_next = 1
-    monkeypatch.setattr(registry.jobs, "record_failure", _database_away)  # the failure cannot be written down
+    monkeypatch.setattr(job_runtime, "record_failure", _database_away)  # the failure cannot be written down
     with app.app_context(), get_db(app).session() as session:
         message = _message(session)
-        row = jobs.defer(session, "deliver_message", message.id)
+        row = defer(session, deliver_message, message.id)
         session.commit()
         run_jobs(app, max_rounds=1)
         monkeypatch.undo()
         session.expire_all()
         assert session.get(OutboxJob, row.id).attempts == 0 and smtp.to("subject@example.org") == []
-        assert jobs.sweep_outbox(app)["failed"] == 1  # found among RQ's failed jobs, retried once
-        assert jobs.sweep_outbox(app)["failed"] == 0
+        assert sweep_outbox(app)["failed"] == 1  # found among RQ's failed jobs, retried once
+        assert sweep_outbox(app)["failed"] == 0
         run_jobs(app)
         session.expire_all()
         assert session.get(OutboxJob, row.id).attempts == 1

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from dsr import jobs
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
-from dsr.notify.service import SECRET_PLACEHOLDER
+from dsr.notify.service import SECRET_PLACEHOLDER, deliver_message
+from dsr.queue.outbox import defer
 from tests.support import run_jobs, text_of
 
 
@@ -19,7 +19,7 @@ def _queue(session, **overrides) -> Message:
     message = Message(**values)
     session.add(message)
     session.flush()
-    jobs.defer(session, "deliver_message", message.id)
+    defer(session, deliver_message, message.id)
     session.commit()
     return message
 

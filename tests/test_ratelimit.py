@@ -17,7 +17,7 @@ def test_the_limit_holds_and_says_when_to_come_back(app):
 
 
 def test_keys_never_reach_redis_in_clear(app):
-    from dsr.broker import get_redis
+    from dsr.queue.broker import get_redis
 
     with app.app_context():
         ratelimit.hit("intake_address", "kari@example.org")

@@ -34,7 +34,7 @@ EXPECTED = {
     "cases.dashboard": READ,
     "cases.detail": READ,
     "cases.export_register": READ,
-    "cases.register": DECIDE,
+    "intake.register": DECIDE,
     "cases.approve": DECIDE,
     "cases.reject": DECIDE,
     "cases.ask": DECIDE,

@@ -2,11 +2,11 @@
 start it prepares what the first job would otherwise wait for."""
 from __future__ import annotations
 
-
-from dsr import jobs
 from dsr.db import get_db
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
-from tests.support import stop_worker, spawn_worker, wait_until
+from dsr.notify.service import deliver_message
+from dsr.queue.outbox import defer
+from tests.support import spawn_worker, stop_worker, wait_until
 
 
 def test_worker_process_delivers_mail_to_a_real_smtp_server(smtp, app, tmp_path):
@@ -17,7 +17,7 @@ def test_worker_process_delivers_mail_to_a_real_smtp_server(smtp, app, tmp_path)
                               to_address="ola@example.org", subject_line="Kvittering", body_text="Mottatt")
             session.add(message)
             session.flush()
-            jobs.defer(session, "deliver_message", message.id)
+            defer(session, deliver_message, message.id)
             session.commit()
             smtp.wait_for("ola@example.org", timeout=30)
 
@@ -41,7 +41,7 @@ def test_worker_sweep_publishes_rows_the_web_could_not(smtp, app_config, tmp_pat
                           to_address="per@example.org", subject_line="Kvittering", body_text="Mottatt")
         session.add(message)
         session.flush()
-        jobs.defer(session, "deliver_message", message.id)
+        defer(session, deliver_message, message.id)
         session.commit()
     worker = spawn_worker(app, tmp_path / "worker.log")
     try:
@@ -76,7 +76,7 @@ def test_a_starting_worker_loads_its_systems_drivers_without_connecting_and_surv
         app_config, tmp_path, monkeypatch, caplog):
     from dsr import REPO_ROOT, create_app
     from dsr.connectors.registry import get_systems
-    from dsr.worker import warm_up
+    from dsr.queue.worker import warm_up
 
     monkeypatch.delenv("DSR_TEST_NO_SUCH_LEDGER_URL", raising=False)
     shop_file = tmp_path / "shop.sqlite3"

@@ -100,15 +100,3 @@ def init_app(app) -> None:
     def _staff_globals():
         staff = g.get("staff")
         return {"staff_user": staff, "staff_can_decide": staff is not None and staff.role in DECIDING_ROLES}
-
-    @app.template_filter("staff_time")
-    def _staff_time(instant) -> str:
-        from zoneinfo import ZoneInfo
-
-        from flask import current_app
-
-        if instant is None:
-            return ""
-        return instant.astimezone(ZoneInfo(current_app.extensions["dsr.controller"].timezone)).strftime(
-            "%Y-%m-%d %H:%M"
-        )

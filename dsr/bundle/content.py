@@ -14,8 +14,8 @@ from flask import render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
 
+from dsr.bundle import spool
 from dsr.controller import Controller
-from dsr.export import spool
 
 PREVIEW_ROWS = 50
 _FACT_NAMES = ("purposes", "legal_basis", "categories", "recipients", "third_country_transfers", "retention",

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from dsr.config import ConfigError
+
 MAGIC = b"DSRSEAL1"
 CHUNK = 256 * 1024
 TAG = 16
@@ -32,13 +34,9 @@ class SealedFileError(ValueError):
 
 def master_key(encryption_key: str | bytes | None) -> bytes:
     if not encryption_key:
-        from dsr.config import ConfigError
-
         raise ConfigError("DSR_ENCRYPTION_KEY is not set (the run command writes one into instance/)")
     raw = base64.urlsafe_b64decode(encryption_key if isinstance(encryption_key, bytes) else encryption_key.encode())
     if len(raw) != 32:
-        from dsr.config import ConfigError
-
         raise ConfigError("DSR_ENCRYPTION_KEY must be the urlsafe base64 of 32 bytes")
     return raw
 

@@ -10,12 +10,11 @@ from sqlalchemy import orm
 
 from dsr.audit.service import record
 from dsr.cases import states
-from dsr.cases.decisions import DecisionError, _letter, _text, record_staff
+from dsr.cases.decisions import DecisionError, checked_text, record_staff
 from dsr.cases.states import Action
 from dsr.controller import Controller
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
-from dsr.jobs import defer
 from dsr.models import (
     DeliveryChannel,
     DeliveryStatus,
@@ -26,7 +25,9 @@ from dsr.models import (
     StaffUser,
     SubjectRequest,
 )
-from dsr.notify.service import queue_email
+from dsr.notify.letters import send_subject_letter
+from dsr.notify.service import deliver_message, queue_email
+from dsr.queue import defer
 
 #: how an answer reached us, when staff record it by hand
 REPLY_CHANNELS = {"email": "E-mail", "post": "Post", "phone": "Phone", "in_person": "In person"}
@@ -36,7 +37,8 @@ def send_message(
     session: orm.Session, request: SubjectRequest, *, actor: StaffUser, text: str, controller: Controller
 ) -> Message:
     """A letter from staff to the subject, in the case's language, mailed after the commit."""
-    message = _letter(session, request, "staff_message", actor, controller, text=_text(text, "message"))
+    message = send_subject_letter(session, request, "staff_message", author_id=actor.id,
+                                  text=checked_text(text, "message"))
     record_staff(session, "case.message_sent", actor, request, message_id=message.id)
     return message
 
@@ -48,7 +50,7 @@ def add_note(session: orm.Session, request: SubjectRequest, *, actor: StaffUser,
         direction=MessageDirection.INTERNAL_NOTE,
         channel=DeliveryChannel.PORTAL,
         language="en",
-        body_text=_text(text, "note"),
+        body_text=checked_text(text, "note"),
         status=DeliveryStatus.NOT_SENT,
         author_id=actor.id,
     )
@@ -84,7 +86,7 @@ def record_reply(
         channel=DeliveryChannel.PORTAL,
         template=f"recorded:{channel}",
         language=request.language,
-        body_text=_text(text, "answer"),
+        body_text=checked_text(text, "answer"),
         status=DeliveryStatus.NOT_SENT,
         author_id=actor.id,
     )
@@ -199,5 +201,5 @@ def resend(session: orm.Session, request: SubjectRequest, message: Message, *, a
     if message.status is not DeliveryStatus.FAILED:
         raise DecisionError(f"Only a failed message can be sent again; this one is {message.status.value}.")
     message.status, message.last_error, message.attempts = DeliveryStatus.PENDING, None, 0
-    defer(session, "deliver_message", message.id, request_id=request.id)
+    defer(session, deliver_message, message.id, request_id=request.id)
     record_staff(session, "message.resent", actor, request, message_id=message.id)

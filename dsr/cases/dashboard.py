@@ -10,7 +10,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from dsr.cases.decisions import OPEN_STATUSES
+from dsr.cases.states import OPEN_STATUSES
 from dsr.db import utcnow
 from dsr.models import Right, SubjectRequest
 

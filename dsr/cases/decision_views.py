@@ -1,7 +1,6 @@
 """Staff decisions on a case: approve, and the ones with a form page of their own (refuse, ask the
 subject, extend, complete, withdraw, message, reply, record identity). Routes on the case area's
-blueprint (`dsr.cases.views` imports this module); each validates, calls one service, commits,
-then redirects."""
+blueprint (dsr.cases.pages); each validates, calls one service, commits, then redirects."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -10,7 +9,7 @@ from flask import current_app, flash, g, redirect, render_template, url_for
 
 from dsr.auth import sessions
 from dsr.auth.roles import staff_decider
-from dsr.cases import conversation, decisions, registration
+from dsr.cases import conversation, decisions
 from dsr.cases.decisions import DecisionError, FourEyesRequired
 from dsr.cases.forms import (
     AskForm,
@@ -22,9 +21,9 @@ from dsr.cases.forms import (
     TextForm,
     extension_choices,
 )
-from dsr.cases.presenters import case_view
+from dsr.cases.opening import UnknownIdentityMethod, record_identity
+from dsr.cases.pages import bp, case_or_404, controller, render_case, staff_case_view, to_case
 from dsr.cases.states import IllegalTransition
-from dsr.cases.views import _case_or_404, _controller, _render_case, _sentence, _today, bp
 from dsr.db import get_session
 from dsr.deadlines.service import extension_options
 from dsr.models import Right, SubjectRequest
@@ -39,7 +38,7 @@ _APPROVED = {
 @bp.post("/cases/<int:case_id>/approve")
 @staff_decider
 def approve(case_id: int):
-    case = _case_or_404(case_id)
+    case = case_or_404(case_id)
     if case.right is Right.ERASURE and not sessions.is_fresh():
         return redirect(url_for("auth.reauthenticate", next=url_for("cases.detail", case_id=case.id)))
     session = get_session()
@@ -49,11 +48,10 @@ def approve(case_id: int):
     except FourEyesRequired as exc:
         session.commit()  # the refused attempt stays in the audit log
         flash(str(exc), "error")
-        return _render_case(case, 403)
+        return render_case(case, 403)
     except IllegalTransition as exc:
         session.rollback()
-        flash(_sentence(str(exc)), "error")
-        return redirect(url_for("cases.detail", case_id=case.id))
+        return to_case(case, str(exc))
     session.commit()
     flash(_APPROVED[outcome], "success")
     return redirect(url_for("cases.detail", case_id=case.id))
@@ -61,15 +59,14 @@ def approve(case_id: int):
 
 def _form_page(case_id: int, form, template: str, run: Callable, done: str, error_field: str):
     """A decision with its own form page: GET shows it, POST validates and runs `run(case, form)`."""
-    case = _case_or_404(case_id)
+    case = case_or_404(case_id)
     if form.validate_on_submit():
         session = get_session()
         try:
             result = run(case, form)
         except IllegalTransition as exc:
             session.rollback()
-            flash(_sentence(str(exc)), "error")
-            return redirect(url_for("cases.detail", case_id=case.id))
+            return to_case(case, str(exc))
         except DecisionError as exc:
             session.rollback()
             getattr(form, error_field).errors.append(str(exc))
@@ -77,8 +74,7 @@ def _form_page(case_id: int, form, template: str, run: Callable, done: str, erro
             session.commit()
             flash(done.format(case=case, result=result), "success")
             return redirect(url_for("cases.detail", case_id=case.id))
-    view = case_view(get_session(), case, masked=False, today=_today(), controller=_controller())
-    return render_template(template, case=view, form=form), 400 if form.errors else 200
+    return render_template(template, case=staff_case_view(case), form=form), 400 if form.errors else 200
 
 
 @bp.route("/cases/<int:case_id>/reject", methods=["GET", "POST"])
@@ -95,7 +91,7 @@ def reject(case_id: int):
             code=form.reason.data,
             text=form.text.data,
             law=form.law.data,
-            controller=_controller(),
+            controller=controller(),
         ),
         "The request is refused; the letter to the subject is on its way.",
         "text",
@@ -115,7 +111,7 @@ def ask(case_id: int):
             actor=g.staff,
             text=form.text.data,
             about_identity=form.about_identity.data,
-            controller=_controller(),
+            controller=controller(),
         ),
         "The question is on its way to the subject.",
         "text",
@@ -126,14 +122,14 @@ def ask(case_id: int):
 @staff_decider
 def extend(case_id: int):
     form = ExtendForm()
-    options = extension_options(_case_or_404(case_id), _controller())
+    options = extension_options(case_or_404(case_id), controller())
     form.months.choices = extension_choices(options)
     return _form_page(
         case_id,
         form,
         "cases/extend.html",
         lambda case, form: decisions.extend(
-            get_session(), case, actor=g.staff, reason=form.reason.data, controller=_controller(),
+            get_session(), case, actor=g.staff, reason=form.reason.data, controller=controller(),
             months=form.months.data,
         ),
         "Extended: the new deadline is {case.deadline_on}. The notice is on its way to the subject.",
@@ -149,7 +145,7 @@ def complete(case_id: int):
         OutcomeForm(),
         "cases/complete.html",
         lambda case, form: decisions.complete(
-            get_session(), case, actor=g.staff, outcome=form.outcome.data, controller=_controller()
+            get_session(), case, actor=g.staff, outcome=form.outcome.data, controller=controller()
         ),
         "The case is completed; the outcome letter is on its way.",
         "outcome",
@@ -172,7 +168,7 @@ def withdraw(case_id: int):
 def _withdraw(case: SubjectRequest, note: str):
     session = get_session()
     conversation.add_note(session, case, actor=g.staff, text=note)
-    return decisions.close_withdrawn(session, case, actor=g.staff, controller=_controller())
+    return decisions.close_withdrawn(session, case, actor=g.staff, controller=controller())
 
 
 @bp.route("/cases/<int:case_id>/message", methods=["GET", "POST"])
@@ -183,7 +179,7 @@ def message(case_id: int):
         TextForm(),
         "cases/message.html",
         lambda case, form: conversation.send_message(
-            get_session(), case, actor=g.staff, text=form.text.data, controller=_controller()
+            get_session(), case, actor=g.staff, text=form.text.data, controller=controller()
         ),
         "The message is on its way to the subject.",
         "text",
@@ -203,7 +199,7 @@ def reply(case_id: int):
             actor=g.staff,
             text=form.text.data,
             channel=form.channel.data,
-            controller=_controller(),
+            controller=controller(),
         ),
         "The subject's answer is recorded.",
         "text",
@@ -215,8 +211,8 @@ def reply(case_id: int):
 def identity(case_id: int):
     def run(case, form):
         try:
-            return registration.record_identity(get_session(), case, actor=g.staff, how=form.how.data)
-        except registration.RegistrationError as exc:
+            return record_identity(get_session(), case, actor=g.staff, how=form.how.data)
+        except UnknownIdentityMethod as exc:
             raise DecisionError(str(exc)) from None
 
     return _form_page(

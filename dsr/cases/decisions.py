@@ -19,21 +19,17 @@ from dsr.controller import Controller
 from dsr.db import utcnow
 from dsr.deadlines.rules import MAX_EXTENSION_MONTHS, can_extend, local_date
 from dsr.deadlines.service import refresh_deadlines
-from dsr.export.assembly import PartialNotAllowed, make_room_for_retry
-from dsr.fulfilment import TaskNotRetryable, retry_task, start_fulfilment
 from dsr.models import (
     ClockPause,
     Message,
-    RequestStatus,
     Right,
     StaffRole,
     StaffUser,
     SubjectRequest,
     SystemTask,
-    TaskAction,
-    TaskState,
 )
-from dsr.notify.service import queue_email
+from dsr.notify.letters import send_subject_letter
+from dsr.tasks.registry import TaskNotRetryable, retry_task, start_work
 
 MAX_TEXT = 4000
 
@@ -71,34 +67,8 @@ REJECTION_LABELS = {
 }
 
 
-def _letter(
-    session: orm.Session,
-    request: SubjectRequest,
-    template: str,
-    actor: StaffUser | None,
-    controller: Controller,
-    dedupe_key: str | None = None,
-    **context,
-) -> Message:
-    """A letter to the subject in the case's language (Message + outbox row, sent after the commit)."""
-    return queue_email(
-        session,
-        to=request.email,
-        template=template,
-        language=request.language,
-        context={
-            "reference": request.reference,
-            "right": request.right,
-            "received_on": local_date(request.received_at, controller.timezone),
-            **context,
-        },
-        request_id=request.id,
-        author_id=actor.id if actor else None,
-        dedupe_key=dedupe_key,
-    )
-
-
-def _text(value: str | None, what: str, required: bool = True) -> str:
+def checked_text(value: str | None, what: str, required: bool = True) -> str:
+    """Text staff typed for a letter or note, stripped; refused when empty (if required) or too long."""
     text = (value or "").strip()
     if required and not text:
         raise DecisionError(f"Write the {what}.")
@@ -128,7 +98,7 @@ def approve(
             )
     states.apply(request, Action.APPROVE)
     request.decided_at, request.decided_by_id = utcnow(), actor.id
-    started = start_fulfilment(session, request)
+    started = start_work(session, request)
     record_staff(session, "case.approved", actor, request, automated=started)
     return "started" if started else "manual"
 
@@ -149,7 +119,7 @@ def reject(
         reason = RejectionReason(code)
     except ValueError:
         raise DecisionError("Choose the reason for refusing.") from None
-    text = _text(text, "explanation to the subject")
+    text = checked_text(text, "explanation to the subject")
     law = (law or "").strip()
     if reason is RejectionReason.EXEMPTION and not law:
         raise DecisionError("Name the law and provision of the exemption, e.g. personopplysningsloven § 16.")
@@ -160,17 +130,8 @@ def reject(
     request.rejection_code, request.rejection_text = reason.value, text
     request.rejection_law = law or None
     request.decided_at, request.decided_by_id, request.closed_at = now, actor.id, now
-    message = _letter(
-        session,
-        request,
-        "case_rejected",
-        actor,
-        controller,
-        dedupe_key=f"rejected:{request.id}",
-        code=reason.value,
-        text=text,
-        law=law,
-    )
+    message = send_subject_letter(session, request, "case_rejected", author_id=actor.id,
+                                  dedupe_key=f"rejected:{request.id}", code=reason.value, text=text, law=law)
     record_staff(session, "case.rejected", actor, request, code=reason.value, message_id=message.id)
     return message
 
@@ -186,11 +147,10 @@ def ask_subject(
 ) -> Message:
     """Ask the subject for information. Only a question about identity stops the clock (a ClockPause
     that ends when the subject answers, see conversation.subject_answered)."""
-    text = _text(text, "question to the subject")
+    text = checked_text(text, "question to the subject")
     states.apply(request, Action.ASK_SUBJECT)
-    message = _letter(
-        session, request, "information_request", actor, controller, text=text, about_identity=about_identity
-    )
+    message = send_subject_letter(session, request, "information_request", author_id=actor.id, text=text,
+                                  about_identity=about_identity)
     if about_identity:
         request.pauses.append(
             ClockPause(started_at=utcnow(), reason="identity", message_id=message.id, started_by_id=actor.id)
@@ -207,7 +167,7 @@ def extend(
 ) -> Message:
     """Extend by one or two further months (Art. 12(3): receipt + 2 or 3 months), only within the
     first month, once; the notice with the reasons and the new date goes to the subject as part of it."""
-    reason = _text(reason, "reason for the extension")
+    reason = checked_text(reason, "reason for the extension")
     if months not in range(1, MAX_EXTENSION_MONTHS + 1):
         raise DecisionError(f"An extension is one or two further months (Art. 12(3)), not {months}.")
     states.next_status(request.status, Action.EXTEND)
@@ -225,16 +185,9 @@ def extend(
     states.apply(request, Action.EXTEND)
     request.extended_at, request.extension_reason, request.extension_months = utcnow(), reason, months
     deadlines = refresh_deadlines(request, controller)
-    message = _letter(
-        session,
-        request,
-        "extension_notice",
-        actor,
-        controller,
-        dedupe_key=f"extension:{request.id}",
-        reason=reason,
-        new_due_on=deadlines.extended_due_on,
-    )
+    message = send_subject_letter(session, request, "extension_notice", author_id=actor.id,
+                                  dedupe_key=f"extension:{request.id}", reason=reason,
+                                  new_due_on=deadlines.extended_due_on)
     record_staff(session, "case.extended", actor, request, extended_due_on=deadlines.extended_due_on.isoformat(),
                  months=months, message_id=message.id)
     return message
@@ -257,18 +210,11 @@ def complete(
     session: orm.Session, request: SubjectRequest, *, actor: StaffUser, outcome: str, controller: Controller
 ) -> Message:
     """Staff finished the work by hand: the outcome letter goes to the subject and the case closes."""
-    outcome = _text(outcome, "outcome letter to the subject")
+    outcome = checked_text(outcome, "outcome letter to the subject")
     states.apply(request, Action.COMPLETE)
     request.closed_at = utcnow()
-    message = _letter(
-        session,
-        request,
-        "case_completed",
-        actor,
-        controller,
-        dedupe_key=f"completed:{request.id}",
-        text=outcome,
-    )
+    message = send_subject_letter(session, request, "case_completed", author_id=actor.id,
+                                  dedupe_key=f"completed:{request.id}", text=outcome)
     record_staff(session, "case.completed", actor, request, message_id=message.id)
     return message
 
@@ -283,30 +229,18 @@ def close_withdrawn(
     for pause in request.pauses:
         if pause.ended_at is None:
             pause.ended_at = now
-    message = _letter(
-        session, request, "case_withdrawn", actor, controller, dedupe_key=f"withdrawn:{request.id}"
-    )
+    message = send_subject_letter(session, request, "case_withdrawn", author_id=actor.id,
+                                  dedupe_key=f"withdrawn:{request.id}")
     record_staff(session, "case.withdrawn", actor, request, message_id=message.id)
     return message
 
 
-OPEN_STATUSES = (
-    RequestStatus.OPEN,
-    RequestStatus.AWAITING_SUBJECT,
-    RequestStatus.IN_PROGRESS,
-    RequestStatus.READY_FOR_REVIEW,
-)
-
-
-def retry_system(session: orm.Session, request: SubjectRequest, task: SystemTask, *, actor: StaffUser) -> bool:
-    """Start a failed system task again. For an export, a partial bundle still under review gives way
-    to the full one (`make_room_for_retry`). Returns whether a partial bundle was discarded."""
-    discarded = False
+def retry_system(session: orm.Session, request: SubjectRequest, task: SystemTask, *, actor: StaffUser) -> str:
+    """Start a failed system task again (its kind may make room first: an export's partial bundle
+    under review gives way to the full one). Returns what that changed, for staff ("" when nothing)."""
     try:
-        if task.action is TaskAction.EXPORT and task.state is TaskState.FAILED:
-            discarded = make_room_for_retry(session, request, staff_id=actor.id)
-        retry_task(session, task)
-    except (TaskNotRetryable, PartialNotAllowed) as exc:
+        said = retry_task(session, request, task, actor.id)
+    except TaskNotRetryable as exc:
         raise DecisionError(str(exc)) from None
     record_staff(session, "task.retried", actor, request, task_id=task.id, system=task.system_key)
-    return discarded
+    return said

@@ -14,8 +14,23 @@ from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
-from dsr.fulfilment import start_fulfilment
-from dsr.models import Right, SubjectRequest
+from dsr.models import Right, StaffUser, SubjectRequest
+from dsr.tasks.registry import start_work
+
+#: how staff established identity -> what they tick; stored as identity_method "staff:<key>"
+IDENTITY_METHODS = {
+    "email_on_file": "It came from the e-mail address we already hold for this person",
+    "postal_address_on_file": "The letter came from, and we answer to, the postal address we already hold",
+    "phone_callback": "We called back the phone number we already hold and the person confirmed it",
+    "in_person": "Shown in person to a member of staff (no copy of any ID kept)",
+    "customer_login": "The person was signed in to their customer account when asking",
+}
+
+
+
+class UnknownIdentityMethod(ValueError):
+    """Staff must say how they established identity, from IDENTITY_METHODS."""
+
 
 #: details["processing"] of an objection to direct marketing (absolute: no balancing, Art. 21(3))
 DIRECT_MARKETING = "direct_marketing"
@@ -43,8 +58,17 @@ def open_case(session: orm.Session, request: SubjectRequest, *, method: str, act
     if takes_effect_at_once(request):
         states.apply(request, Action.APPROVE)
         request.decided_at = utcnow()
-        started = start_fulfilment(session, request)
+        started = start_work(session, request)
         record(session, "case.approved", actor_type="system", request_id=request.id, reason="immediate_effect",
                automated=started)
     session.flush()
     return request
+
+
+def record_identity(
+    session: orm.Session, request: SubjectRequest, *, actor: StaffUser, how: str
+) -> SubjectRequest:
+    """Staff established identity (`how`: a key of IDENTITY_METHODS): the request becomes a case."""
+    if how not in IDENTITY_METHODS:
+        raise UnknownIdentityMethod("Choose how identity was established.")
+    return open_case(session, request, method=f"staff:{how}", actor_type="staff", actor_id=actor.id)

@@ -13,6 +13,7 @@ from sqlalchemy import orm
 
 from dsr.deadlines.rules import days_left, local_date
 from dsr.deadlines.service import deadlines_for
+from dsr.i18n import staff_time
 from dsr.models import (
     AuditEvent,
     DeliveryStatus,
@@ -194,7 +195,7 @@ def case_view(
         details=details,
         deadlines=deadlines_for(request, controller),
         urgency=urgency(request.deadline_on, today),
-        received_local=_local_time(request.received_at, tz),
+        received_local=staff_time(request.received_at, tz),
         messages=messages,
         failed_messages=failed,
         tasks=tasks,
@@ -202,12 +203,6 @@ def case_view(
         staff_names=names,
         timeline=_timeline(request, messages, tz),
     )
-
-
-def _local_time(instant, tz: str) -> str:
-    from zoneinfo import ZoneInfo
-
-    return instant.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if instant else ""
 
 
 def _timeline(request: SubjectRequest, messages: list[Message], tz: str) -> list[tuple[str, str]]:
@@ -231,7 +226,7 @@ def _timeline(request: SubjectRequest, messages: list[Message], tz: str) -> list
             events.append((message.created_at, "The subject answered"))
     if request.closed_at:
         events.append((request.closed_at, f"Closed ({request.status.value})"))
-    return [(_local_time(at, tz), text) for at, text in sorted(events, key=lambda e: e[0])]
+    return [(staff_time(at, tz), text) for at, text in sorted(events, key=lambda e: e[0])]
 
 
 def retryable(task: SystemTask) -> bool:

@@ -20,7 +20,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from dsr.cases.decisions import OPEN_STATUSES
+from dsr.cases.states import OPEN_STATUSES
 from dsr.models import RequestStatus, Right, StaffUser, SubjectRequest
 
 PAGE_SIZE = 50

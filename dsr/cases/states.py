@@ -23,7 +23,8 @@ class Action(StrEnum):
     REOPEN_WORK = "reopen_work"  # e.g. retry a system after review found a gap
 
 
-_OPEN_CASE = (S.OPEN, S.AWAITING_SUBJECT, S.IN_PROGRESS, S.READY_FOR_REVIEW)
+#: a case staff still have to answer (verified, not closed)
+OPEN_STATUSES = (S.OPEN, S.AWAITING_SUBJECT, S.IN_PROGRESS, S.READY_FOR_REVIEW)
 
 TRANSITIONS: dict[tuple[S, Action], S] = {
     (S.AWAITING_VERIFICATION, Action.VERIFY): S.OPEN,
@@ -43,10 +44,10 @@ TRANSITIONS: dict[tuple[S, Action], S] = {
     (S.IN_PROGRESS, Action.COMPLETE): S.COMPLETED,
     (S.READY_FOR_REVIEW, Action.RELEASE): S.COMPLETED,
     (S.READY_FOR_REVIEW, Action.REOPEN_WORK): S.IN_PROGRESS,
-    **{(status, Action.WITHDRAW): S.WITHDRAWN for status in _OPEN_CASE},
+    **{(status, Action.WITHDRAW): S.WITHDRAWN for status in OPEN_STATUSES},
     # Extending and assigning keep the status; they are still checked against this table.
-    **{(status, Action.EXTEND): status for status in _OPEN_CASE},
-    **{(status, Action.ASSIGN): status for status in _OPEN_CASE},
+    **{(status, Action.EXTEND): status for status in OPEN_STATUSES},
+    **{(status, Action.ASSIGN): status for status in OPEN_STATUSES},
 }
 
 FINAL = frozenset({S.COMPLETED, S.REJECTED, S.WITHDRAWN, S.EXPIRED})

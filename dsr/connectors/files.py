@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dsr.connectors import common
+from dsr.connectors import contacts, declaration
 from dsr.connectors.base import (
     Connector,
     ConnectorError,
@@ -32,33 +32,33 @@ FORMATS = ("csv", "jsonl", "json")
 class FilesConnector(Connector):
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> None:
-        common.need_str(settings, "path")
+        declaration.need_str(settings, "path")
         fmt = settings.get("format", "csv")
         if fmt not in FORMATS:
             raise DeclarationError("format", f"must be one of {list(FORMATS)}")
-        common.need_identifier(settings, "collection", default="rows", pattern=common.COLLECTION)
-        identity = common.need_table(settings, "identity", optional=False)
+        declaration.need_identifier(settings, "collection", default="rows", pattern=declaration.COLLECTION)
+        identity = declaration.need_table(settings, "identity", optional=False)
         if not identity.get("email") or not isinstance(identity.get("email"), str):
             raise DeclarationError("identity.email", "name the column holding the e-mail address")
         for name, column in identity.items():
             if name not in ("email", "phone") or not isinstance(column, str):
                 raise DeclarationError(f"identity.{name}", "only email and phone columns (names) identify a subject")
-        common.read_origins(settings.get("fields"), "fields")
-        common.read_default_origin(settings)
+        declaration.read_origins(settings.get("fields"), "fields")
+        declaration.read_default_origin(settings)
         delimiter = settings.get("delimiter", ",")
         if not isinstance(delimiter, str) or len(delimiter) != 1:
             raise DeclarationError("delimiter", "must be one character")
-        common.need_number(settings, "max_bytes", 50_000_000)
-        common.validate_translated_facts(settings)
+        declaration.need_number(settings, "max_bytes", 50_000_000)
+        declaration.validate_translated_facts(settings)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.path = Path(common.expand_path(self.settings["path"], self.context.instance_path))
+        self.path = Path(declaration.expand_path(self.settings["path"], self.context.instance_path))
         self.format = self.settings.get("format", "csv")
         self.collection = self.settings.get("collection", "rows")
         self.identity = self.settings["identity"]
-        self.fields = common.read_origins(self.settings.get("fields"), "fields")
-        self.default_origin = common.read_default_origin(self.settings)
+        self.fields = declaration.read_origins(self.settings.get("fields"), "fields")
+        self.default_origin = declaration.read_default_origin(self.settings)
         self.region = self.settings.get("phone_region", "NO")
 
     def _rows(self) -> Iterator[dict[str, Any]]:
@@ -97,22 +97,22 @@ class FilesConnector(Connector):
         return items if array else items[0]
 
     def _matches(self, row: dict[str, Any], email: str | None, phone: str | None) -> bool:
-        if email and common.normalise_email(row.get(self.identity["email"])) == email:
+        if email and contacts.normalise_email(row.get(self.identity["email"])) == email:
             return True
         column = self.identity.get("phone")
-        return bool(phone and column and common.normalise_phone(row.get(column), self.region) == phone)
+        return bool(phone and column and contacts.normalise_phone(row.get(column), self.region) == phone)
 
     def locate(self, identity: Identity) -> SubjectRef:
         ref = SubjectRef(system_key=self.key)
-        email = common.normalise_email(identity.email)
-        phone = common.normalise_phone(identity.phone, self.region) if identity.phone else None
+        email = contacts.normalise_email(identity.email)
+        phone = contacts.normalise_phone(identity.phone, self.region) if identity.phone else None
         rows = ref.keys.setdefault(f"{self.collection}.row", [])
         for number, row in enumerate(self._rows(), start=1):
             if self._matches(row, email, phone):
                 rows.append(number)
-                common.add_unique(ref.emails, common.normalise_email(row.get(self.identity["email"])))
+                contacts.add_unique(ref.emails, contacts.normalise_email(row.get(self.identity["email"])))
                 if self.identity.get("phone"):
-                    common.add_unique(ref.phones, common.normalise_phone(row.get(self.identity["phone"]), self.region))
+                    contacts.add_unique(ref.phones, contacts.normalise_phone(row.get(self.identity["phone"]), self.region))
         return ref
 
     def export(self, ref: SubjectRef) -> Iterator[Record]:
@@ -122,7 +122,7 @@ class FilesConnector(Connector):
         emails = set(ref.emails)
         column = self.identity["email"]
         for row in self._rows():
-            if common.normalise_email(row.get(column)) in emails:
+            if contacts.normalise_email(row.get(column)) in emails:
                 yield Record(self.collection, dict(row), {k: self.fields.get(k, self.default_origin) for k in row})
 
     def collections(self) -> list[str]:

@@ -20,7 +20,7 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import httpx
 
-from dsr.connectors import common
+from dsr.connectors import contacts, declaration
 from dsr.connectors.base import (
     Connector,
     ConnectorError,
@@ -46,16 +46,16 @@ def _check_base_url(value: Any, key: str) -> None:
 
 
 def _check_endpoint(entry: dict, prefix: str, allowed: set[str] | None) -> None:
-    path = common.need_str(entry, "path", prefix=prefix)
+    path = declaration.need_str(entry, "path", prefix=prefix)
     if not path.startswith("/") or "//" in path or ".." in path:
         raise DeclarationError(prefix + "path", "must be a path under the base URL, starting with /")
     for name in _PLACEHOLDER.findall(path):
         if allowed is not None and name not in allowed:
             raise DeclarationError(prefix + "path", f"{{{name}}} is not available here (use {sorted(allowed)})")
-    params = common.need_table(entry, "params", prefix=prefix)
+    params = declaration.need_table(entry, "params", prefix=prefix)
     if not all(isinstance(v, str | int) for v in params.values()):
         raise DeclarationError(prefix + "params", "values must be strings or numbers")
-    common.need_str(entry, "items", prefix=prefix, optional=True)
+    declaration.need_str(entry, "items", prefix=prefix, optional=True)
 
 
 @kind("http")
@@ -63,26 +63,26 @@ class HttpConnector(Connector):
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> None:
         _check_base_url(settings.get("base_url"), "base_url")
-        common.need_str(settings, "base_url_env", optional=True)
+        declaration.need_str(settings, "base_url_env", optional=True)
         if settings.get("auth_header") is not None or settings.get("auth_env") is not None:
-            common.need_str(settings, "auth_header")
-            common.need_str(settings, "auth_env")
-            common.need_str(settings, "auth_scheme", optional=True)
-        common.need_number(settings, "rate_limit", 10.0, maximum=1000)
-        common.need_number(settings, "connect_timeout", 5.0, maximum=120)
-        common.need_number(settings, "read_timeout", 30.0, maximum=600)
-        common.need_number(settings, "max_response_bytes", 10_000_000)
-        common.need_number(settings, "max_pages", 1000)
-        locate = common.need_table(settings, "locate", optional=False)
+            declaration.need_str(settings, "auth_header")
+            declaration.need_str(settings, "auth_env")
+            declaration.need_str(settings, "auth_scheme", optional=True)
+        declaration.need_number(settings, "rate_limit", 10.0, maximum=1000)
+        declaration.need_number(settings, "connect_timeout", 5.0, maximum=120)
+        declaration.need_number(settings, "read_timeout", 30.0, maximum=600)
+        declaration.need_number(settings, "max_response_bytes", 10_000_000)
+        declaration.need_number(settings, "max_pages", 1000)
+        locate = declaration.need_table(settings, "locate", optional=False)
         _check_endpoint(locate, "locate.", {"email", "phone"})
-        common.need_str(locate, "key", prefix="locate.")
+        declaration.need_str(locate, "key", prefix="locate.")
         for name in ("email_field", "phone_field"):
-            common.need_str(locate, name, prefix="locate.", optional=True)
-        collections = common.need_list_of_tables(settings, "collections")
+            declaration.need_str(locate, name, prefix="locate.", optional=True)
+        collections = declaration.need_list_of_tables(settings, "collections")
         names: list[str] = []
         for index, entry in enumerate(collections):
             prefix = f"collections[{index}]."
-            name = common.need_identifier(entry, "name", prefix=prefix, pattern=common.COLLECTION)
+            name = declaration.need_identifier(entry, "name", prefix=prefix, pattern=declaration.COLLECTION)
             if name in names:
                 raise DeclarationError(prefix + "name", f"collection {name!r} is declared twice")
             parent = entry.get("parent")
@@ -93,13 +93,13 @@ class HttpConnector(Connector):
             if pagination not in PAGINATION:
                 raise DeclarationError(prefix + "pagination", f"must be one of {list(PAGINATION)}")
             if pagination in ("next_url", "cursor"):
-                common.need_str(entry, "next_field", prefix=prefix)
+                declaration.need_str(entry, "next_field", prefix=prefix)
             if pagination == "cursor":
-                common.need_str(entry, "cursor_param", prefix=prefix)
-            common.read_origins(entry.get("fields"), prefix + "fields")
-            common.read_default_origin(entry, prefix=prefix)
+                declaration.need_str(entry, "cursor_param", prefix=prefix)
+            declaration.read_origins(entry.get("fields"), prefix + "fields")
+            declaration.read_default_origin(entry, prefix=prefix)
             names.append(name)
-        common.validate_translated_facts(settings)
+        declaration.validate_translated_facts(settings)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -217,7 +217,7 @@ class HttpConnector(Connector):
 
     def locate(self, identity: Identity) -> SubjectRef:
         spec = self.settings["locate"]
-        email = common.normalise_email(identity.email)
+        email = contacts.normalise_email(identity.email)
         values = {"email": email or "", "phone": identity.phone or ""}
         params = {k: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), str(v))
                   for k, v in spec.get("params", {}).items()}
@@ -225,7 +225,7 @@ class HttpConnector(Connector):
         ref = SubjectRef(system_key=self.key)
         keys = ref.keys.setdefault("key", [])
         for item in self._items(self.get_json(url, params, "lookup"), spec.get("items"), "lookup"):
-            found_email = common.normalise_email(item.get(spec.get("email_field", "email")))
+            found_email = contacts.normalise_email(item.get(spec.get("email_field", "email")))
             if email and found_email and found_email != email:
                 continue  # a fuzzy search on the remote side must not hand us someone else
             key = item.get(spec["key"])
@@ -233,9 +233,9 @@ class HttpConnector(Connector):
                 raise PermanentConnectorError(f"system {self.key} answered the lookup without a usable key")
             if key not in keys:
                 keys.append(key)
-            common.add_unique(ref.emails, found_email)
+            contacts.add_unique(ref.emails, found_email)
             if spec.get("phone_field"):
-                common.add_unique(ref.phones, common.normalise_phone(item.get(spec["phone_field"]), self.region))
+                contacts.add_unique(ref.phones, contacts.normalise_phone(item.get(spec["phone_field"]), self.region))
         return ref
 
     def export(self, ref: SubjectRef) -> Iterator[Record]:
@@ -246,8 +246,8 @@ class HttpConnector(Connector):
 
     def _walk(self, spec: dict, values: dict[str, Any]) -> Iterator[Record]:
         name = spec["name"]
-        origins = common.read_origins(spec.get("fields"), "fields")
-        default = common.read_default_origin(spec)
+        origins = declaration.read_origins(spec.get("fields"), "fields")
+        default = declaration.read_default_origin(spec)
         children = [c for c in self.collection_specs if c.get("parent") == name]
         for item in self._pages(spec, values):
             yield Record(name, item, {k: origins.get(k, default) for k in item})

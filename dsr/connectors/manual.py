@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from dsr.connectors import common
+from dsr.connectors import declaration
 from dsr.connectors.base import Connector, DeclarationError, Identity, Record, SubjectRef
 from dsr.connectors.registry import kind
 
@@ -20,12 +20,12 @@ class ManualConnector(Connector):
 
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> None:
-        common.need_str(settings, "instructions")
+        declaration.need_str(settings, "instructions")
         days = settings.get("due_days", 5)
         if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 30:
             raise DeclarationError("due_days", "must be a whole number of days from 1 to 30")
-        common.read_default_origin(settings)
-        common.validate_translated_facts(settings)
+        declaration.read_default_origin(settings)
+        declaration.validate_translated_facts(settings)
 
     @property
     def instructions(self) -> str:

@@ -1,4 +1,5 @@
-"""Review, release and download of a bundle, and deletion once it expires.
+"""Downloads of a bundle (the subject's, a password-protected copy, the staff review), and its
+deletion once it expires.
 
 The file on disk is sealed; these functions hand out a decrypting stream (constant memory).
 The subject's download is bound to their own case: a download id of another case is simply
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
@@ -16,13 +16,15 @@ from sqlalchemy import orm
 
 from dsr.audit.service import record
 from dsr.bundle.sealed import iter_sealed_file
-from dsr.cases import states
-from dsr.cases.states import Action
-from dsr.db import on_commit, utcnow
+from dsr.db import utcnow
 from dsr.export import protected as protected_zip
 from dsr.export import storage
 from dsr.export.assembly import BUNDLE_PURPOSE
+from dsr.export.bundle_states import BUNDLE_STATES, BundleEvent
+from dsr.identity.verification import phone_on_file
 from dsr.models import BundleStatus, ExportBundle, RequestStatus, SubjectRequest
+from dsr.notify.service import queue_sms
+from dsr.queue import QUEUE_DEFAULT, job
 
 
 class BundleNotFound(LookupError):
@@ -41,10 +43,6 @@ class DownloadsUsedUp(BundleUnavailable):
     """Downloaded BUNDLE_MAX_DOWNLOADS times already."""
 
 
-class ReleaseRefused(ValueError):
-    pass
-
-
 class ProtectionUnavailable(ValueError):
     """A password-protected copy needs a phone on file to send the password to."""
 
@@ -56,29 +54,6 @@ class Download:
     sha256: str
     chunks: Iterator[bytes]
     mimetype: str = "application/zip"
-
-
-def release_bundle(session: orm.Session, bundle_id: int, staff_id: int) -> ExportBundle:
-    """Staff release a reviewed bundle: the case is answered, the link works for BUNDLE_EXPIRY_DAYS."""
-    bundle = session.get(ExportBundle, bundle_id)
-    if bundle is None:
-        raise BundleNotFound(bundle_id)
-    if bundle.status is not BundleStatus.READY_FOR_REVIEW:
-        raise ReleaseRefused(f"only a bundle ready for review can be released; this one is {bundle.status.value}")
-    request = session.get(SubjectRequest, bundle.request_id)
-    states.apply(request, Action.RELEASE)
-    now = utcnow()
-    request.closed_at = now
-    bundle.status = BundleStatus.RELEASED
-    bundle.released_at = now
-    bundle.released_by_id = staff_id
-    bundle.expires_at = now + timedelta(days=float(current_app.config["BUNDLE_EXPIRY_DAYS"]))
-    record(session, "bundle.released", actor_type="staff", actor_id=staff_id, request_id=request.id,
-           bundle_id=bundle.id, partial=bundle.partial, expires_at=bundle.expires_at.date().isoformat())
-    session.flush()
-    app = current_app._get_current_object()
-    on_commit(session, lambda: storage.remove_request_spool(request.id, app))  # a partial bundle's, kept till now
-    return bundle
 
 
 def _stream(bundle: ExportBundle) -> Iterator[bytes]:
@@ -138,9 +113,6 @@ def open_protected_download(session: orm.Session, request_id: int, download_id: 
     """The same download as a password-protected ZIP (dsr.export.protected); the password is queued by
     SMS to the phone on file, in the caller's transaction. The file is written before the caller
     commits, so a failure (a full disk) leaves the download uncounted and sends no password."""
-    from dsr.identity.verification import phone_on_file
-    from dsr.notify.service import queue_sms
-
     request = session.get(SubjectRequest, request_id)
     phone = phone_on_file(session, request)
     if phone is None:
@@ -175,7 +147,7 @@ def delete_expired_bundles(session: orm.Session) -> int:
     for bundle in expired:
         if bundle.storage_name:
             (storage.bundles_dir() / bundle.storage_name).unlink(missing_ok=True)
-        bundle.status = BundleStatus.EXPIRED
+        bundle.status = BUNDLE_STATES.target(bundle.status, BundleEvent.EXPIRE)
         bundle.deleted_at = now
         record(session, "bundle.deleted", actor_type="system", request_id=bundle.request_id, bundle_id=bundle.id,
                reason="expired")
@@ -199,3 +171,9 @@ def _remove_stale_spools(session: orm.Session) -> None:
     for request_id in ids:
         if request_id not in open_ids:
             storage.remove_request_spool(request_id)
+
+
+@job(QUEUE_DEFAULT, every=3600)
+def expire_bundles(session: orm.Session) -> int:
+    """Hourly: released bundles past their expiry are deleted."""
+    return delete_expired_bundles(session)

@@ -11,11 +11,13 @@ from sqlalchemy import orm
 
 from dsr.audit.service import record
 from dsr.bundle.sealed import SealedWriter, durable_replace
+from dsr.bundle.spool import PURPOSE
 from dsr.db import utcnow
 from dsr.export import storage
-from dsr.export.spool import PURPOSE
-from dsr.export.tasks import _lock_request, defer_assembly_if_complete
+from dsr.export.assembly import defer_assembly_if_complete
 from dsr.models import SystemTask, TaskAction, TaskState
+from dsr.tasks.pipeline import lock_request
+from dsr.tasks.states import TASK_STATES, TaskEvent
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -40,11 +42,11 @@ def complete_manual_task(session: orm.Session, task_id: int, staff_id: int, *, n
         raise ManualTaskError(f"this task is {task.state.value.replace('_', ' ')}, not waiting for staff")
     if nothing_found == (upload is not None):
         raise ManualTaskError("either upload what was found, or confirm that nothing was found")
-    _lock_request(session, task.request_id)
+    lock_request(session, task.request_id)
     result = {"nothing_found": nothing_found, "completed_by": staff_id}
     if upload is not None:
         result["upload"] = _store(task, upload)
-    task.state = TaskState.DONE
+    task.state = TASK_STATES.target(task.state, TaskEvent.STAFF_DONE)
     task.records = 0 if nothing_found else 1
     task.finished_at = utcnow()
     task.result = {**(task.result or {}), **result}

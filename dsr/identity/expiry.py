@@ -18,11 +18,10 @@ from dsr.audit.service import record
 from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import utcnow
-from dsr.identity.links import case_link_url
-from dsr.identity.service import burn_waiting_codes, issue_code
-from dsr.intake.service import letter_context
+from dsr.identity.codes import burn_waiting_codes, issue_code
 from dsr.models import ChallengeChannel, ChallengePurpose, Message, RequestStatus, SubjectRequest
-from dsr.notify.service import queue_email
+from dsr.notify.letters import send_subject_letter
+from dsr.queue import QUEUE_DEFAULT, job
 
 REMINDER_LETTER = "verification_reminder"
 EXPIRED_LETTER = "request_expired"
@@ -51,15 +50,7 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
         burn_waiting_codes(session, request)
         record(session, "request.expired", actor_type="system", request_id=request.id)
         if not _letter_exists(session, f"expired:{request.id}"):
-            queue_email(
-                session,
-                to=request.email,
-                template=EXPIRED_LETTER,
-                language=request.language,
-                context={**letter_context(request), "case_url": case_link_url(request.public_id)},
-                request_id=request.id,
-                dedupe_key=f"expired:{request.id}",
-            )
+            send_subject_letter(session, request, EXPIRED_LETTER, dedupe_key=f"expired:{request.id}")
         counts.expired += 1
     for request in session.scalars(
         sa.select(SubjectRequest)
@@ -85,7 +76,6 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
                 ChallengeChannel.EMAIL,
                 request.email,
                 template=REMINDER_LETTER,
-                context=letter_context(request),
                 dedupe_key=f"reminder:{request.id}",
                 enforce_limits=False,
             )
@@ -102,3 +92,9 @@ def _letter_exists(session: orm.Session, dedupe_key: str) -> bool:
         )
         > 0
     )
+
+
+@job(QUEUE_DEFAULT, retries=0, every=60)
+def sweep_unverified_requests(session: orm.Session) -> dict[str, int]:
+    counts = remind_and_expire(session)
+    return {"reminded": counts.reminded, "expired": counts.expired}

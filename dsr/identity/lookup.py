@@ -25,11 +25,12 @@ from dsr.db import utcnow
 from dsr.identity.verification import advance, phone_on_file
 from dsr.models import RequestStatus, SubjectLocation, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
+from dsr.queue import QUEUE_CONNECTORS, RetryLater, is_final_attempt, job
 
 log = logging.getLogger(__name__)
 
 
-class LookupIncomplete(Exception):
+class LookupIncomplete(RetryLater):
     """Some systems did not answer and none that did holds a phone: try again later."""
 
 
@@ -64,7 +65,7 @@ def locate_subject(session: orm.Session, request_id: int, *, final_attempt: bool
             request_id=request.id,
             failed=len(lookup.errors),
         )
-        session.commit()  # keep what the systems said for staff; the job is retried
+        # What the systems said is kept for staff (RetryLater commits it); the job is retried.
         raise LookupIncomplete(f"{len(lookup.errors)} system(s) did not answer")
     request.lookup_done_at = now
     request.step_up_required = request.right in STEP_UP_RIGHTS and phone is not None
@@ -81,3 +82,9 @@ def locate_subject(session: orm.Session, request_id: int, *, final_attempt: bool
     if request.status is RequestStatus.AWAITING_VERIFICATION:
         advance(session, request)
     return True
+
+
+@job(QUEUE_CONNECTORS, timeout=300)
+def lookup_subject(session: orm.Session, request_id: int) -> bool:
+    """The lookup job of one filed request."""
+    return locate_subject(session, request_id, final_attempt=is_final_attempt())

@@ -22,13 +22,11 @@ from sqlalchemy import orm
 from dsr.cases.opening import open_case
 from dsr.connectors.base import SubjectRef
 from dsr.db import utcnow
-from dsr.identity import service
-from dsr.identity.links import case_link_url
-from dsr.intake.service import letter_context
-from dsr.intake.validation import is_e164
+from dsr.identity import codes
 from dsr.models import ChallengeChannel, ChallengePurpose, RequestStatus, SubjectLocation, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
-from dsr.notify.service import queue_email
+from dsr.notify.letters import send_subject_letter
+from dsr.validation import is_e164
 
 VERIFIED_LETTER = "request_verified"
 EMAIL_ONLY = "email_code"
@@ -80,7 +78,7 @@ def current_step(session: orm.Session, request: SubjectRequest) -> Step:
             and request.verified_at is None
             else Step.OPENED
         )
-    if service.consumed_challenge(session, request, ChallengePurpose.VERIFY) is None:
+    if codes.consumed_challenge(session, request, ChallengePurpose.VERIFY) is None:
         return Step.EMAIL
     if needs_lookup_first(request) and request.lookup_done_at is None:
         return Step.CHECKING
@@ -98,7 +96,7 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
     session.refresh(request)
     if request.status is not RequestStatus.AWAITING_VERIFICATION:
         return current_step(session, request)
-    email = service.consumed_challenge(session, request, ChallengePurpose.VERIFY)
+    email = codes.consumed_challenge(session, request, ChallengePurpose.VERIFY)
     if email is None:
         return Step.EMAIL
     if not needs_lookup_first(request):
@@ -112,12 +110,12 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
         _open(session, request, EMAIL_ONLY)
         return Step.OPENED
     request.step_up_required = True
-    if service.consumed_challenge(session, request, ChallengePurpose.STEP_UP) is not None:
+    if codes.consumed_challenge(session, request, ChallengePurpose.STEP_UP) is not None:
         _open(session, request, EMAIL_AND_SMS)
         return Step.OPENED
-    if service.latest_challenge(session, request, ChallengePurpose.STEP_UP) is None:
+    if codes.latest_challenge(session, request, ChallengePurpose.STEP_UP) is None:
         # The first SMS code goes out by itself, bound to the browser that proved the e-mail.
-        service.issue_code(
+        codes.issue_code(
             session,
             request,
             ChallengePurpose.STEP_UP,
@@ -133,13 +131,5 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
 def _open(session: orm.Session, request: SubjectRequest, method: str) -> None:
 
     open_case(session, request, method=method)
-    service.burn_waiting_codes(session, request)
-    queue_email(
-        session,
-        to=request.email,
-        template=VERIFIED_LETTER,
-        language=request.language,
-        context={**letter_context(request), "case_url": case_link_url(request.public_id)},
-        request_id=request.id,
-        dedupe_key=f"verified:{request.id}",
-    )
+    codes.burn_waiting_codes(session, request)
+    send_subject_letter(session, request, VERIFIED_LETTER, dedupe_key=f"verified:{request.id}")

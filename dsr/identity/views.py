@@ -9,9 +9,19 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, make_response, redirect, render_template, request, url_for
 
+from dsr import links
 from dsr.auth.policy import public
 from dsr.db import get_session
-from dsr.identity import links, service
+from dsr.forms import CodeForm, ConfirmForm
+from dsr.identity import codes
+from dsr.identity.code_pages import (
+    check_code_or_rerender,
+    client_ip,
+    delivery_failed,
+    enforce_limits,
+    request_or_404,
+    send_code,
+)
 from dsr.identity.subject_access import (
     browser_binding,
     factors,
@@ -20,18 +30,8 @@ from dsr.identity.subject_access import (
     remember_factor,
 )
 from dsr.identity.verification import FACTORS_FOR_METHOD, Step, advance, current_step, phone_on_file
-from dsr.identity.web import (
-    client_ip,
-    code_error_message,
-    delivery_failed,
-    enforce_limits,
-    request_or_404,
-    send_code,
-)
-from dsr.intake.forms import CodeForm, ConfirmForm
-from dsr.intake.service import letter_context
-from dsr.intake.validation import mask_phone
 from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest
+from dsr.validation import mask_phone
 
 bp = Blueprint("identity", __name__, url_prefix="/verify")
 
@@ -75,7 +75,7 @@ def verify(public_id: str):
 
 def _verify_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extra):
     step = current_step(get_session(), case)
-    latest = service.latest_challenge(get_session(), case, ChallengePurpose.VERIFY)
+    latest = codes.latest_challenge(get_session(), case, ChallengePurpose.VERIFY)
     return render_template(
         "identity/verify.html",
         case=case,
@@ -94,22 +94,15 @@ def _verify_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extr
 @public
 def check_email_code(public_id: str):
     case = request_or_404(public_id)
-    form = CodeForm()
     if not wants_email_proof(case):
         return next_page(case)
-    if not form.validate():
-        return _verify_page(case, form, 400)
-    enforce_limits(("code_entry_ip", client_ip()), ("code_entry_address", case.email))
-    db = get_session()
-    result = service.check_code(db, case, ChallengePurpose.VERIFY, form.code.data, browser_binding())
-    if result.ok:
-        remember_factor(case, "email")
-        advance(db, case)
-    db.commit()
-    if not result.ok:
-        form.code.errors = [code_error_message(result)]
-        return _verify_page(case, form, 400)
-    return next_page(case)
+    return check_code_or_rerender(case, ChallengePurpose.VERIFY, lambda form, status: _verify_page(case, form, status),
+                                  lambda db: _proven(db, case, "email")) or next_page(case)
+
+
+def _proven(db, case: SubjectRequest, factor: str) -> None:
+    remember_factor(case, factor)
+    advance(db, case)
 
 
 @bp.post("/<public_id>/resend")
@@ -118,7 +111,7 @@ def resend_email_code(public_id: str):
     case = request_or_404(public_id)
     if not wants_email_proof(case):
         return next_page(case)
-    refused = send_code(case, ChallengePurpose.VERIFY, context=letter_context(case))
+    refused = send_code(case, ChallengePurpose.VERIFY)
     if refused:
         return _verify_page(case, CodeForm(formdata=None), 429, refused=refused)
     return _verify_page(case, CodeForm(formdata=None), resent=True)
@@ -136,7 +129,7 @@ def link_confirm(token: str):
         "identity/link.html",
         case=case,
         expired=expired,
-        used=service.link_used(get_session(), nonce),
+        used=codes.link_used(get_session(), nonce),
         form=ConfirmForm(formdata=None),
     )
 
@@ -152,7 +145,7 @@ def link_use(token: str):
     public_id, nonce, _expired = links.read_verify_token(token)
     enforce_limits(("code_entry_ip", client_ip()))
     db = get_session()
-    case, result = service.consume_link(db, public_id, nonce, browser_binding())
+    case, result = codes.consume_link(db, public_id, nonce, browser_binding())
     if case is None:
         abort(404)
     if result.ok:
@@ -216,7 +209,7 @@ def phone(public_id: str):
 
 def _phone_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extra):
     db = get_session()
-    latest = service.latest_challenge(db, case, ChallengePurpose.STEP_UP)
+    latest = codes.latest_challenge(db, case, ChallengePurpose.STEP_UP)
     number = latest.destination if latest else phone_on_file(db, case)
     return render_template(
         "identity/phone.html",
@@ -235,20 +228,8 @@ def check_phone_code(public_id: str):
     case = request_or_404(public_id)
     if current_step(get_session(), case) is not Step.PHONE or "email" not in factors(case):
         return next_page(case)
-    form = CodeForm()
-    if not form.validate():
-        return _phone_page(case, form, 400)
-    enforce_limits(("code_entry_ip", client_ip()), ("code_entry_address", case.email))
-    db = get_session()
-    result = service.check_code(db, case, ChallengePurpose.STEP_UP, form.code.data, browser_binding())
-    if result.ok:
-        remember_factor(case, "sms")
-        advance(db, case)
-    db.commit()
-    if not result.ok:
-        form.code.errors = [code_error_message(result)]
-        return _phone_page(case, form, 400)
-    return next_page(case)
+    return check_code_or_rerender(case, ChallengePurpose.STEP_UP, lambda form, status: _phone_page(case, form, status),
+                                  lambda db: _proven(db, case, "sms")) or next_page(case)
 
 
 @bp.post("/<public_id>/phone/resend")

@@ -22,8 +22,8 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from dsr.cases.opening import DIRECT_MARKETING
-from dsr.intake.validation import InvalidValue, free_text, single_line
 from dsr.models import Right
+from dsr.validation import InvalidValue, free_text, single_line
 
 OTHER_PROCESSING = "other"
 RESTRICTION_GROUNDS = ("accuracy", "unlawful", "legal_claims", "objection_pending")

@@ -1,56 +1,24 @@
-"""The subject's forms. Each right's form is built from its questions (dsr.intake.details) plus the
-contact details; every check is one of dsr.intake.validation's, so the form and the service agree.
+"""The request forms. Each right's form is built from its questions (dsr.intake.details) plus the
+contact details; every check is one of dsr.validation's, so the form and the service agree.
 """
 
 from __future__ import annotations
 
 import re
 from functools import cache
-from typing import ClassVar
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, RadioField, SelectChoice, StringField, TelField, TextAreaField
 
+from dsr.forms import CheckedForm, Required
 from dsr.intake.details import QUESTIONS, Question, clean_answer
-from dsr.intake.validation import InvalidValue, free_text, normalise_email, normalise_phone, single_line
 from dsr.models import Right
 from dsr.rights_text import RIGHT_TITLES
+from dsr.validation import InvalidValue, normalise_email, normalise_phone, single_line
 
 _INTAKE_KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-_CODE = re.compile(r"^\d{6}$")
-
-
-class Required:
-    """Marks a field as required for the form macros (the check itself is in the form's validate)."""
-
-    field_flags: ClassVar[dict] = {"required": True}
-
-    def __call__(self, form, field) -> None:
-        return None
-
-
-def _add_error(field, message: str) -> None:
-    field.errors = [*field.errors, message]
-
-
-class CheckedForm(FlaskForm):
-    """A form whose fields are checked by `checks()`: {field name: function(data) -> cleaned}."""
-
-    def checks(self) -> dict:
-        return {}
-
-    def validate(self, extra_validators=None) -> bool:
-        ok = super().validate(extra_validators)
-        for name, check in self.checks().items():
-            field = self[name]
-            try:
-                field.data = check(field.data)
-            except InvalidValue as exc:
-                _add_error(field, exc.message)
-                ok = False
-        return ok
 
 
 class ChooseRightForm(CheckedForm):
@@ -129,29 +97,3 @@ class SendForm(FlaskForm):
     def valid_key(self) -> str | None:
         key = self.intake_key.data or ""
         return key if _INTAKE_KEY.match(key) else None
-
-
-class CodeForm(CheckedForm):
-    code = StringField(_l("Code"), validators=[Required()])
-
-    def checks(self) -> dict:
-        def check(value):
-            digits = re.sub(r"[\s\-]", "", value or "")
-            if not digits:
-                raise InvalidValue(str(_l("Enter the code")))
-            if not _CODE.match(digits):
-                raise InvalidValue(str(_l("Enter the code as 6 digits, like 123456")))
-            return digits
-
-        return {"code": check}
-
-
-class ReplyForm(CheckedForm):
-    message = TextAreaField(_l("Your message"), validators=[Required()])
-
-    def checks(self) -> dict:
-        return {"message": lambda value: free_text(value, required_message=str(_l("Write your message")))}
-
-
-class ConfirmForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""

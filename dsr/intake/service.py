@@ -18,13 +18,12 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
-from dsr.identity.links import external_url
-from dsr.identity.service import issue_code
+from dsr.identity.codes import issue_code
+from dsr.identity.lookup import lookup_subject
 from dsr.intake.details import InvalidDetails, clean_details
-from dsr.intake.validation import InvalidValue, normalise_email, normalise_phone, single_line
-from dsr.jobs import defer
 from dsr.models import ChallengeChannel, ChallengePurpose, Channel, Right, SubjectRequest
-from dsr.rights_text import RIGHT_TITLES
+from dsr.queue import defer
+from dsr.validation import InvalidValue, normalise_email, normalise_phone, single_line
 
 RECEIVED_LETTER = "request_received"
 
@@ -117,26 +116,11 @@ def start_verification(session: orm.Session, request: SubjectRequest, browser_bi
         request.email,
         browser_binding,
         template=RECEIVED_LETTER,
-        context=letter_context(request),
         dedupe_key=f"received:{request.id}",
         enforce_limits=False,
     )
-    defer(session, "lookup_subject", request.id, request_id=request.id)
+    defer(session, lookup_subject, request.id, request_id=request.id)
     session.flush()
-
-
-def letter_context(request: SubjectRequest) -> dict[str, Any]:
-
-    return {
-        "case": request,
-        "reference": request.reference,
-        "right_title": RIGHT_TITLES[request.right],
-        "due_on": request.deadline_on,
-        "received_at": request.received_at,
-        "verify_page_url": external_url("identity.verify", public_id=request.public_id),
-        "start_url": external_url("intake.index"),
-        "expiry_days": int(current_app.config["VERIFICATION_EXPIRY_SECONDS"]) // 86400,
-    }
 
 
 def _clean(right, email, language, phone, full_name, details) -> dict[str, Any]:

@@ -16,10 +16,11 @@ from flask_babel import get_locale
 
 from dsr.auth.policy import public
 from dsr.db import get_session
+from dsr.forms import CodeForm
+from dsr.identity.code_pages import client_ip, enforce_limits
 from dsr.identity.subject_access import browser_binding
-from dsr.identity.web import client_ip, enforce_limits
 from dsr.intake.details import QUESTIONS
-from dsr.intake.forms import ChooseRightForm, CodeForm, SendForm, request_form_class
+from dsr.intake.forms import ChooseRightForm, SendForm, request_form_class
 from dsr.intake.service import InvalidRequest, submit_request
 from dsr.models import Right, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS

@@ -43,6 +43,7 @@ class TaskState(StrEnum):
     FAILED = "failed"
     WAITING_FOR_STAFF = "waiting_for_staff"  # manual systems
     SKIPPED = "skipped"
+    AWAITING_APPROVAL = "awaiting_approval"  # an action's plan waits for an officer
 
 
 class TaskAction(StrEnum):

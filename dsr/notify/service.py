@@ -16,7 +16,6 @@ from sqlalchemy import orm
 
 from dsr.crypto import seal, unseal
 from dsr.db import utcnow
-from dsr.jobs import defer
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
 from dsr.notify.transports import (
     MailTransport,
@@ -25,6 +24,7 @@ from dsr.notify.transports import (
     TransientDeliveryError,
     build_email,
 )
+from dsr.queue import QUEUE_NOTIFY, RetryLater, defer, is_final_attempt, job
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,15 @@ def _store_and_defer(session: orm.Session, message: Message, secret: str | None)
         message.secret_sealed = seal(secret)
     session.add(message)
     session.flush()
-    defer(session, "deliver_message", message.id, request_id=message.request_id)
+    defer(session, deliver_message, message.id, request_id=message.request_id)
     return message
+
+
+@job(QUEUE_NOTIFY)
+def deliver_message(session: orm.Session, message_id: int) -> str | None:
+    """The delivery job of one stored message."""
+    status = deliver(session, message_id, final_attempt=is_final_attempt())
+    return None if status is None else str(status)
 
 
 def deliver(session: orm.Session, message_id: int, *, final_attempt: bool) -> DeliveryStatus | None:
@@ -98,8 +105,8 @@ def deliver(session: orm.Session, message_id: int, *, final_attempt: bool) -> De
         if final_attempt:
             return _mark_failed(message, str(exc))
         message.last_error = str(exc)[:300]
-        session.commit()  # keep the attempt count and the error even though the job is retried
-        raise
+        # The attempt count and the error are kept although the job is retried.
+        raise RetryLater(str(exc)[:200]) from exc
     message.status = DeliveryStatus.SENT
     message.sent_at = utcnow()
     message.last_error = None

@@ -16,10 +16,10 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from dsr import links
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
 from dsr.demo_systems.build import ensure_demo_data
-from dsr.identity import links
 from dsr.identity.lookup import locate_subject
 from dsr.models import ExportBundle, RequestStatus, Right, StaffRole, SubjectRequest, SystemTask
 from tests.browser.conftest import assert_accessible, six_digit_code

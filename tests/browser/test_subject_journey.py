@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from babel.dates import format_date
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from dsr.identity.links import CASE_SALT
+from dsr.links import CASE_SALT
 from dsr.models import RequestStatus, SubjectRequest
 from tests.browser.conftest import assert_accessible, six_digit_code
 from tests.directory_connector import KARI, OLA, use_directory

@@ -27,7 +27,7 @@ def _redis_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    from dsr.broker import redis_server_binary
+    from dsr.queue.broker import redis_server_binary
 
     return str(redis_server_binary())
 

@@ -10,9 +10,11 @@ import time
 
 import sqlalchemy as sa
 
-from dsr import create_app, jobs
+from dsr import create_app
 from dsr.db import get_db, utcnow
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection, OutboxJob
+from dsr.notify.service import deliver_message
+from dsr.queue.outbox import defer
 from tests.fault.conftest import kill_group
 from tests.support import spawn_worker, wait_until
 
@@ -23,7 +25,7 @@ def _queue_mail(app, to: str) -> int:
                           subject_line="Kvittering", body_text=f"Mottatt for {to}")
         session.add(message)
         session.flush()
-        jobs.defer(session, "deliver_message", message.id)
+        defer(session, deliver_message, message.id)
         session.commit()
         return message.id
 

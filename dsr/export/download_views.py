@@ -1,0 +1,179 @@
+"""The subject downloads the released export bundle: from their own case page, after a fresh code.
+
+    GET  /case/<id>/download/<download id>            what the file holds, until when; one button
+    POST /case/<id>/download/<download id>            fresh code in the last minutes: the file; else a code
+                                                      (protect=1: a password-protected copy, password by SMS)
+    GET  /case/<id>/download/<download id>/code       enter the code from the e-mail
+    POST /case/<id>/download/<download id>/code       right code: the file
+    POST /case/<id>/download/<download id>/send-code  a new code
+
+The case must be this browser's own (`case_for_subject_or_404`), and the download id must be that
+case's: anything else is "not found" (404), never "forbidden". An expired or used-up download says
+so (410). GET pages change nothing; the download is counted and audited, then committed, and only
+then streamed.
+"""
+
+from __future__ import annotations
+
+import re
+
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+
+from dsr import links
+from dsr.auth.policy import public
+from dsr.db import get_session
+from dsr.export.delivery import (
+    BundleNotFound,
+    BundleUnavailable,
+    DownloadsUsedUp,
+    ProtectionUnavailable,
+    downloadable_bundle,
+    open_download_stream,
+    open_protected_download,
+)
+from dsr.export.offer import DownloadOffer
+from dsr.export.pages import DOWNLOAD, attachment, bp
+from dsr.forms import CodeForm, ConfirmForm
+from dsr.identity import codes
+from dsr.identity.code_pages import (
+    check_code_or_rerender,
+    client_ip,
+    delivery_failed,
+    enforce_limits,
+    send_code,
+)
+from dsr.identity.subject_access import case_for_subject_or_404, is_fresh, mark_fresh
+from dsr.identity.verification import phone_on_file
+from dsr.models import ChallengePurpose, ExportBundle, SubjectRequest
+from dsr.validation import mask_phone
+
+#: download ids are secrets.token_urlsafe(16); anything else (a NUL byte, dots, slashes) is not found
+_DOWNLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
+
+
+def _load(public_id: str, download_id: str) -> tuple[SubjectRequest, ExportBundle | None, str | None]:
+    """(case, bundle, why unavailable) for this browser's own case, or 404."""
+    case = case_for_subject_or_404(public_id)
+    if not _DOWNLOAD_ID.match(download_id):
+        abort(404)  # before any query: PostgreSQL refuses NUL bytes in text (a 500, not a 404)
+    if not request.args.get("lang") and not session.get("lang"):
+        g.language = case.language  # the case's language unless the visitor chose another
+    try:
+        return case, downloadable_bundle(get_session(), case.id, download_id), None
+    except BundleNotFound:
+        abort(404)
+    except BundleUnavailable as exc:
+        return case, None, "used_up" if isinstance(exc, DownloadsUsedUp) else "expired"
+
+
+def _gone(case: SubjectRequest, reason: str):
+    return render_template("export/download_gone.html", case=case, reason=reason), 410
+
+
+def _fresh(case: SubjectRequest) -> bool:
+    return is_fresh(case, ChallengePurpose.DOWNLOAD, int(current_app.config["DOWNLOAD_FRESH_SECONDS"]))
+
+
+def _download_page(case: SubjectRequest, bundle: ExportBundle, status: int = 200, **extra):
+    phone = phone_on_file(get_session(), case)
+    return render_template("export/download.html", case=case, offer=DownloadOffer(bundle, None),
+                           fresh=_fresh(case), form=ConfirmForm(formdata=None),
+                           protect_phone=mask_phone(phone) if phone else None, **extra), status
+
+
+def _protect_key(download_id: str) -> str:
+    return f"download-protect:{download_id}"
+
+
+@bp.get(DOWNLOAD, endpoint="download")
+@public
+def page(public_id: str, download_id: str):
+    case, bundle, reason = _load(public_id, download_id)
+    if bundle is None:
+        return _gone(case, reason)
+    return _download_page(case, bundle)
+
+
+@bp.post(DOWNLOAD, endpoint="download_start")
+@public
+def start(public_id: str, download_id: str):
+    case, bundle, reason = _load(public_id, download_id)
+    if bundle is None:
+        return _gone(case, reason)
+    protect = request.form.get("protect") == "1"
+    if _fresh(case):
+        return _stream(case, bundle, protect)
+    session[_protect_key(download_id)] = protect  # the choice waits for the code
+    return _send_code(case, bundle)
+
+
+@bp.post(f"{DOWNLOAD}/send-code", endpoint="download_resend")
+@public
+def resend(public_id: str, download_id: str):
+    case, bundle, reason = _load(public_id, download_id)
+    if bundle is None:
+        return _gone(case, reason)
+    return _send_code(case, bundle)
+
+
+def _send_code(case: SubjectRequest, bundle: ExportBundle):
+    refused = send_code(case, ChallengePurpose.DOWNLOAD, context={"case_url": links.case_link_url(case.public_id)})
+    if refused:
+        return _code_page(case, bundle, CodeForm(formdata=None), 429, refused=refused)
+    return redirect(url_for("export.download_code", public_id=case.public_id, download_id=bundle.download_id), code=303)
+
+
+def _code_page(case: SubjectRequest, bundle: ExportBundle, form: CodeForm, status: int = 200, **extra):
+    latest = codes.latest_challenge(get_session(), case, ChallengePurpose.DOWNLOAD)
+    return render_template(
+        "export/download_code.html",
+        case=case,
+        offer=DownloadOffer(bundle, None),
+        form=form,
+        delivery_failed=delivery_failed(latest),
+        **extra,
+    ), status
+
+
+@bp.get(f"{DOWNLOAD}/code", endpoint="download_code")
+@public
+def code(public_id: str, download_id: str):
+    case, bundle, reason = _load(public_id, download_id)
+    if bundle is None:
+        return _gone(case, reason)
+    return _code_page(case, bundle, CodeForm(formdata=None))
+
+
+@bp.post(f"{DOWNLOAD}/code", endpoint="download_check")
+@public
+def check(public_id: str, download_id: str):
+    case, bundle, reason = _load(public_id, download_id)
+    if bundle is None:
+        return _gone(case, reason)
+    refused = check_code_or_rerender(case, ChallengePurpose.DOWNLOAD,
+                                     lambda form, status: _code_page(case, bundle, form, status))
+    if refused is not None:
+        return refused
+    mark_fresh(case, ChallengePurpose.DOWNLOAD)
+    return _stream(case, bundle, bool(session.pop(_protect_key(download_id), False)))
+
+
+def _stream(case: SubjectRequest, bundle: ExportBundle, protect: bool = False):
+    enforce_limits(("download_ip", client_ip()))
+    db = get_session()
+    try:
+        if protect:
+            download = open_protected_download(db, case.id, bundle.download_id)
+        else:
+            download = open_download_stream(db, case.id, bundle.download_id)
+    except ProtectionUnavailable:
+        db.rollback()
+        return _download_page(case, bundle, 400, protect_refused=True)
+    except BundleNotFound:
+        db.rollback()
+        abort(404)
+    except BundleUnavailable as exc:
+        db.rollback()
+        return _gone(case, "used_up" if isinstance(exc, DownloadsUsedUp) else "expired")
+    db.commit()  # counted and audited before a byte leaves
+    return attachment(download)

@@ -1,0 +1,81 @@
+"""What the subject's pages say about the released export bundle (read only).
+
+The download itself is `dsr.export.delivery.open_download_stream` (counted and audited there);
+the fresh code before it is a DOWNLOAD challenge of `dsr.identity.codes`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import format_decimal
+from sqlalchemy import orm
+
+from dsr.export.delivery import BundleExpired, BundleNotFound, DownloadsUsedUp, downloadable_bundle
+from dsr.models import BundleStatus, ExportBundle, SubjectRequest
+
+
+@dataclass(frozen=True)
+class DownloadOffer:
+    """The case's released bundle as the subject sees it."""
+
+    bundle: ExportBundle
+    #: None while it can be downloaded; "expired" or "used_up" (downloaded the most times allowed)
+    unavailable: str | None
+
+    @property
+    def download_id(self) -> str:
+        return self.bundle.download_id
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.bundle.expires_at
+
+    @property
+    def portability(self) -> bool:
+        return self.bundle.kind.value == "portability"
+
+    @property
+    def downloads_left(self) -> int:
+        return max(0, int(current_app.config["BUNDLE_MAX_DOWNLOADS"]) - self.bundle.download_count)
+
+    @property
+    def size_text(self) -> str:
+        return size_text(self.bundle.size_bytes or 0)
+
+
+def size_text(size: int) -> str:
+    """1.2 MB / 340 kB in the page's number format."""
+    if size >= 1_000_000:
+        return f"{format_decimal(round(size / 1_000_000, 1))} MB"
+    return f"{format_decimal(max(1, round(size / 1000)))} kB"
+
+
+def download_offer(session: orm.Session, request: SubjectRequest) -> DownloadOffer | None:
+    """The bundle released to the subject of `request` (None before release)."""
+    bundle = session.scalars(
+        sa.select(ExportBundle)
+        .where(ExportBundle.request_id == request.id,
+               ExportBundle.status.in_([BundleStatus.RELEASED, BundleStatus.EXPIRED]))
+        .order_by(ExportBundle.id.desc())
+        .limit(1)
+    ).first()
+    if bundle is None:
+        return None
+    return DownloadOffer(bundle=bundle, unavailable=unavailable_reason(session, bundle))
+
+
+def unavailable_reason(session: orm.Session, bundle: ExportBundle) -> str | None:
+    """Why a released bundle cannot be downloaded now: the rules of open_download_stream, read only."""
+    try:
+        downloadable_bundle(session, bundle.request_id, bundle.download_id)
+    except BundleExpired:
+        return "expired"
+    except DownloadsUsedUp:
+        return "used_up"
+    except BundleNotFound:
+        return "expired"  # deleted meanwhile
+    return None

@@ -1,0 +1,191 @@
+"""The export on the staff case page (a panel the case area shows): progress per system, the manual
+systems, the bundle to review and release. Read only; the actions are the export's services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy import orm
+
+from dsr.cases.pages import CasePanel, register_panel
+from dsr.connectors.registry import get_systems
+from dsr.export.tasks import export_tasks
+from dsr.models import (
+    BundleStatus,
+    ExportBundle,
+    RequestStatus,
+    Right,
+    SubjectRequest,
+    SystemTask,
+    TaskAction,
+    TaskState,
+)
+
+EXPORT_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
+
+STATE_TEXT = {
+    TaskState.PENDING: "Queued",
+    TaskState.RUNNING: "Collecting",
+    TaskState.DONE: "Done",
+    TaskState.FAILED: "Failed",
+    TaskState.WAITING_FOR_STAFF: "Waiting for staff",
+    TaskState.SKIPPED: "Skipped",
+}
+STATE_CSS = {TaskState.DONE: "tag-ok", TaskState.FAILED: "tag-overdue", TaskState.WAITING_FOR_STAFF: "tag-soon"}
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str  # as in the bundle: data/<system>/<file>
+    size: int | None  # bytes (the uncompressed file); None when not known
+
+
+@dataclass
+class SystemRow:
+    task: SystemTask
+    name: str
+    manual: bool
+    files: list[DataFile] = field(default_factory=list)
+
+    @property
+    def state_text(self) -> str:
+        return STATE_TEXT[self.task.state]
+
+    @property
+    def state_css(self) -> str:
+        return STATE_CSS.get(self.task.state, "")
+
+    @property
+    def waiting_for_staff(self) -> bool:
+        return self.task.state is TaskState.WAITING_FOR_STAFF
+
+    @property
+    def outcome(self) -> str:
+        """What the bundle says about this system."""
+        if self.task.state not in (TaskState.DONE, TaskState.SKIPPED):
+            return "Not collected"
+        return "Data found" if self.files else "Nothing found"
+
+
+@dataclass
+class ExportPanel:
+    request: SubjectRequest
+    rows: list[SystemRow]
+    bundle: ExportBundle | None
+
+    @property
+    def running(self) -> bool:
+        """Work the page should follow by itself: a system queued or collecting, or the bundle to assemble."""
+        if any(row.task.state in (TaskState.PENDING, TaskState.RUNNING) for row in self.rows):
+            return True
+        if self.bundle is None:  # every system finished: the assembly job is on its way
+            finished = all(row.task.state in (TaskState.DONE, TaskState.SKIPPED) for row in self.rows)
+            return bool(self.rows) and finished and self.request.status is RequestStatus.IN_PROGRESS
+        return self.bundle.status is BundleStatus.ASSEMBLING
+
+    @property
+    def failed(self) -> list[SystemRow]:
+        return [row for row in self.rows if row.task.state is TaskState.FAILED]
+
+    @property
+    def waiting(self) -> list[SystemRow]:
+        return [row for row in self.rows if row.waiting_for_staff]
+
+    @property
+    def can_assemble_partial(self) -> bool:
+        """Every system finished or failed, at least one failed, and no bundle yet (dsr.export.assembly's rule)."""
+        unfinished = self.running or self.waiting
+        no_bundle = self.bundle is None or (self.bundle.status is BundleStatus.ASSEMBLING and not self.bundle.partial)
+        return bool(self.failed) and not unfinished and no_bundle and self.request.status is RequestStatus.IN_PROGRESS
+
+    @property
+    def covered(self) -> list[SystemRow]:
+        return [row for row in self.rows if row.outcome != "Not collected"]
+
+    @property
+    def missing(self) -> list[SystemRow]:
+        return [row for row in self.rows if row.outcome == "Not collected"]
+
+    @property
+    def files(self) -> list[DataFile]:
+        return [file for row in self.rows for file in row.files]
+
+    @property
+    def records(self) -> int:
+        return sum(row.task.records for row in self.covered)
+
+
+def export_panel(session: orm.Session, request: SubjectRequest, *, masked: bool) -> ExportPanel | None:
+    """The export of an access or portability case, or None (another right, or nothing started yet).
+    `masked` (viewers) hides the names of uploaded files, which may name the subject."""
+    if request.right not in EXPORT_RIGHTS:
+        return None
+    tasks = export_tasks(session, request.id)
+    bundle = current_bundle(session, request.id)
+    if not tasks and bundle is None:
+        return None
+    systems = get_systems(current_app)
+    rows = []
+    for task in tasks:
+        system = systems.get(task.system_key)
+        rows.append(SystemRow(task=task, name=system.name if system else task.system_key,
+                              manual=bool(system and getattr(system.connector, "needs_person", False)),
+                              files=_data_files(task, masked)))
+    return ExportPanel(request=request, rows=rows, bundle=bundle)
+
+
+def current_bundle(session: orm.Session, request_id: int) -> ExportBundle | None:
+    return session.scalars(sa.select(ExportBundle).where(ExportBundle.request_id == request_id)
+                           .order_by(ExportBundle.id.desc()).limit(1)).first()
+
+
+def _data_files(task: SystemTask, masked: bool) -> list[DataFile]:
+    """The data files this system adds to the bundle (the same names dsr.bundle.content writes)."""
+    if task.state is not TaskState.DONE:
+        return []
+    result = task.result or {}
+    files = []
+    for name, info in (result.get("collections") or {}).items():
+        if info.get("records"):
+            files.append(DataFile(f"data/{task.system_key}/{name}.json", info.get("json_bytes")))
+            files.append(DataFile(f"data/{task.system_key}/{name}.csv", info.get("csv_bytes")))
+    upload = result.get("upload")
+    if upload:
+        shown = "[uploaded file]" if masked else upload.get("filename", "upload")
+        files.append(DataFile(f"data/{task.system_key}/{shown}", upload.get("size")))
+    return files
+
+
+def manual_task_of(session: orm.Session, request: SubjectRequest, task_id: int):
+    """(task, system) of a manual system's export task on this case, or None."""
+    task = session.get(SystemTask, task_id)
+    if task is None or task.request_id != request.id or task.action is not TaskAction.EXPORT:
+        return None
+    system = get_systems(current_app).get(task.system_key)
+    if system is None or not getattr(system.connector, "needs_person", False):
+        return None
+    return task, system
+
+
+def system_outcomes(session: orm.Session, request: SubjectRequest) -> list[dict[str, str]]:
+    """Per system, in the case's language: its name and "collected", "nothing_found" or "not_collected"
+    (what the letter tells the subject, as the bundle's index does)."""
+    systems = get_systems(current_app)
+    outcomes = []
+    for task in export_tasks(session, request.id):
+        system = systems.get(task.system_key)
+        if system is None:
+            continue
+        name = (system.connector.settings.get("name_nb") if request.language == "nb" else None) or system.name
+        if task.state not in (TaskState.DONE, TaskState.SKIPPED):
+            outcome = "not_collected"
+        else:
+            outcome = "collected" if task.records else "nothing_found"
+        outcomes.append({"name": name, "outcome": outcome})
+    return outcomes
+
+
+register_panel(CasePanel(template="export/_panel.html", build=lambda session, case, masked: export_panel(
+    session, case, masked=masked), running=lambda panel: panel.running, actions=frozenset({TaskAction.EXPORT})))

@@ -1,0 +1,224 @@
+"""Staff pages of the export: a manual system's search result, the bundle's review download, its release
+to the subject (with a fresh login), a partial bundle chosen explicitly, and a failed assembly again.
+
+The progress per system is a panel of the case page (templates/export/_panel.html, dsr.export.review). Views validate,
+load or 404, call one service, commit, then redirect; the services audit.
+"""
+
+from __future__ import annotations
+
+from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import BooleanField
+from wtforms.validators import DataRequired
+
+from dsr.auth import sessions
+from dsr.auth.roles import staff_decider
+from dsr.cases.pages import case_or_404, staff_case_view, to_case, today
+from dsr.cases.presenters import urgency
+from dsr.cases.states import IllegalTransition
+from dsr.db import get_session
+from dsr.export.assembly import PartialNotAllowed, assemble_partial
+from dsr.export.assembly import retry_assembly as restart_assembly
+from dsr.export.delivery import BundleNotFound, open_staff_preview
+from dsr.export.manual import ManualTaskError, complete_manual_task
+from dsr.export.pages import STAFF_CASE, attachment, bp
+from dsr.export.release import ReleaseRefused, release_to_subject
+from dsr.export.review import current_bundle, export_panel, manual_task_of
+from dsr.i18n import staff_time
+from dsr.models import BundleStatus, TaskState
+from dsr.sitewide import csrf
+
+#: room for the form's other fields and multipart headers above the file itself
+UPLOAD_OVERHEAD_BYTES = 64 * 1024
+
+
+class UploadForm(FlaskForm):
+    file = FileField("File with what you found", [FileRequired("Choose the file with what you found.")])
+
+
+class NothingFoundForm(FlaskForm):
+    confirm = BooleanField(
+        "I searched this system and found nothing about the subject",
+        [DataRequired("Tick the box to confirm that you searched and found nothing.")],
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """A confirmation button: only the CSRF token."""
+
+
+def _size_text(size: int) -> str:
+    return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{size:,} bytes"
+
+
+# --- a manual system ("shared mailbox"): upload what was found, or confirm nothing was -----------------
+
+
+@bp.route(f"{STAFF_CASE}/tasks/<int:task_id>/manual", methods=["GET", "POST"])
+@staff_decider
+@csrf.exempt  # checked below, once the upload limit of this page is in force
+def manual_task(case_id: int, task_id: int):
+    case = case_or_404(case_id)
+    found = manual_task_of(get_session(), case, task_id)
+    if found is None:
+        abort(404)
+    task, system = found
+    if task.state is not TaskState.WAITING_FOR_STAFF:
+        return to_case(case, f"{system.name}: the search is {task.state.value.replace('_', ' ')}, "
+                              "not waiting for staff", "error")
+    upload_form, nothing_form = UploadForm(formdata=None, prefix="upload"), NothingFoundForm(formdata=None,
+                                                                                           prefix="nothing")
+    status, submitted = 200, upload_form
+    if request.method == "POST":
+        limit = int(current_app.config["MANUAL_UPLOAD_MAX_BYTES"])
+        request.max_content_length = limit + UPLOAD_OVERHEAD_BYTES
+        try:
+            if current_app.config.get("WTF_CSRF_ENABLED", True):
+                csrf.protect()
+            nothing = request.form.get("outcome") == "nothing"
+        except RequestEntityTooLarge:
+            upload_form.file.errors = [f"The file is larger than {_size_text(limit)}, the most you can upload."]
+            return _manual_page(case, task, system, upload_form, nothing_form, upload_form), 413
+        submitted = NothingFoundForm(prefix="nothing") if nothing else UploadForm(prefix="upload")
+        if nothing:
+            nothing_form = submitted
+        else:
+            upload_form = submitted
+        if submitted.validate():
+            outcome = _complete(task, system, nothing, None if nothing else upload_form.file.data, submitted)
+            if outcome is not None:
+                return to_case(case, outcome, "success")
+        status = 400
+    return _manual_page(case, task, system, upload_form, nothing_form, submitted), status
+
+
+def _complete(task, system, nothing: bool, upload, form) -> str | None:
+    """Run the service; the flash text on success, None (with the error on the form) when refused."""
+    session = get_session()
+    if upload is not None:
+        size, limit = _upload_size(upload), int(current_app.config["MANUAL_UPLOAD_MAX_BYTES"])
+        if not size:
+            form.file.errors.append("The file is empty. Choose the file with what you found.")
+            return None
+        if size > limit:
+            form.file.errors.append(f"The file is larger than {_size_text(limit)}, the most you can upload.")
+            return None
+    try:
+        done = complete_manual_task(session, task.id, g.staff.id, nothing_found=nothing, upload=upload)
+    except ManualTaskError as exc:
+        session.rollback()
+        field = form.confirm if nothing else form.file
+        field.errors.append(str(exc)[:1].upper() + str(exc)[1:] + ".")
+        return None
+    session.commit()
+    if nothing:
+        return f"{system.name}: recorded that nothing was found"
+    stored = done.result["upload"]
+    return f"{system.name}: {stored['filename']} ({stored['size']:,} bytes) is stored for the bundle"
+
+
+def _upload_size(upload) -> int:
+    """Bytes in the uploaded file (Werkzeug spools it to a seekable file first)."""
+    stream = upload.stream
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    return size
+
+
+def _manual_page(case, task, system, upload_form, nothing_form, form):
+    return render_template(
+        "export/manual_task.html",
+        case=staff_case_view(case),
+        task=task,
+        system=system,
+        due=urgency(task.due_on, today()) if task.due_on else None,
+        upload_form=upload_form,
+        nothing_form=nothing_form,
+        form=form,
+        limit=_size_text(int(current_app.config["MANUAL_UPLOAD_MAX_BYTES"])),
+    )
+
+
+# --- the bundle: review download, release, partial, assemble again -------------------------------------
+
+
+@bp.post(f"{STAFF_CASE}/bundle/preview")
+@staff_decider
+def preview(case_id: int):
+    case = case_or_404(case_id)
+    session = get_session()
+    bundle = current_bundle(session, case.id)
+    try:
+        if bundle is None:
+            raise BundleNotFound(case.id)
+        download = open_staff_preview(session, bundle.id, g.staff.id)
+    except BundleNotFound:
+        session.rollback()
+        return to_case(case, "There is no bundle to review yet")
+    session.commit()  # the preview is audited before a byte leaves
+    return attachment(download)
+
+
+@bp.route(f"{STAFF_CASE}/bundle/release", methods=["GET", "POST"])
+@staff_decider
+def release(case_id: int):
+    case = case_or_404(case_id)
+    session = get_session()
+    panel = export_panel(session, case, masked=False)
+    if panel is None or panel.bundle is None or panel.bundle.status is not BundleStatus.READY_FOR_REVIEW:
+        return to_case(case, "There is no bundle ready for review to release")
+    if not sessions.is_fresh():  # S13: releasing personal data needs a recent password + code proof
+        return redirect(url_for("auth.reauthenticate", next=url_for("export.release", case_id=case.id)))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            bundle = release_to_subject(session, case.id, g.staff.id)
+        except (ReleaseRefused, IllegalTransition, BundleNotFound) as exc:
+            session.rollback()
+            return to_case(case, str(exc))
+        session.commit()
+        until = staff_time(bundle.expires_at)
+        return to_case(case, f"Released: the subject has been told by e-mail; the download works until {until}",
+                        "success")
+    return render_template("export/release.html", case=staff_case_view(case), export=panel, form=form)
+
+
+@bp.route(f"{STAFF_CASE}/bundle/partial", methods=["GET", "POST"])
+@staff_decider
+def partial(case_id: int):
+    case = case_or_404(case_id)
+    session = get_session()
+    panel = export_panel(session, case, masked=False)
+    if panel is None or not panel.can_assemble_partial:
+        return to_case(case, "A partial bundle can be chosen only when every system has finished and some "
+                              "failed")
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            assemble_partial(session, case.id, g.staff.id)
+        except PartialNotAllowed as exc:
+            session.rollback()
+            return to_case(case, str(exc))
+        session.commit()
+        missing = ", ".join(row.task.system_key for row in panel.failed)
+        return to_case(case, f"A partial bundle without {missing} is being assembled; review it before release",
+                        "success")
+    return render_template("export/partial.html", case=staff_case_view(case), export=panel, form=form)
+
+
+@bp.post(f"{STAFF_CASE}/bundle/retry")
+@staff_decider
+def retry_assembly(case_id: int):
+    case = case_or_404(case_id)
+    session = get_session()
+    try:
+        restart_assembly(session, case.id, g.staff.id)
+    except PartialNotAllowed as exc:
+        session.rollback()
+        return to_case(case, str(exc))
+    session.commit()
+    return to_case(case, "The bundle is being assembled again", "success")

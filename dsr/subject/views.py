@@ -1,0 +1,183 @@
+"""The subject's case page: where the request stands, the due date, messages, reply, withdraw.
+
+A browser sees a case only after proving it (the verification steps, the signed case link that
+every mail carries, or a fresh code); otherwise the answer is 404, as for a case that does not
+exist. The page speaks the case's language unless the visitor picked another.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+
+from dsr import links
+from dsr.auth.policy import public
+from dsr.cases.states import IllegalTransition
+from dsr.db import get_session
+from dsr.export.offer import download_offer
+from dsr.forms import CodeForm, ConfirmForm, ReplyForm
+from dsr.identity import codes
+from dsr.identity.code_pages import (
+    check_code_or_rerender,
+    client_ip,
+    delivery_failed,
+    enforce_limits,
+    request_or_404,
+    send_code,
+)
+from dsr.identity.subject_access import case_for_subject_or_404, grant_case_access
+from dsr.models import ChallengePurpose, SubjectRequest
+from dsr.subject import service as case_service
+
+bp = Blueprint("subject", __name__, url_prefix="/case")
+
+
+def _speak_case_language(case: SubjectRequest) -> None:
+    if not request.args.get("lang") and not session.get("lang"):
+        g.language = case.language
+
+
+@bp.after_request
+def _forget_case_language(response):
+    # g can outlive the request (an app context pushed around several requests, as in tests).
+    g.pop("language", None)
+    return response
+
+
+def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status: int = 200):
+    _speak_case_language(case)
+    return render_template(
+        "subject/case.html",
+        case=case,
+        timeline=case_service.timeline(case),
+        messages=case_service.conversation(get_session(), case),
+        status_text=case_service.STATUS_TEXT[case.status],
+        can_reply=case_service.can_reply(case),
+        can_withdraw=case_service.can_withdraw(case),
+        reply_form=reply_form or ReplyForm(formdata=None),
+        download=download_offer(get_session(), case),
+    ), status
+
+
+@bp.get("/<public_id>")
+@public
+def case(public_id: str):
+    return _case_page(case_for_subject_or_404(public_id))
+
+
+@bp.post("/<public_id>/reply")
+@public
+def reply(public_id: str):
+    found = case_for_subject_or_404(public_id)
+    form = ReplyForm()
+    if not form.validate():
+        return _case_page(found, form, 400)
+    enforce_limits(("reply_ip", client_ip()))
+    db = get_session()
+    try:
+        case_service.post_reply(db, found, form.message.data)
+    except IllegalTransition:
+        db.rollback()
+        form.message.errors = [_("This request is closed, so it can no longer take messages.")]
+        return _case_page(found, form, 409)
+    db.commit()
+    flash(_("Your message has been sent to our privacy team."), "success")
+    return redirect(url_for("subject.case", public_id=public_id), code=303)
+
+
+@bp.get("/<public_id>/withdraw")
+@public
+def withdraw_confirm(public_id: str):
+    found = case_for_subject_or_404(public_id)
+    _speak_case_language(found)
+    if not case_service.can_withdraw(found):
+        return redirect(url_for("subject.case", public_id=public_id), code=303)
+    return render_template("subject/withdraw.html", case=found, form=ConfirmForm(formdata=None))
+
+
+@bp.post("/<public_id>/withdraw")
+@public
+def withdraw(public_id: str):
+    found = case_for_subject_or_404(public_id)
+    db = get_session()
+    try:
+        case_service.withdraw(db, found)
+    except IllegalTransition:
+        db.rollback()
+        flash(_("This request can no longer be withdrawn."), "error")
+        return redirect(url_for("subject.case", public_id=public_id), code=303)
+    db.commit()
+    flash(_("You have withdrawn your request. We have sent you an e-mail to confirm it."), "success")
+    return redirect(url_for("subject.case", public_id=public_id), code=303)
+
+
+# --------------------------------------------------------------------------- the case link in every mail
+
+
+def _case_of_token(token: str) -> tuple[SubjectRequest, bool]:
+    try:
+        link = links.read_case_token(token)
+    except links.LinkInvalid:
+        abort(404)
+    return request_or_404(link.public_id), link.expired
+
+
+@bp.get("/open/<token>")
+@public
+def open_link(token: str):
+    found, expired = _case_of_token(token)
+    _speak_case_language(found)
+    return render_template("subject/open.html", case=found, expired=expired, form=ConfirmForm(formdata=None))
+
+
+@bp.post("/open/<token>")
+@public
+def open_link_use(token: str):
+    found, expired = _case_of_token(token)
+    if expired:
+        return redirect(url_for("subject.open_link", token=token), code=303)
+    grant_case_access(found)
+    return redirect(url_for("subject.case", public_id=found.public_id), code=303)
+
+
+@bp.post("/open/<token>/send-code")
+@public
+def reopen_send_code(token: str):
+    """An old link still names the case: send a fresh code to the request's own address."""
+    found, _expired = _case_of_token(token)
+    refused = send_code(found, ChallengePurpose.REOPEN, context={"case_url": links.case_link_url(found.public_id)})
+    if refused:
+        return _reopen_page(token, found, CodeForm(formdata=None), 429, refused=refused)
+    return redirect(url_for("subject.reopen_code", token=token), code=303)
+
+
+def _reopen_page(token: str, found: SubjectRequest, form: CodeForm, status: int = 200, **extra):
+    _speak_case_language(found)
+    latest = codes.latest_challenge(get_session(), found, ChallengePurpose.REOPEN)
+    return render_template(
+        "subject/reopen.html",
+        case=found,
+        token=token,
+        form=form,
+        delivery_failed=delivery_failed(latest),
+        **extra,
+    ), status
+
+
+@bp.get("/open/<token>/code")
+@public
+def reopen_code(token: str):
+    found, _expired = _case_of_token(token)
+    return _reopen_page(token, found, CodeForm(formdata=None))
+
+
+@bp.post("/open/<token>/code")
+@public
+def reopen_check(token: str):
+    found, _expired = _case_of_token(token)
+    refused = check_code_or_rerender(found, ChallengePurpose.REOPEN,
+                                     lambda form, status: _reopen_page(token, found, form, status))
+    if refused is not None:
+        return refused
+    grant_case_access(found)
+    return redirect(url_for("subject.case", public_id=found.public_id), code=303)
