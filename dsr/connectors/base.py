@@ -7,8 +7,8 @@ A connector knows nothing of Flask or the portal's database. It is built from on
   (customer ids, ...) plus the contact details on file (the phone used for step-up comes
   from here, never from what the subject typed);
 - `export(ref)` streams the subject's records, never holding them all in memory;
-- `plan(ref, action, details)` is a dry run: what would change, what is retained and why;
-- `apply(ref, plan)` carries the plan out, idempotently;
+- `plan(ref, action, details, today)` is a dry run: what would change, what is retained and why;
+- `apply(ref, plan)` carries the plan out, idempotently; `prove(ref, plan)` looks again afterwards;
 - `facts` are the system's declared Art. 15(1) facts.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar
@@ -103,23 +104,91 @@ class Facts:
                                           "source")
 
 
+class Action(StrEnum):
+    """What the portal can ask a system to do about one subject, besides exporting."""
+
+    ERASE = "erase"  # Art. 17, holds respected
+    RECTIFY = "rectify"  # Art. 16
+    RESTRICT = "restrict"  # Art. 18: set the declared marker
+    LIFT_RESTRICTION = "lift_restriction"  # Art. 18(3), after the subject was told
+    STOP = "stop"  # Art. 21(3) objection to direct marketing, Art. 7(3) consent withdrawn: stop that processing
+
+
+@dataclass
+class Change:
+    """One operation of a plan. `keys` are the rows (or items) it touches, frozen at planning so that
+    apply touches exactly those; `values` are the new values of an update (rectification)."""
+
+    collection: str
+    operation: str  # delete | null | mask | update | flag | unflag | suppress | unsuppress | remove | call | stop
+    count: int
+    fields: list[str] = field(default_factory=list)
+    keys: list[Any] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # what an API call or a person does, in words for staff
+
+
+@dataclass
+class Kept:
+    """Rows an erasure keeps under a legal hold (Art. 17(3)(b)), and until when (None: no end date)."""
+
+    collection: str
+    count: int
+    hold: str
+    ground: str
+    until: str | None  # ISO date
+    fields: list[str] = field(default_factory=list)  # what the kept rows still hold
+    keys: list[Any] = field(default_factory=list)
+
+
 @dataclass
 class Plan:
     """A dry run of an action on one system: what would change and what would be kept, and why."""
 
     system_key: str
     action: str
-    changes: list[dict[str, Any]] = field(default_factory=list)  # {"collection", "count", "operation", ...}
-    retained: list[dict[str, Any]] = field(default_factory=list)  # {"collection", "count", "ground", "until"}
+    changes: list[Change] = field(default_factory=list)
+    kept: list[Kept] = field(default_factory=list)
+    manual: list[str] = field(default_factory=list)  # steps a person must do (a checklist)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes and not self.manual
+
+    def to_json(self) -> dict[str, Any]:
+        return {"system_key": self.system_key, "action": self.action,
+                "changes": [vars(change) for change in self.changes], "kept": [vars(kept) for kept in self.kept],
+                "manual": list(self.manual)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Plan:
+        return cls(system_key=data["system_key"], action=data["action"],
+                   changes=[Change(**change) for change in data.get("changes", [])],
+                   kept=[Kept(**kept) for kept in data.get("kept", [])], manual=list(data.get("manual", [])))
 
 
 @dataclass
-class Outcome:
-    system_key: str
-    action: str
-    changed: int = 0
-    retained: list[dict[str, Any]] = field(default_factory=list)
-    note: str = ""
+class Proof:
+    """What the system holds after apply, checked against the plan. Counts and a digest only: no values."""
+
+    ok: bool
+    found: dict[str, int] = field(default_factory=dict)  # collection -> records found now
+    problems: list[str] = field(default_factory=list)  # what does not match, in words for staff
+    digest: str = ""  # SHA-256 over what remains, for the audit log
+
+    def to_json(self) -> dict[str, Any]:
+        return vars(self).copy()
+
+
+@dataclass(frozen=True)
+class Processing:
+    """A use of the subject's data that the subject can stop: withdrawing the consent it rests on
+    (basis "consent") or objecting to direct marketing (basis "direct_marketing"), or both."""
+
+    key: str
+    name: str
+    name_nb: str | None
+    bases: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -151,11 +220,26 @@ class Connector(ABC):
     def export(self, ref: SubjectRef) -> Iterator[Record]:
         raise NotImplementedError
 
-    def plan(self, ref: SubjectRef, action: str, details: Mapping[str, Any]) -> Plan:
-        raise NotImplementedError(f"{self.kind} systems cannot plan {action!r} yet")
+    def actions(self) -> frozenset[Action]:
+        """What this system does by itself; anything else becomes a task for a person."""
+        return frozenset()
 
-    def apply(self, ref: SubjectRef, plan: Plan) -> Outcome:
-        raise NotImplementedError(f"{self.kind} systems cannot apply {plan.action!r} yet")
+    def processing(self) -> list[Processing]:
+        """The uses of data a subject can stop in this system (declared `[[systems.processing]]`)."""
+        return []
+
+    def plan(self, ref: SubjectRef, action: Action, details: Mapping[str, Any], today: date) -> Plan:
+        """A dry run: what `action` would change and keep. `details`: for RECTIFY {"values": {collection:
+        {field: new value}}}, for STOP {"processing": [keys]}. Only called for an action in `actions()`."""
+        raise PermanentConnectorError(f"{self.kind} systems do not {action.value} by themselves")
+
+    def apply(self, ref: SubjectRef, plan: Plan) -> int:
+        """Carry the plan out; idempotent (a second run changes nothing more). Returns what changed."""
+        raise PermanentConnectorError(f"{self.kind} systems do not {plan.action} by themselves")
+
+    def prove(self, ref: SubjectRef, plan: Plan) -> Proof:
+        """After apply: look again and compare with the plan."""
+        raise PermanentConnectorError(f"{self.kind} systems cannot check {plan.action}")
 
     def prepare(self) -> None:
         """Load what the first job would otherwise wait for (a database driver), without connecting:

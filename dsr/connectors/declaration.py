@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dsr.connectors.base import DeclarationError, Facts, Origin
+from dsr.connectors.base import DeclarationError, Facts, Origin, Processing
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 COLLECTION = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -108,3 +108,25 @@ def validate_translated_facts(settings: Mapping[str, Any]) -> None:
 def expand_path(template: str, instance_path: Path) -> str:
     """`{instance}` in a path or SQLite URL stands for the instance folder."""
     return template.replace("{instance}", str(instance_path))
+
+
+PROCESSING_BASES = ("consent", "direct_marketing")
+
+
+def read_processing(settings: Mapping[str, Any]) -> list[tuple[Processing, dict]]:
+    """`[[systems.processing]]`: the uses of data a subject can stop here, each with its kind-specific
+    way of stopping (the dict, which the kind reads). `bases`: "consent" (withdrawing it stops this) and
+    "direct_marketing" (an objection to direct marketing stops this)."""
+    found: list[tuple[Processing, dict]] = []
+    for index, entry in enumerate(need_list_of_tables(settings, "processing", optional=True)):
+        prefix = f"processing[{index}]."
+        key = need_identifier(entry, "key", prefix=prefix)
+        if any(known.key == key for known, _ in found):
+            raise DeclarationError(prefix + "key", f"processing {key!r} is declared twice")
+        bases = entry.get("bases")
+        if not isinstance(bases, list) or not bases or not set(bases) <= set(PROCESSING_BASES):
+            raise DeclarationError(prefix + "bases", f"must list one or both of {list(PROCESSING_BASES)}")
+        found.append((Processing(key=key, name=need_str(entry, "name", prefix=prefix),
+                                 name_nb=need_str(entry, "name_nb", prefix=prefix, optional=True),
+                                 bases=frozenset(bases)), entry))
+    return found

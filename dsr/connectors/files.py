@@ -9,17 +9,22 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from dsr.connectors import contacts, declaration
+from dsr.connectors import contacts, declaration, files_actions
 from dsr.connectors.base import (
+    Action,
     Connector,
     ConnectorError,
     DeclarationError,
     Identity,
     PermanentConnectorError,
+    Plan,
+    Processing,
+    Proof,
     Record,
     SubjectRef,
 )
@@ -50,6 +55,7 @@ class FilesConnector(Connector):
             raise DeclarationError("delimiter", "must be one character")
         declaration.need_number(settings, "max_bytes", 50_000_000)
         declaration.validate_translated_facts(settings)
+        declaration.read_processing(settings)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -60,6 +66,18 @@ class FilesConnector(Connector):
         self.fields = declaration.read_origins(self.settings.get("fields"), "fields")
         self.default_origin = declaration.read_default_origin(self.settings)
         self.region = self.settings.get("phone_region", "NO")
+        self._processing = [processing for processing, _ in declaration.read_processing(self.settings)]
+
+    def rows(self) -> Iterator[dict[str, Any]]:
+        return self._rows()
+
+    def email_of(self, row: dict[str, Any]) -> str | None:
+        return contacts.normalise_email(row.get(self.identity["email"]))
+
+    def header(self) -> list[str]:
+        """The CSV file's columns, in their order (to write it back as it was)."""
+        with open(self.path, encoding=self.settings.get("encoding", "utf-8-sig"), newline="") as handle:
+            return next(csv.reader(handle, delimiter=self.settings.get("delimiter", ",")), [])
 
     def _rows(self) -> Iterator[dict[str, Any]]:
         try:
@@ -127,3 +145,27 @@ class FilesConnector(Connector):
 
     def collections(self) -> list[str]:
         return [self.collection]
+
+    # ------------------------------------------------------------------ actions (dsr.connectors.files_actions)
+
+    def actions(self) -> frozenset[Action]:
+        return frozenset({Action.ERASE, Action.STOP} if self._processing else {Action.ERASE})
+
+    def processing(self) -> list[Processing]:
+        return list(self._processing)
+
+    def plan(self, ref: SubjectRef, action: Action, details: Mapping[str, Any], today: date) -> Plan:
+        if action is Action.ERASE:
+            return files_actions.plan_removal(self, list(ref.emails), action, [])
+        if action is Action.STOP:
+            known = {p.key for p in self._processing}
+            chosen = [key for key in details.get("processing", ()) if key in known]
+            emails = list(ref.emails) if chosen else []
+            return files_actions.plan_removal(self, emails, action, chosen)
+        return super().plan(ref, action, details, today)
+
+    def apply(self, ref: SubjectRef, plan: Plan) -> int:
+        return files_actions.remove_lines(self, plan)
+
+    def prove(self, ref: SubjectRef, plan: Plan) -> Proof:
+        return files_actions.prove_removal(self, plan)

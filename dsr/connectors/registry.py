@@ -59,12 +59,22 @@ def known_kinds(extra_modules: tuple[str, ...] = ()) -> dict[str, type[Connector
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """Art. 19: someone this system's data is disclosed to, told of a rectification, erasure or
+    restriction: by e-mail to `email`, or by a person on our side when no address is declared."""
+
+    name: str
+    email: str | None
+
+
+@dataclass(frozen=True)
 class System:
     """A declared system: its connector plus what the portal shows about it."""
 
     key: str
     name: str
     connector: Connector
+    recipients: tuple[Recipient, ...] = ()
 
 
 def build_systems(systems_file: SystemsFile, context: ConnectorContext,
@@ -90,14 +100,15 @@ def build_systems(systems_file: SystemsFile, context: ConnectorContext,
         if kind_name not in kinds:
             raise fail("kind", f"must be one of {sorted(kinds) or '(no kinds installed)'}, not {kind_name!r}")
         facts = _read_facts(entry.get("facts"), fail)
-        settings = {k: v for k, v in entry.items() if k not in {"key", "name", "kind", "facts"}}
+        recipients = _read_recipients(entry.get("notify", []), fail)
+        settings = {k: v for k, v in entry.items() if k not in {"key", "name", "kind", "facts", "notify"}}
         connector_class = kinds[kind_name]
         try:
             connector_class.validate(settings)
         except DeclarationError as exc:
             raise fail(exc.key, exc.problem) from exc
-        systems[key] = System(key=key, name=name.strip(), connector=connector_class(key, name.strip(), facts,
-                                                                                   settings, context))
+        systems[key] = System(key=key, name=name.strip(), recipients=recipients,
+                              connector=connector_class(key, name.strip(), facts, settings, context))
     return systems
 
 
@@ -143,6 +154,24 @@ def line_of(text: str, path: tuple) -> int | None:
         if match and not line.lstrip().startswith("#"):
             consider(header + tuple(part.strip().strip('"') for part in match.group(1).split(".")), number)
     return best_line
+
+
+def _read_recipients(entries: Any, fail) -> tuple[Recipient, ...]:
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise fail("notify", "must be [[systems.notify]] tables with a name and an optional email")
+    recipients = []
+    for index, entry in enumerate(entries):
+        name = entry.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise fail(f"notify[{index}].name", "is required (who the recipient is)")
+        email = entry.get("email")
+        if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 254):
+            raise fail(f"notify[{index}].email", "must be an e-mail address (or leave it out: staff tell them)")
+        unknown = set(entry) - {"name", "email"}
+        if unknown:
+            raise fail(f"notify[{index}].{min(unknown)}", "is not a setting of a recipient (name, email)")
+        recipients.append(Recipient(name=name.strip(), email=email.strip().lower() if email else None))
+    return tuple(recipients)
 
 
 def _read_facts(table: Any, fail) -> Facts:

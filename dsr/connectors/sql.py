@@ -1,11 +1,13 @@
 """`kind = "sql"`: any database SQLAlchemy can reach, described by a data map (dsr.connectors.sql_datamap).
 
 Export streams rows in primary-key order with server-side cursors; nothing is held in memory but
-one batch.
+one batch. Erasure, rectification, restriction and stopping a processing are in sql_actions; they write
+through `write_url` (exports keep the read-only `url`: least privilege).
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,16 +15,21 @@ from sqlalchemy.pool import NullPool
 
 from dsr.connectors import contacts, declaration
 from dsr.connectors.base import (
+    Action,
     Connector,
     ConnectorError,
     DeclarationError,
     Identity,
     Origin,
     PermanentConnectorError,
+    Plan,
+    Processing,
+    Proof,
     Record,
     SubjectRef,
 )
 from dsr.connectors.registry import kind
+from dsr.connectors.sql_actions import SqlActions
 from dsr.connectors.sql_datamap import TableMap, read_data_map
 
 BATCH_ROWS = 2000
@@ -36,8 +43,8 @@ class SqlConnector(Connector):
     def validate(cls, settings: dict[str, Any]) -> None:
         if not (settings.get("url") or settings.get("url_env")):
             raise DeclarationError("url", "give the database url, or url_env naming the variable that holds it")
-        declaration.need_str(settings, "url", optional=True)
-        declaration.need_str(settings, "url_env", optional=True)
+        for name in ("url", "url_env", "write_url", "write_url_env"):
+            declaration.need_str(settings, name, optional=True)
         declaration.validate_translated_facts(settings)
         read_data_map(settings)
 
@@ -45,49 +52,70 @@ class SqlConnector(Connector):
         super().__init__(*args, **kwargs)
         self.data_map = read_data_map(self.settings)
         self._engine: sa.Engine | None = None
+        self._write_engine: sa.Engine | None = None
         self._columns: dict[str, list[str]] = {}
+        self._types: dict[str, dict[str, Any]] = {}
+        self.actions_of = SqlActions(self)
 
     # ------------------------------------------------------------------ connection
 
-    def _url(self) -> str:
-        variable = self.settings.get("url_env")
+    def _url(self, write: bool = False) -> str:
+        """The read URL (least privilege: exports need no more), or the write URL actions use (it
+        defaults to the read URL)."""
+        names = ("write_url", "write_url_env") if write and (self.settings.get("write_url")
+                                                             or self.settings.get("write_url_env")) else ("url", "url_env")
+        variable = self.settings.get(names[1])
         url = self.context.environ.get(variable) if variable else None
-        url = url or self.settings.get("url")
+        url = url or self.settings.get(names[0])
         if not url:
             raise PermanentConnectorError(f"the variable {variable} holding the database url is not set")
         return declaration.expand_path(url, self.context.instance_path)
 
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            url = self._url()
-            timeout = self.context.connect_timeout
-            if url.startswith("sqlite"):
-                self._engine = sa.create_engine(url, poolclass=NullPool, connect_args={"timeout": timeout})
-            elif url.startswith("postgresql"):
+            self._engine = self._make_engine(self._url())
+        return self._engine
+
+    def write_engine(self) -> sa.Engine:
+        if self._write_engine is None:
+            self._write_engine = self._make_engine(self._url(write=True))
+        return self._write_engine
+
+    def _make_engine(self, url: str) -> sa.Engine:
+        timeout = self.context.connect_timeout
+        if url.startswith("sqlite"):
+            return sa.create_engine(url, poolclass=NullPool, connect_args={"timeout": timeout})
+            if url.startswith("postgresql"):
                 # cursor_tuple_fraction=1: plan server-side cursors for all rows, not the first 10 % (else
                 # PostgreSQL walks the primary key in order and filters, instead of using the link's index).
-                self._engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True,
-                                                connect_args={"connect_timeout": max(1, int(timeout)),
-                                                              "options": "-c cursor_tuple_fraction=1"})
-            else:
-                self._engine = sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
-        return self._engine
+                return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True,
+                                        connect_args={"connect_timeout": max(1, int(timeout)),
+                                                      "options": "-c cursor_tuple_fraction=1"})
+            return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
 
     def prepare(self) -> None:
         self.engine()  # imports the dialect and driver (~0.1 s for psycopg); connects to nothing
 
     def _columns_of(self, connection: sa.Connection, table: TableMap) -> list[str]:
-        if table.name not in self._columns:
+        """The columns an export reads (all but the excluded ones)."""
+        return [name for name in self.table_columns(connection, table) if name not in table.exclude]
+
+    def table_columns(self, connection: sa.Connection, table: TableMap) -> dict[str, Any]:
+        """Every column of the table with its type (an erasure clears excluded columns too)."""
+        if table.name not in self._types:
             try:
-                names = [c["name"] for c in sa.inspect(connection).get_columns(table.name)]
+                found = {c["name"]: c["type"] for c in sa.inspect(connection).get_columns(table.name)}
             except sa.exc.NoSuchTableError:
                 raise PermanentConnectorError(f"table {table.name} does not exist in system {self.key}") from None
             missing = {table.primary_key, *(c for cols in table.identity.values() for c in cols),
-                       *(link.column for link in table.links)} - set(names)
+                       *(link.column for link in table.links)} - set(found)
             if missing:
                 raise PermanentConnectorError(f"table {table.name} has no column {min(missing)}")
-            self._columns[table.name] = [n for n in names if n not in table.exclude]
-        return self._columns[table.name]
+            self._types[table.name] = found
+        return self._types[table.name]
+
+    def wrap_error(self, exc: Exception) -> ConnectorError:
+        return self._wrap(exc)
 
     def _wrap(self, exc: Exception) -> ConnectorError:
         # Driver messages can quote row values: staff see only the class and the system.
@@ -130,6 +158,10 @@ class SqlConnector(Connector):
         return ref
 
     # ------------------------------------------------------------------ export
+
+    def row_condition(self, table: TableMap, ref: SubjectRef, view: sa.TableClause):
+        """The subject's rows of `table`: identity rows by the ref's keys, linked rows through their links."""
+        return self._condition(table, ref, view)
 
     def _condition(self, table: TableMap, ref: SubjectRef, view: sa.TableClause):
         if table.identity:
@@ -195,6 +227,44 @@ class SqlConnector(Connector):
 
     def collections(self) -> list[str]:
         return [t.collection for t in self.data_map.tables.values()]
+
+    # ------------------------------------------------------------------ actions (dsr.connectors.sql_actions)
+
+    def actions(self) -> frozenset[Action]:
+        found = {Action.ERASE}
+        if any(rule.rectify for t in self.data_map.tables.values() for rule in t.fields.values()):
+            found.add(Action.RECTIFY)
+        if any(t.restriction for t in self.data_map.tables.values()):
+            found |= {Action.RESTRICT, Action.LIFT_RESTRICTION}
+        if self.data_map.stops:
+            found.add(Action.STOP)
+        return frozenset(found)
+
+    def processing(self) -> list[Processing]:
+        return [rule.processing for rule in self.data_map.stops]
+
+    def rectifiable(self) -> dict[str, list[str]]:
+        return {c: fields for c, fields in self.data_map.rectifiable().items() if fields}
+
+    def plan(self, ref: SubjectRef, action: Action, details: Mapping[str, Any], today: date) -> Plan:
+        try:
+            if action is Action.ERASE:
+                return self.actions_of.plan_erasure(ref, today)
+            if action is Action.RECTIFY:
+                return self.actions_of.plan_rectification(ref, details.get("values", {}))
+            if action in (Action.RESTRICT, Action.LIFT_RESTRICTION):
+                return self.actions_of.plan_restriction(ref, lift=action is Action.LIFT_RESTRICTION)
+            if action is Action.STOP:
+                return self.actions_of.plan_stop(ref, details.get("processing", ()), datetime.now(UTC))
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._wrap(exc) from None
+        return super().plan(ref, action, details, today)
+
+    def apply(self, ref: SubjectRef, plan: Plan) -> int:
+        return self.actions_of.apply(plan)
+
+    def prove(self, ref: SubjectRef, plan: Plan) -> Proof:
+        return self.actions_of.prove(ref, plan)
 
     def close(self) -> None:
         """Connections go back to a pool of at most two (none for SQLite); the engine is kept for the next job."""

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from dsr.connectors import declaration
-from dsr.connectors.base import DeclarationError, Origin
+from dsr.connectors.base import DeclarationError, Origin, Processing
 
 ERASURE_ACTIONS = ("delete_row", "null", "mask", "keep")
 
@@ -26,13 +26,19 @@ class Hold:
 
     key: str
     ground: str
+    ground_nb: str | None = None
     years_after_financial_year_end: int | None = None
     years: int | None = None
     days: int | None = None
     financial_year_end: tuple[int, int] = (12, 31)
+    #: kept as long as the record exists (e.g. a company record shared with other people): no end date
+    indefinite: bool = False
 
-    def retain_until(self, dated: date) -> date:
-        """Bokføringsloven § 13: a 2024-03-10 invoice (year ending 31 Dec) is kept until 2029-12-31."""
+    def retain_until(self, dated: date) -> date | None:
+        """Bokføringsloven § 13: a 2024-03-10 invoice (year ending 31 Dec) is kept until 2029-12-31.
+        None: no end date (an indefinite hold)."""
+        if self.indefinite:
+            return None
         if self.years_after_financial_year_end is not None:
             month, day = self.financial_year_end
             year_end = date(dated.year, month, min(day, calendar.monthrange(dated.year, month)[1]))
@@ -84,6 +90,8 @@ class TableMap:
     match: str  # "lower" (case-insensitive e-mail) | "exact"
     hold: str | None = None
     hold_date_column: str | None = None
+    #: the hold counts from the latest value of a linked table's column (e.g. a customer's last invoice)
+    hold_date_from: tuple[str, str] | None = None
     restriction: Restriction | None = None
     contact_columns: dict[str, list[str]] = field(default_factory=dict)
 
@@ -93,10 +101,24 @@ class TableMap:
 
 
 @dataclass(frozen=True)
+class StopRule:
+    """How one declared processing (`[[systems.processing]]`) stops for a subject: in `table`, the
+    subject's rows matching `where` get `set` (e.g. a withdrawn-at date, a consent flag off) or are
+    deleted."""
+
+    processing: Processing
+    table: str
+    where: dict[str, Any]
+    set: dict[str, Any]
+    delete: bool
+
+
+@dataclass(frozen=True)
 class DataMap:
     tables: dict[str, TableMap]
     holds: dict[str, Hold]
     region: str
+    stops: tuple[StopRule, ...] = ()
 
     @property
     def identity_tables(self) -> list[TableMap]:
@@ -113,12 +135,15 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
         key = declaration.need_identifier(entry, "key", prefix=holds_key)
         if key in holds:
             raise DeclarationError(holds_key + "key", f"hold {key!r} is declared twice")
-        rules = [name for name in ("years_after_financial_year_end", "years", "days") if name in entry]
+        rules = [name for name in ("years_after_financial_year_end", "years", "days", "indefinite") if name in entry]
         if len(rules) != 1:
             raise DeclarationError(holds_key + "years_after_financial_year_end",
-                                   "give exactly one of years_after_financial_year_end, years or days")
+                                   "give exactly one of years_after_financial_year_end, years, days or indefinite")
         amount = entry[rules[0]]
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        if rules[0] == "indefinite":
+            if amount is not True:
+                raise DeclarationError(holds_key + "indefinite", "must be true (or leave it out)")
+        elif isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
             raise DeclarationError(holds_key + rules[0], "must be a whole number of at least 0")
         year_end = entry.get("financial_year_end", "12-31")
         try:
@@ -127,6 +152,7 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
         except ValueError:
             raise DeclarationError(holds_key + "financial_year_end", "must be MM-DD, e.g. 12-31") from None
         holds[key] = Hold(key=key, ground=declaration.need_str(entry, "ground", prefix=holds_key),
+                          ground_nb=declaration.need_str(entry, "ground_nb", prefix=holds_key, optional=True),
                           financial_year_end=(month, day), **{rules[0]: amount})
 
     tables: dict[str, TableMap] = {}
@@ -162,6 +188,9 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
         hold_date = declaration.need_identifier(entry, "hold_date_column", prefix=prefix, optional=True)
         if hold_date and not hold:
             raise DeclarationError(prefix + "hold_date_column", "only a table under a hold has a hold date column")
+        hold_date_from = _read_table_column(entry, "hold_date_from", prefix)
+        if hold_date_from and (not hold or hold_date):
+            raise DeclarationError(prefix + "hold_date_from", "needs a hold, and replaces hold_date_column")
         fields = _read_fields(entry.get("fields"), prefix, holds, table_hold=hold)
         if default_erasure == "keep" and not hold:
             raise DeclarationError(prefix + "erasure", "keep needs a hold naming the legal ground")
@@ -177,7 +206,8 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
             primary_key=declaration.need_identifier(entry, "primary_key", prefix=prefix, default="id"),
             identity=identity, links=tuple(links), fields=fields, default_origin=default_origin,
             default_erasure=default_erasure, exclude=frozenset(exclude), match=match, hold=hold,
-            hold_date_column=hold_date, restriction=_read_restriction(entry, prefix), contact_columns=contacts,
+            hold_date_column=hold_date, hold_date_from=hold_date_from, restriction=_read_restriction(entry, prefix),
+            contact_columns=contacts,
         )
     collections = [t.collection for t in tables.values()]
     for index, (name, table) in enumerate(tables.items()):
@@ -188,11 +218,49 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
                 raise DeclarationError(f"tables[{index}].links[{link_index}].to",
                                        f"names table {link.table!r}, which is not declared")
     _check_graph(tables)
+    for index, table in enumerate(tables.values()):
+        source = table.hold_date_from
+        if source and not any(link.table == table.name for link in tables.get(source[0], _NO_TABLE).links):
+            raise DeclarationError(f"tables[{index}].hold_date_from",
+                                   f"must name a column of a table linked to {table.name!r}, e.g. invoices.issued_on")
     if not any(t.identity for t in tables.values()):
         raise DeclarationError("tables", "at least one table needs identity columns (e.g. identity = "
                                          "{ email = \"email\" })")
     region = declaration.need_str(settings, "phone_region", optional=True, default="NO")
-    return DataMap(tables=tables, holds=holds, region=region)
+    return DataMap(tables=tables, holds=holds, region=region, stops=_read_stops(settings, tables))
+
+
+def _read_table_column(entry: dict, key: str, prefix: str) -> tuple[str, str] | None:
+    value = declaration.need_str(entry, key, prefix=prefix, optional=True)
+    if value is None:
+        return None
+    parts = value.split(".")
+    if len(parts) != 2 or not all(declaration.IDENTIFIER.match(p) for p in parts):
+        raise DeclarationError(prefix + key, "must be \"table.column\"")
+    return parts[0], parts[1]
+
+
+def _read_stops(settings: dict[str, Any], tables: dict[str, TableMap]) -> tuple[StopRule, ...]:
+    stops = []
+    for index, (processing, entry) in enumerate(declaration.read_processing(settings)):
+        prefix = f"processing[{index}]."
+        table = declaration.need_identifier(entry, "table", prefix=prefix)
+        if table not in tables:
+            raise DeclarationError(prefix + "table", f"names table {table!r}, which is not declared")
+        where = declaration.need_table(entry, "where", prefix=prefix)
+        values = declaration.need_table(entry, "set", prefix=prefix)
+        delete = entry.get("delete", False)
+        if delete not in (True, False) or bool(values) == bool(delete):
+            raise DeclarationError(prefix + "set", "give either set = { column = value } or delete = true")
+        for column in (*where, *values):
+            if not declaration.IDENTIFIER.match(column):
+                raise DeclarationError(prefix + "where", f"{column!r} is not a plain column name")
+        stops.append(StopRule(processing, table, dict(where), dict(values), bool(delete)))
+    return tuple(stops)
+
+
+_NO_TABLE = TableMap(name="", collection="", primary_key="", identity={}, links=(), fields={},
+                     default_origin=Origin.OBSERVED, default_erasure="keep", exclude=frozenset(), match="lower")
 
 
 def _columns_by_kind(entry: dict, key: str, prefix: str) -> dict[str, list[str]]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dsr.demo_systems.people import COMPANIES, people, rng_for
 
-VERSION = "3"
+VERSION = "4"
 ACTIVITY_KINDS = (("call", "Telefonsamtale"), ("meeting", "Møte"), ("email", "E-post"))
 NOTES = ("Ønsker tilbud på bedriftsmedlemskap.", "Spurte om fakturering per avdeling.",
          "Interessert i kurs til høsten.", "Ba om å bli kontaktet etter ferien.", "Fornøyd med tjenesten.",
@@ -110,6 +110,7 @@ def _accounting_sql(everyone) -> list[tuple[str, list[tuple]]]:
     CREATE TABLE invoice_lines (id INTEGER PRIMARY KEY, invoice_id INTEGER NOT NULL REFERENCES invoices(id),
         description TEXT, quantity INTEGER, unit_price_nok TEXT);
     CREATE INDEX ix_lines_invoice ON invoice_lines (invoice_id);
+    CREATE TABLE suppressed_customers (customer_id INTEGER PRIMARY KEY REFERENCES customers(id));
     """
     customers, invoices, lines = [], [], []
     invoice_id = 0

@@ -10,6 +10,7 @@ from dsr.models.enums import (
     DeliveryChannel,
     DeliveryStatus,
     MessageDirection,
+    NoticeState,
     RequestStatus,
     Right,
     StaffRole,
@@ -18,6 +19,7 @@ from dsr.models.enums import (
 )
 from dsr.models.location import SubjectLocation
 from dsr.models.message import Message
+from dsr.models.notice import RecipientNotice
 from dsr.models.outbox import OutboxJob
 from dsr.models.request import ClockPause, SubjectRequest
 from dsr.models.staff import StaffUser
@@ -26,7 +28,7 @@ from dsr.models.verification import VerificationChallenge
 
 __all__ = [
     "AuditEvent", "BundleKind", "BundleStatus", "ChallengeChannel", "ChallengePurpose", "Channel",
-    "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection",
-    "OutboxJob", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemTask",
+    "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
+    "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemTask",
     "TaskAction", "TaskState", "VerificationChallenge",
 ]

@@ -51,8 +51,16 @@ class TaskAction(StrEnum):
     ERASE = "erase"
     RECTIFY = "rectify"
     RESTRICT = "restrict"
-    OBJECT = "object"
-    WITHDRAW_CONSENT = "withdraw_consent"
+    OBJECT = "object"  # objection to direct marketing: that processing stops
+    WITHDRAW_CONSENT = "withdraw_consent"  # the processing resting on that consent stops
+    LIFT_RESTRICTION = "lift_restriction"  # Art. 18(3), once the subject was told
+    FOLLOW_UP_ERASE = "follow_up_erase"  # what a hold kept, erased the day the hold ends
+
+
+class NoticeState(StrEnum):
+    SENT = "sent"  # the notice to the recipient is queued (its message says whether it went)
+    WAITING_FOR_STAFF = "waiting_for_staff"  # a person tells the recipient, then confirms
+    DONE = "done"
 
 
 class MessageDirection(StrEnum):

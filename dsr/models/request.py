@@ -81,6 +81,19 @@ class SubjectRequest(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    #: Art. 18: processing restricted in every system since; lifted (after the subject was told) at
+    restricted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    restriction_lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: Art. 18(3): the lift waits until this notice (a Message id; no foreign key: messages point here) was
+    #: delivered to the subject
+    lift_notice_id: Mapped[int | None] = mapped_column(sa.Integer)
+    #: Art. 21(1): the officer's balancing of the subject's grounds against ours, and its outcome
+    objection_grounds: Mapped[str | None] = mapped_column(sa.Text)
+    objection_outcome: Mapped[str | None] = mapped_column(sa.String(20))  # upheld | rejected
+    objection_decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    #: a paragraph staff add to the outcome letter built from the tasks
+    outcome_note: Mapped[str | None] = mapped_column(sa.Text)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -26,7 +26,13 @@ class SystemTask(Base):
     #: a running task whose lease passed belongs to a dead worker: the sweeper re-queues it
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     due_on: Mapped[date | None] = mapped_column(sa.Date)  # manual tasks have their own due date
+    #: the export's spool and collections; an action's frozen ref, plan, proof and outcome
     result: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    #: an action's plan was approved by staff (or by the rules: auto-apply, immediate effect)
+    plan_approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    plan_approved_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
+    #: four-eyes erasure: the first officer's approval of the plan is a proposal; a second approves
+    plan_proposed_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
