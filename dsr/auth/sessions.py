@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, session
 from flask_login import LoginManager, current_user, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
 from dsr.db import get_session
 from dsr.models import StaffUser
@@ -168,13 +170,19 @@ def mark_reauthenticated() -> None:
 
 
 def safe_next(url: str | None, default: str) -> str:
-    """Only a path on this site (no scheme, no host, no backslash tricks) is followed after login."""
-    if (
-        not url
-        or not url.startswith("/")
-        or url.startswith("//")
-        or "\\" in url
-        or any(c in url for c in "\r\n")
-    ):
+    """`url` when it names a page of this portal that answers GET, else `default` (finding 3).
+
+    Browsers drop tabs and line breaks from a Location and read a backslash as "/", so "/%09/evil.example/"
+    arrives as "//evil.example/". Instead of listing such tricks, the path must be plain printable ASCII
+    and match a route of the URL map; the query string is kept, the fragment dropped.
+    """
+    if not url or any(ord(c) <= 0x20 or ord(c) >= 0x7F or c == "\\" for c in url):
         return default
-    return url
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return default
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except HTTPException:  # NotFound, MethodNotAllowed, and RequestRedirect (a path we would rewrite)
+        return default
+    return parts.path + (f"?{parts.query}" if parts.query else "")
