@@ -51,6 +51,8 @@ class QueueFilter:
     assignee: str | None = None  # "none", or a staff id as text
     overdue: bool = False
     search: str = ""
+    #: viewers see identifiers masked: an e-mail search would still tell them whether someone has a case
+    reference_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,11 +78,13 @@ def _filtered(query: sa.Select, filters: QueueFilter, today: date) -> sa.Select:
     return query
 
 
-def _search_condition(text: str):
+def _search_condition(text: str, reference_only: bool):
     text = text.strip()
     reference = reference_from(text)
     if reference:
         return SubjectRequest.reference == reference
+    if reference_only:
+        return sa.false()
     # Exact address, as typed or lower-cased: both stay on the e-mail index.
     return SubjectRequest.email.in_(sorted({text, text.lower()}))
 
@@ -140,7 +144,7 @@ def queue_page(
 
 
 def _search_page(session, filters: QueueFilter, today: date, after: Cursor | None, limit: int) -> Page:
-    query = sa.select(SubjectRequest).where(_search_condition(filters.search))
+    query = sa.select(SubjectRequest).where(_search_condition(filters.search, filters.reference_only))
     if filters.status is not None:
         query = query.where(SubjectRequest.status == filters.status)
     query = _filtered(query, filters, today)
