@@ -113,28 +113,47 @@ def deadline(received_at: str) -> None:
 @dsr_group.command("bundle-verify")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--public-key", default=None,
-              help="The controller's published bundle key (urlsafe base64); default: this installation's key.")
+              help="The controller's published bundle key, or its fingerprint (in the \"your data is ready\" "
+                   "letter); default: this installation's key.")
 def bundle_verify(file: str, public_key: str | None) -> None:
-    """Check a downloaded export bundle: prints OK (exit 0), or BAD <path> (exit 1).
-
-    Every file must match manifest.json, and manifest.sig must be a valid Ed25519 signature
-    of it by the key embedded in the manifest. That key is compared with --public-key or, when
-    this installation has DSR_SIGNING_KEY, with its own public key; without either, only the
-    bundle's integrity is proven, not who signed it (a note on stderr says so)."""
+    """Check a downloaded export bundle: prints OK (exit 0) only when the files match manifest.json, the
+    signature is valid AND its key is the controller's; BAD <path> (exit 1) for anything changed, forged
+    or signed by another key; UNVERIFIED-SIGNER <fingerprint> (exit 2) when there was no key to compare
+    with (no --public-key, no DSR_SIGNING_KEY). What was compared is said on stderr."""
     from dsr.bundle.signing import fingerprint, private_key, public_key_text
-    from dsr.bundle.writer import verify_bundle
+    from dsr.bundle.writer import SIGNATURE, verify_bundle
 
-    expected = public_key
+    expected, source = public_key, "the key given with --public-key"
     if expected is None and current_app.config.get("SIGNING_KEY"):
         expected = public_key_text(private_key(current_app.config["SIGNING_KEY"]))
+        source = "this installation's bundle-signing key"
     result = verify_bundle(file, expected)
+    signer = fingerprint(result.public_key) if result.public_key else None
     if not result.ok:
         click.echo(f"BAD {result.bad_path}")
+        if result.bad_path == SIGNATURE and result.key_checked:
+            click.echo(f"signed by key {signer}, which is NOT {source} ({_fingerprint_of(expected)})", err=True)
         sys.exit(1)
-    click.echo("OK")
     if not result.key_checked:
-        click.echo(f"note: signed by key {fingerprint(result.public_key)}, not compared with any installation "
-                   "key (give --public-key to check who signed it)", err=True)
+        click.echo(f"UNVERIFIED-SIGNER {signer}")
+        click.echo(f"The files match the manifest and its signature by key {signer}, but that key was not "
+                   "compared with the controller's: run again with --public-key and the key or fingerprint "
+                   "the controller published (the \"your data is ready\" letter has it).", err=True)
+        sys.exit(2)
+    click.echo("OK")
+    click.echo(f"signed by key {signer}, the same as {source}", err=True)
+
+
+def _fingerprint_of(key_or_fingerprint: str) -> str:
+    from dsr.bundle.signing import fingerprint
+
+    text = key_or_fingerprint.strip()
+    if ":" in text:
+        return text.lower()
+    try:
+        return fingerprint(text)
+    except ValueError:
+        return "an unreadable key"
 
 
 @dsr_group.command("bundle-public-key")
