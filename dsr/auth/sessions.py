@@ -21,6 +21,7 @@ from flask import Flask, current_app, g, session
 from flask_login import LoginManager, current_user, login_user, logout_user
 from werkzeug.exceptions import HTTPException
 
+from dsr.auth.cookies import SplitSessionInterface
 from dsr.db import get_session
 from dsr.models import StaffUser
 
@@ -31,6 +32,7 @@ _LOGIN_AT, _SEEN_AT, _AUTH_AT = "staff_login_at", "staff_seen_at", "staff_auth_a
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = SplitSessionInterface()  # staff get their own SameSite=Strict cookie
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user)
