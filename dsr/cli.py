@@ -168,13 +168,17 @@ def bundle_public_key() -> None:
 
 @dsr_group.command("demo")
 def demo() -> None:
-    """Migrate, load the demo data (idempotent) and print the demo staff credentials."""
+    """Migrate, load the demo data (idempotent) and print the demo staff login (its password only once)."""
     from dsr.demo import load_demo
     from dsr.migrate import upgrade
 
     upgrade(current_app)
     info = load_demo(current_app._get_current_object())
-    click.echo(f"demo staff: {info.staff_email} / {info.staff_password}")
+    if info.one_time_password:
+        click.echo(f"demo staff: {info.staff_email} / one-time password: {info.one_time_password}")
+        click.echo("It must be changed at the first login, where two-step verification is also set up.")
+    else:
+        click.echo(f"demo staff: {info.staff_email} (exists; its one-time password was shown when it was made)")
 
 
 @dsr_group.command("run")

@@ -60,7 +60,7 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
     def announce(supervisor: Supervisor) -> None:
         if _wait_for(f"{base}/healthz", timeout=60, give_up=lambda: supervisor.stopping):
             print(f"\nThe portal is running at {base}/  (staff area: {base}/staff/)\n"
-                  f"  demo staff login: {info.staff_email}  password: {info.staff_password}\n"
+                  f"{_demo_login(info)}\n"
                   f"  mail and SMS are written to {app.config['OUTBOX_DIR']}/\n"
                   f"Press Ctrl-C to stop.\n", file=sys.stderr, flush=True)
         elif not supervisor.stopping:
@@ -68,6 +68,15 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
                   file=sys.stderr, flush=True)
 
     return Supervisor(children, embedded_redis=embedded).run(on_ready=announce)
+
+
+def _demo_login(info: demo.DemoInfo) -> str:
+    """The one-time password is shown once, when the account is made; later starts only name the account."""
+    if info.one_time_password:
+        return (f"  demo staff login: {info.staff_email}  one-time password: {info.one_time_password}\n"
+                "  (shown only now: at the first login you set up two-step verification and choose your own)")
+    return (f"  demo staff account: {info.staff_email} (exists; its one-time password was shown at the first "
+            "start.\n  Lost it? `flask dsr create-staff you@example.com --role admin` makes another account)")
 
 
 def child_environment(app: Flask, instance: Path, base: str) -> dict[str, str]:
