@@ -39,6 +39,7 @@ def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker with the outbox sweep (publishing due work and retries) on the configured Redis."""
     from dsr.worker import run_worker
 
+    os.umask(0o077)  # outbox files and bundles it writes are the owner's alone
     _log_to_stderr()
     run_worker(current_app._get_current_object(), burst=burst, queues=list(queues) or None)
 

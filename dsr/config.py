@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "SMS_URL": None,
     "SMS_TOKEN": None,
     "OUTBOX_DIR": None,  # default: <instance>/outbox (used when no SMTP host / SMS URL)
+    "OUTBOX_KEEP_DAYS": 7,  # file-outbox mails and rotated SMS logs hold codes in clear: deleted after this
     # Jobs and their safety nets: seconds, short in tests.
     "JOB_TIMEOUT": 600,
     "JOB_RETRY_INTERVALS": [10, 60, 300],
@@ -164,7 +165,7 @@ def is_weak_secret(value: str | None) -> bool:
 
 def ensure_instance_secrets(instance: Path) -> Path:
     """Write random keys into the instance folder once (the run command's first start)."""
-    instance.mkdir(parents=True, exist_ok=True)
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = instance / SECRETS_FILE
     if path.exists():
         return path

@@ -118,6 +118,7 @@ def deliver(session: orm.Session, message_id: int, *, final_attempt: bool) -> De
 def _mark_failed(message: Message, reason: str) -> DeliveryStatus:
     message.status = DeliveryStatus.FAILED
     message.last_error = reason[:300]
+    message.secret_sealed = None  # a code or password nobody received is not kept; a new one is sent instead
     log.warning("message %s failed for good: %s", message.id, reason)
     return message.status
 
