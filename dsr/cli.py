@@ -37,8 +37,13 @@ def db_revision(message: str) -> None:
 @click.option("--queue", "queues", multiple=True, help="Queue(s) to serve (default: all).")
 def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker with the outbox sweep (publishing due work and retries) on the configured Redis."""
+    from dsr.audit.service import missing_in_production
     from dsr.worker import run_worker
 
+    if missing_in_production(current_app):
+        click.echo("DSR_AUDIT_KEY is not set: a production worker does not start without the key that "
+                   "seals the audit chain.", err=True)
+        sys.exit(2)
     os.umask(0o077)  # outbox files and bundles it writes are the owner's alone
     _log_to_stderr()
     run_worker(current_app._get_current_object(), burst=burst, queues=list(queues) or None)
@@ -56,17 +61,39 @@ def sweep() -> None:
 
 @dsr_group.command("audit-verify")
 def audit_verify() -> None:
-    """Check the audit hash chain: prints OK <rows>, or BAD <sequence number> and exits 1."""
-    from dsr.audit.service import verify
+    """Check the audit chain: its links, the seal of every row under DSR_AUDIT_KEY, and the heads written by
+    `audit-head`. Prints OK <rows>, or BAD <sequence number> and exits 1 (the reason on stderr); exits 2
+    when there is no DSR_AUDIT_KEY to check the seals with."""
+    from dsr.audit.service import audit_key, verify, verify_heads
     from dsr.db import get_session
 
     _require_schema()
-    result = verify(get_session())
+    key = audit_key()
+    if key is None:
+        click.echo("DSR_AUDIT_KEY is not set: the seals of the audit chain cannot be checked without it "
+                   "(the run command keeps it in instance/secrets.json).", err=True)
+        sys.exit(2)
+    session = get_session()
+    result = verify(session, key)
+    if result.ok:
+        result = verify_heads(session, current_app.config["AUDIT_HEAD_FILE"]) or result
     if result.ok:
         click.echo(f"OK {result.rows}")
         return
     click.echo(f"BAD {result.bad_seq}")
+    click.echo(f"row {result.bad_seq}: {result.reason}", err=True)
     sys.exit(1)
+
+
+@dsr_group.command("audit-head")
+def audit_head() -> None:
+    """Append the head of the audit chain to DSR_AUDIT_HEAD_FILE (instance/audit-head.log), where the
+    database cannot change it; a worker does this daily. Prints the line."""
+    from dsr.audit.service import write_audit_head
+    from dsr.db import get_session
+
+    _require_schema()
+    click.echo(write_audit_head(get_session(), current_app.config["AUDIT_HEAD_FILE"]))
 
 
 @dsr_group.command("create-staff")

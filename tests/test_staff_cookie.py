@@ -40,7 +40,7 @@ def test_the_staff_session_is_its_own_strict_cookie(app, client, session):
 
 def test_production_names_both_cookies_host_only_and_secure(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path), "ENV": "production", "SECRET_KEY": "s" * 48,
-                      "REDIS_URL": "unix:///nonexistent/redis.sock"})
+                      "AUDIT_KEY": "a" * 43, "REDIS_URL": "unix:///nonexistent/redis.sock"})
     client = app.test_client()
     subject = _set_cookies(client.get("/?lang=nb", base_url="https://portal.example"))
     staff = _set_cookies(client.get("/staff/login", base_url="https://portal.example"))
