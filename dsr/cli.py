@@ -160,7 +160,8 @@ def bundle_verify(file: str, public_key: str | None) -> None:
     if not result.ok:
         click.echo(f"BAD {result.bad_path}")
         if result.bad_path == SIGNATURE and result.key_checked:
-            click.echo(f"signed by key {signer}, which is NOT {source} ({_fingerprint_of(expected)})", err=True)
+            click.echo(f"signed by key {signer}, which is NOT {source} ({_fingerprint_of(expected)})",
+                       err=True)
         sys.exit(1)
     if not result.key_checked:
         click.echo(f"UNVERIFIED-SIGNER {signer}")
@@ -206,7 +207,7 @@ def demo() -> None:
         click.echo(f"demo staff: {info.staff_email} / one-time password: {info.one_time_password}")
         click.echo("It must be changed at the first login, where two-step verification is also set up.")
     else:
-        click.echo(f"demo staff: {info.staff_email} (exists; its one-time password was shown when it was made)")
+        click.echo(f"demo staff: {info.staff_email} (exists; its one-time password was shown once)")
 
 
 @dsr_group.command("run")

@@ -9,6 +9,7 @@ import json
 import os
 import secrets
 import stat
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -76,14 +77,14 @@ def test_the_daily_head_is_appended_to_a_private_file_and_a_later_rewrite_contra
     head_file = app.config["AUDIT_HEAD_FILE"]
     result = runner.invoke(args=["dsr", "audit-head"])
     assert result.exit_code == 0
-    line = open(head_file).read().splitlines()[-1]
+    line = Path(head_file).read_text().splitlines()[-1]
     last = session.scalar(sa.select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(1))
     assert f"seq=3\thash={last.hash}\tmac={last.mac}" in line and line in result.stdout
     assert stat.S_IMODE(os.stat(head_file).st_mode) == 0o600
     _chain(session, 2)
     with app.app_context():
         write_audit_head(session, head_file)
-    assert len(open(head_file).read().splitlines()) == 2  # appended, never rewritten
+    assert len(Path(head_file).read_text().splitlines()) == 2  # appended, never rewritten
     assert runner.invoke(args=["dsr", "audit-verify"]).stdout.strip() == "OK 5"
 
     # Someone holding the key rewrites the whole chain, seals included: the head on file disagrees.
@@ -114,7 +115,7 @@ def test_the_head_is_written_by_a_daily_job(app, session):
     _chain(session, 1)
     with app.app_context():
         assert "seq=1" in record_audit_head.body(session)
-    assert "seq=1" in open(app.config["AUDIT_HEAD_FILE"]).read()
+    assert "seq=1" in Path(app.config["AUDIT_HEAD_FILE"]).read_text()
 
 
 def test_the_run_command_generates_the_audit_key_next_to_the_others(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from dsr.connectors.base import Identity, PermanentConnectorError
+from dsr.connectors.base import DeclarationError, Identity, PermanentConnectorError
 from tests.test_connectors_http import connector, fake  # noqa: F401  (the fake API server fixture)
 
 OLA = "ola@example.no"
@@ -81,7 +81,7 @@ def test_a_child_collection_value_that_is_a_dot_segment_is_refused(fake, tmp_pat
         {"name": "tickets", "path": "/people/{key}/tickets", "items": "data"},
         {"name": "notes", "parent": "tickets", "path": "/people/7/tickets/{ticket}/../../../../admin", "items": "data"},
     ]
-    with pytest.raises(Exception):  # the declaration itself refuses ".." in a path
+    with pytest.raises(DeclarationError, match="path"):  # the declaration itself refuses ".." in a path
         connector(fake.base, tmp_path, collections=collections)
     collections[1]["path"] = "/{ticket}/admin"
     chat = connector(fake.base, tmp_path, collections=collections)

@@ -29,7 +29,7 @@ def test_a_local_part_over_64_characters_is_refused_in_the_pages_language(client
     response = file_request(client, "access", email="k" * 65 + "@example.org", lang=lang)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert re.search(rf'id="email-error">.*{re.escape(message)}', html, re.S), html[:2000]
+    assert re.search(rf'id="email-error">.*{re.escape(message)}', html, re.DOTALL), html[:2000]
     assert session.scalar(sa.select(sa.func.count()).select_from(SubjectRequest)) == 0
 
 

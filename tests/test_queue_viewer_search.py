@@ -38,8 +38,7 @@ def test_a_viewer_searching_an_e_mail_learns_nothing(app, client, session, case)
     assert case.reference not in page
     assert "Viewers search by case reference only" in page
     unknown = _search(client, "nobody@example.org")
-    strip = lambda html, text: html.replace(text, "Q")  # noqa: E731
-    assert strip(page, case.email) == strip(unknown, "nobody@example.org")  # the same page either way
+    assert page.replace(case.email, "Q") == unknown.replace("nobody@example.org", "Q")  # the same page either way
 
 
 def test_a_viewer_still_finds_a_case_by_its_reference(app, client, session, case):

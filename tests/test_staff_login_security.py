@@ -31,7 +31,8 @@ def _as_browser_sees(location: str) -> str:
 
 def _login_with_next(client, user, secret, next_value: str):
     page = client.get(f"/staff/login?next={next_value}").get_data(as_text=True)
-    carried = re.search(r'name="next"[^>]*value="([^"]*)"', page) or re.search(r'value="([^"]*)"[^>]*name="next"', page)
+    carried = (re.search(r'name="next"[^>]*value="([^"]*)"', page)
+               or re.search(r'value="([^"]*)"[^>]*name="next"', page))
     hidden = carried.group(1) if carried else unquote(next_value)
     response = client.post("/staff/login", data={"email": user.email, "password": PASSWORD, "next": hidden})
     assert response.status_code == 302

@@ -117,9 +117,10 @@ _INSTALLATION_KEY: Any = object()
 def verify(session: orm.Session, key: bytes | None = _INSTALLATION_KEY) -> Verification:
     """Walk the chain in order; report the first row whose link, content or seal does not match.
 
-    `key` defaults to this installation's AUDIT_KEY. With a key, every row from the first sealed one on must carry a valid seal, and the last row must
-    be sealed: a seal vouches for the rows before it, so rows from before the key existed pass only
-    when a sealed row follows them. Without `key`, only the links are checked.
+    `key` defaults to this installation's AUDIT_KEY. With a key, every row from the first sealed one on
+    must carry a valid seal, and the last row must be sealed: a seal vouches for the rows before it,
+    so rows from before the key existed pass only when a sealed row follows them. Without `key`, only
+    the links are checked.
     """
     if key is _INSTALLATION_KEY:
         key = audit_key() if has_app_context() else None
@@ -138,8 +139,8 @@ def verify(session: orm.Session, key: bytes | None = _INSTALLATION_KEY) -> Verif
             first_unsealed = event.seq
         expected_prev, expected_seq, rows = event.hash, expected_seq + 1, rows + 1
     if key is not None and first_unsealed is not None:
-        return Verification(False, rows, first_unsealed, "no sealed row follows it (right after an upgrade, the "
-                                                         "next audited action seals the chain)")
+        return Verification(False, rows, first_unsealed, "no sealed row follows it (right after an "
+                                                         "upgrade, the next audited action seals it)")
     return Verification(True, rows)
 
 
@@ -169,12 +170,12 @@ def verify_heads(session: orm.Session, path: str | os.PathLike) -> Verification 
     for line in path.read_text(encoding="ascii", errors="replace").splitlines():
         match = _HEAD_LINE.match(line)
         if match is None:
-            return Verification(False, 0, None, f"{path} holds a line that is not an audit head: {line[:80]!r}")
+            return Verification(False, 0, None, f"{path} holds a line that is not an audit head")
         seq = int(match["seq"])
         stored = session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == seq)) if seq else GENESIS
         if stored != match["hash"]:
-            return Verification(False, 0, max(seq, 1), f"the chain differs from the head written to {path} at "
-                                                       f"{match['at']} (flask dsr audit-head)")
+            return Verification(False, 0, max(seq, 1), f"the chain differs from the head written to {path} "
+                                                       f"at {match['at']} (audit-head)")
     return None
 
 

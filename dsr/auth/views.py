@@ -18,8 +18,8 @@ bp = Blueprint("auth", __name__, url_prefix="/staff")
 
 WRONG_LOGIN = "The e-mail address or the password is not right."
 WRONG_CODE = "That code is not right, or it was already used. Wait for the next code and try again."
-ONE_TIME_PASSWORD = ("A one-time password cannot confirm it is you: log out, log in again and choose your own "
-                     "password first.")
+ONE_TIME_PASSWORD = ("A one-time password cannot confirm it is you: log out, log in again and choose "
+                     "your own password first.")
 
 
 def _throttle(*limits: tuple[str, str]) -> None:

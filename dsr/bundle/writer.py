@@ -78,7 +78,8 @@ class VerifyResult:
 
 
 # What opening a damaged archive raises (zipfile's own parsing of the central directory).
-_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError, RuntimeError)
+_READ_ERRORS = (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError, NotImplementedError,
+                RuntimeError)
 _LOCAL_HEADER = struct.Struct("<IHHHHHIIIHH")
 _LOCAL_SIGNATURE, _DESCRIPTOR_SIGNATURE = 0x04034B50, 0x08074B50
 _FLAG_ENCRYPTED, _FLAG_DESCRIPTOR, _FLAG_UTF8, _ZIP64_EXTRA, _MARK = 0x01, 0x08, 0x800, 0x0001, 0xFFFFFFFF
@@ -145,7 +146,8 @@ def _verify(archive: zipfile.ZipFile, handle, expected_public_key: str | None) -
     for name in infos:
         if name not in listed and name not in (MANIFEST, SIGNATURE):
             return VerifyResult(False, name, public_key)
-    return VerifyResult(True, None, public_key, key_checked=expected_public_key is not None, files=len(listed))
+    return VerifyResult(True, None, public_key, key_checked=expected_public_key is not None,
+                        files=len(listed))
 
 
 def _data_starts(archive: zipfile.ZipFile, handle) -> dict[str, int]:
@@ -176,7 +178,8 @@ def _data_starts(archive: zipfile.ZipFile, handle) -> dict[str, int]:
                  _dos_stamp(info))
                 or flags & _FLAG_ENCRYPTED or not _local_sizes_agree(info, crc, compressed, size, extra)):
             raise _Misfit(info.filename)
-        starts[info.filename] = position = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        position = info.header_offset + _LOCAL_HEADER.size + name_length + extra_length
+        starts[info.filename] = position
         position += info.compress_size
         if flags & _FLAG_DESCRIPTOR:
             handle.seek(position)
@@ -282,8 +285,9 @@ def _loose_bits(before, last: int, out: bytes) -> bool:
         if last & (1 << bit):
             trial = before.copy()
             try:
-                if trial.decompress(bytes([last & ~(1 << bit)])) == out and trial.eof and not trial.unused_data:
-                    return True
+                same = trial.decompress(bytes([last & ~(1 << bit)])) == out
             except zlib.error:
                 continue
+            if same and trial.eof and not trial.unused_data:
+                return True
     return False

@@ -42,8 +42,9 @@ _DOT_SEGMENTS = (".", "..")
 
 def _usable_value(value: Any) -> bool:
     """A value the remote side gave that may become one path segment or parameter."""
-    return (not isinstance(value, bool) and isinstance(value, str | int) and bool(_SAFE_VALUE.match(str(value)))
-            and str(value) not in _DOT_SEGMENTS)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    return bool(_SAFE_VALUE.match(str(value))) and str(value) not in _DOT_SEGMENTS
 
 
 def path_segments(path: str) -> list[str] | None:
@@ -177,7 +178,8 @@ class HttpConnector(Connector):
     def get_json(self, url: str, params: dict[str, Any] | None, what: str) -> Any:
         """GET one document, following redirects within the base URL only; `what` names it in errors."""
         if not self._within_base(url):
-            raise PermanentConnectorError(f"system {self.key}: the {what} request would go outside its base URL")
+            raise PermanentConnectorError(f"system {self.key}: the {what} request would go "
+                                          "outside its base URL; not sent")
         for _hop in range(5):
             self._pace()
             try:
@@ -185,8 +187,9 @@ class HttpConnector(Connector):
                     if response.is_redirect:
                         location = urljoin(url, response.headers.get("location", ""))
                         if not self._within_base(location):
-                            raise PermanentConnectorError(f"system {self.key} redirected the {what} request to "
-                                                          "another host or outside its base URL; not followed")
+                            raise PermanentConnectorError(
+                                f"system {self.key} redirected the {what} request to another host or "
+                                "outside its base URL; not followed")
                         url, params = location, None
                         continue
                     self._check_status(response.status_code, what)

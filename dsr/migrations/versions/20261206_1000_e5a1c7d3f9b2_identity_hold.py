@@ -1,4 +1,5 @@
-"""identity hold: a request whose identity the codes cannot settle (systems disagree on the phone) waits for staff
+"""identity hold: a request whose identity the codes cannot settle (systems disagree on the phone)
+waits for staff
 
 Revision ID: e5a1c7d3f9b2
 Revises: d4e8f2a6b1c5
