@@ -72,6 +72,8 @@ def configure_app(app: Flask, config: Mapping[str, Any] | None) -> None:
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=production,
         SESSION_COOKIE_NAME="__Host-dsr" if production else "dsr",
+        # Pages under /staff use their own cookie, SameSite=Strict (dsr.auth.cookies).
+        STAFF_SESSION_COOKIE_NAME="__Host-dsr-staff" if production else "dsr-staff",
         WTF_CSRF_SSL_STRICT=production,
     )
     if app.config["SECRET_KEY"] is None and not production:

@@ -11,11 +11,11 @@ from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 
 import dsr
-from dsr.audit.service import verify
+from dsr.audit.service import audit_key, missing_in_production, verify, verify_heads, write_audit_head
 from dsr.auth.accounts import AccountError
 from dsr.auth.accounts import create_staff as create
 from dsr.bundle.signing import fingerprint, private_key, public_key_text
-from dsr.bundle.writer import verify_bundle
+from dsr.bundle.writer import SIGNATURE, verify_bundle
 from dsr.db import get_session
 from dsr.deadlines.rules import compute_deadlines, parse_instant
 from dsr.demo import load_demo
@@ -47,6 +47,11 @@ def db_revision(message: str) -> None:
 @click.option("--queue", "queues", multiple=True, help="Queue(s) to serve (default: all).")
 def worker(burst: bool, queues: tuple[str, ...]) -> None:
     """Run an RQ worker with the outbox sweep (publishing due work and retries) on the configured Redis."""
+    if missing_in_production(current_app):
+        click.echo("DSR_AUDIT_KEY is not set: a production worker does not start without the key that "
+                   "seals the audit chain.", err=True)
+        sys.exit(2)
+    os.umask(0o077)  # outbox files and bundles it writes are the owner's alone
     _log_to_stderr()
     run_worker(current_app._get_current_object(), burst=burst, queues=list(queues) or None)
 
@@ -61,14 +66,33 @@ def sweep() -> None:
 
 @dsr_group.command("audit-verify")
 def audit_verify() -> None:
-    """Check the audit hash chain: prints OK <rows>, or BAD <sequence number> and exits 1."""
+    """Check the audit chain: its links, the seal of every row under DSR_AUDIT_KEY, and the heads written by
+    `audit-head`. Prints OK <rows>, or BAD <sequence number> and exits 1 (the reason on stderr); exits 2
+    when there is no DSR_AUDIT_KEY to check the seals with."""
     _require_schema()
-    result = verify(get_session())
+    key = audit_key()
+    if key is None:
+        click.echo("DSR_AUDIT_KEY is not set: the seals of the audit chain cannot be checked without it "
+                   "(the run command keeps it in instance/secrets.json).", err=True)
+        sys.exit(2)
+    session = get_session()
+    result = verify(session, key)
+    if result.ok:
+        result = verify_heads(session, current_app.config["AUDIT_HEAD_FILE"]) or result
     if result.ok:
         click.echo(f"OK {result.rows}")
         return
     click.echo(f"BAD {result.bad_seq}")
+    click.echo(f"row {result.bad_seq}: {result.reason}", err=True)
     sys.exit(1)
+
+
+@dsr_group.command("audit-head")
+def audit_head() -> None:
+    """Append the head of the audit chain to DSR_AUDIT_HEAD_FILE (instance/audit-head.log), where the
+    database cannot change it; a worker does this daily. Prints the line."""
+    _require_schema()
+    click.echo(write_audit_head(get_session(), current_app.config["AUDIT_HEAD_FILE"]))
 
 
 @dsr_group.command("create-staff")
@@ -109,25 +133,44 @@ def deadline(received_at: str) -> None:
 @dsr_group.command("bundle-verify")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--public-key", default=None,
-              help="The controller's published bundle key (urlsafe base64); default: this installation's key.")
+              help="The controller's published bundle key, or its fingerprint (in the \"your data is ready\" "
+                   "letter); default: this installation's key.")
 def bundle_verify(file: str, public_key: str | None) -> None:
-    """Check a downloaded export bundle: prints OK (exit 0), or BAD <path> (exit 1).
-
-    Every file must match manifest.json, and manifest.sig must be a valid Ed25519 signature
-    of it by the key embedded in the manifest. That key is compared with --public-key or, when
-    this installation has DSR_SIGNING_KEY, with its own public key; without either, only the
-    bundle's integrity is proven, not who signed it (a note on stderr says so)."""
-    expected = public_key
+    """Check a downloaded export bundle: prints OK (exit 0) only when the files match manifest.json, the
+    signature is valid AND its key is the controller's; BAD <path> (exit 1) for anything changed, forged
+    or signed by another key; UNVERIFIED-SIGNER <fingerprint> (exit 2) when there was no key to compare
+    with (no --public-key, no DSR_SIGNING_KEY). What was compared is said on stderr."""
+    expected, source = public_key, "the key given with --public-key"
     if expected is None and current_app.config.get("SIGNING_KEY"):
         expected = public_key_text(private_key(current_app.config["SIGNING_KEY"]))
+        source = "this installation's bundle-signing key"
     result = verify_bundle(file, expected)
+    signer = fingerprint(result.public_key) if result.public_key else None
     if not result.ok:
         click.echo(f"BAD {result.bad_path}")
+        if result.bad_path == SIGNATURE and result.key_checked:
+            click.echo(f"signed by key {signer}, which is NOT {source} ({_fingerprint_of(expected)})",
+                       err=True)
         sys.exit(1)
-    click.echo("OK")
     if not result.key_checked:
-        click.echo(f"note: signed by key {fingerprint(result.public_key)}, not compared with any installation "
-                   "key (give --public-key to check who signed it)", err=True)
+        click.echo(f"UNVERIFIED-SIGNER {signer}")
+        click.echo(f"The files match the manifest and its signature by key {signer}, but that key was not "
+                   "compared with the controller's: run again with --public-key and the key or fingerprint "
+                   "the controller published (the \"your data is ready\" letter has it).", err=True)
+        sys.exit(2)
+    click.echo("OK")
+    click.echo(f"signed by key {signer}, the same as {source}", err=True)
+
+
+def _fingerprint_of(key_or_fingerprint: str) -> str:
+
+    text = key_or_fingerprint.strip()
+    if ":" in text:
+        return text.lower()
+    try:
+        return fingerprint(text)
+    except ValueError:
+        return "an unreadable key"
 
 
 @dsr_group.command("bundle-public-key")
@@ -140,10 +183,14 @@ def bundle_public_key() -> None:
 
 @dsr_group.command("demo")
 def demo() -> None:
-    """Migrate, load the demo data (idempotent) and print the demo staff credentials."""
+    """Migrate, load the demo data (idempotent) and print the demo staff login (its password only once)."""
     upgrade(current_app)
     info = load_demo(current_app._get_current_object())
-    click.echo(f"demo staff: {info.staff_email} / {info.staff_password}")
+    if info.one_time_password:
+        click.echo(f"demo staff: {info.staff_email} / one-time password: {info.one_time_password}")
+        click.echo("It must be changed at the first login, where two-step verification is also set up.")
+    else:
+        click.echo(f"demo staff: {info.staff_email} (exists; its one-time password was shown once)")
 
 
 @dsr_group.command("run")

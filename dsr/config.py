@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "SECRET_KEY": None,
     "ENCRYPTION_KEY": None,  # urlsafe base64 of 32 bytes: TOTP seeds, bundles at rest
     "SIGNING_KEY": None,  # urlsafe base64 of a 32-byte Ed25519 seed: bundle manifests
+    "AUDIT_KEY": None,  # urlsafe base64 of 32 bytes, kept outside the database: seals the audit chain
+    "AUDIT_HEAD_FILE": None,  # default: <instance>/audit-head.log (the daily head of the audit chain)
     "BASE_URL": "http://127.0.0.1:5000",
     "DATABASE_URL": None,  # default: SQLite file in the instance folder
     "REDIS_URL": None,  # default: embedded redis-server on a unix socket
@@ -42,6 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "SMS_URL": None,
     "SMS_TOKEN": None,
     "OUTBOX_DIR": None,  # default: <instance>/outbox (used when no SMTP host / SMS URL)
+    "OUTBOX_KEEP_DAYS": 7,  # file-outbox mails and rotated SMS logs hold codes in clear: deleted after this
     # Jobs and their safety nets: seconds, short in tests.
     "JOB_TIMEOUT": 600,
     "JOB_RETRY_INTERVALS": [10, 60, 300],
@@ -152,6 +155,8 @@ def _derive_paths(config, instance: Path) -> None:
         config["STORAGE_DIR"] = str(instance / "storage")
     if not config.get("OUTBOX_DIR"):
         config["OUTBOX_DIR"] = str(instance / "outbox")
+    if not config.get("AUDIT_HEAD_FILE"):
+        config["AUDIT_HEAD_FILE"] = str(instance / "audit-head.log")
     if not config.get("SYSTEMS_FILE"):
         own = instance / "systems.toml"
         config["SYSTEMS_FILE"] = str(own if own.exists() else example_systems_file())
@@ -166,21 +171,34 @@ def is_weak_secret(value: str | None) -> bool:
 
 
 def ensure_instance_secrets(instance: Path) -> Path:
-    """Write random keys into the instance folder once (the run command's first start)."""
-    instance.mkdir(parents=True, exist_ok=True)
+    """Write random keys into the instance folder (the run command's first start); a key added by a
+    later version (AUDIT_KEY) is added to an existing file, whose other keys stay as they are."""
+    instance.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = instance / SECRETS_FILE
-    if path.exists():
+    read_secrets_file(path)  # a clear error when the file is unreadable
+    data = json.loads(path.read_text()) if path.exists() else {}
+    missing = {name: make() for name, make in _GENERATED_KEYS.items() if not data.get(name)}
+    if not missing:
         return path
-    data = {
-        "SECRET_KEY": secrets.token_urlsafe(48),
-        "ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "SIGNING_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-    }
-    # Created 0600 from the start: the keys never sit world-readable on disk.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written whole to a 0600 file, then renamed: the keys never sit world-readable or half-written on disk.
+    temp = path.with_name(f".{SECRETS_FILE}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2)
+        json.dump({**data, **missing}, fh, indent=2)
+    os.replace(temp, path)
     return path
+
+
+def _random_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+_GENERATED_KEYS = {
+    "SECRET_KEY": lambda: secrets.token_urlsafe(48),
+    "ENCRYPTION_KEY": _random_key,
+    "SIGNING_KEY": _random_key,
+    "AUDIT_KEY": _random_key,
+}
 
 
 class ConfigError(RuntimeError):

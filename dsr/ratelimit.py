@@ -4,7 +4,9 @@ Each limit is a sliding window: the attempts of the last SECONDS are counted exa
 set per key in Redis, updated atomically by a small Lua script and shared by every web process),
 so no burst slips through at a window boundary. When Redis does not answer, a per-process
 in-memory log takes over, so an outage never turns into errors.
-Keys are keyed HMACs: an e-mail address or IP used as a key never reaches Redis in clear.
+Keys are keyed HMACs: an e-mail address or IP used as a key never reaches Redis in clear. Limits
+counted per e-mail address (ADDRESS_LIMITS) key on the case-folded address: mail servers deliver
+`Victim@` and `victim@` to one mailbox, so case variants must not get a quota each.
 
 Limits are configuration: `RATE_LIMITS` maps a name to "COUNT/SECONDS" (DSR_RATE_LIMITS as
 "name=COUNT/SECONDS name2=..."), so a load test can raise them while a test proves they hold.
@@ -38,6 +40,14 @@ DEFAULT_LIMITS: dict[str, str] = {
     "mfa_account": "5/60",  # staff TOTP codes typed per account per minute
     "download_ip": "30/3600",  # bundle downloads per IP per hour
 }
+
+
+#: limits whose key is an e-mail address (callers pass it as typed or as stored)
+ADDRESS_LIMITS = frozenset({"intake_address", "code_entry_address", "resend_address", "login_account"})
+
+
+def address_key(address: str) -> str:
+    return address.strip().casefold()
 
 
 @dataclass(frozen=True)
@@ -134,6 +144,8 @@ def hit(name: str, key: str, app: Flask | None = None) -> Decision:
     """Count one attempt of `name` by `key` (an IP, an address, an account id) and decide."""
     app = app or current_app._get_current_object()
     limit = limit_for(app, name)
+    if name in ADDRESS_LIMITS:
+        key = address_key(key)
     now = time.time()
     log_key = f"{app.config['QUEUE_PREFIX']}:rl:{name}:{keyed_hmac('ratelimit', key, app)[:32]}"
     result = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import stat
 import sys
 import time
 import urllib.error
@@ -15,6 +16,7 @@ from flask import Flask
 
 from dsr import demo, migrate
 from dsr.config import DEFAULTS, ensure_instance_secrets, read_secrets_file
+from dsr.notify.transports import prune_outbox
 from dsr.queue.broker import EmbeddedRedis
 from dsr.supervisor import Child, Supervisor
 
@@ -38,7 +40,9 @@ DEMO_SERVICES: dict[str, object] = {"demo-chat": _demo_chat}
 
 def run_portal(app: Flask, *, host: str, port: int) -> int:
     instance = Path(app.instance_path)
+    make_private(instance)
     ensure_instance_secrets(instance)
+    prune_outbox(Path(app.config["OUTBOX_DIR"]), float(app.config["OUTBOX_KEEP_DAYS"]))
     app.config.update(read_secrets_file(instance / "secrets.json"))
     print("Preparing the database...", file=sys.stderr, flush=True)
     migrate.upgrade(app)
@@ -60,7 +64,7 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
     def announce(supervisor: Supervisor) -> None:
         if _wait_for(f"{base}/healthz", timeout=60, give_up=lambda: supervisor.stopping):
             print(f"\nThe portal is running at {base}/  (staff area: {base}/staff/)\n"
-                  f"  demo staff login: {info.staff_email}  password: {info.staff_password}\n"
+                  f"{_demo_login(info)}\n"
                   f"  mail and SMS are written to {app.config['OUTBOX_DIR']}/\n"
                   f"Press Ctrl-C to stop.\n", file=sys.stderr, flush=True)
         elif not supervisor.stopping:
@@ -68,6 +72,26 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
                   file=sys.stderr, flush=True)
 
     return Supervisor(children, embedded_redis=embedded).run(on_ready=announce)
+
+
+def _demo_login(info: demo.DemoInfo) -> str:
+    """The one-time password is shown once, when the account is made; later starts only name the account."""
+    if info.one_time_password:
+        return (f"  demo staff login: {info.staff_email}  one-time password: {info.one_time_password}\n"
+                "  (shown only now: at the first login you set up two-step verification and choose your own)")
+    return (f"  demo staff account: {info.staff_email} (exists; its one-time password was shown at the first "
+            "start.\n  Lost it? `flask dsr create-staff you@example.com --role admin` makes another account)")
+
+
+def make_private(instance: Path) -> None:
+    """The instance folder holds keys, the database and codes in clear: the owner's alone. umask 077
+    covers everything this process and its children (web, worker, Redis) create from now on; what
+    was made before (the folder itself, compiled translations, an older version's files) is closed."""
+    os.umask(0o077)
+    instance.mkdir(parents=True, exist_ok=True)
+    for path in (instance, *instance.rglob("*")):
+        if not path.is_symlink() and path.stat().st_mode & 0o077:
+            path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o077)
 
 
 def child_environment(app: Flask, instance: Path, base: str) -> dict[str, str]:

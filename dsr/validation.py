@@ -15,6 +15,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
 MAX_EMAIL = 254
+MAX_LOCAL_PART = 64  # octets before the @ (RFC 5321 4.5.3.1.1); mail servers may refuse longer ones
 MAX_NAME = 200
 MAX_LINE = 300  # one-line answers: which consent, which receiving service
 MAX_TEXT = 2000  # free text: what is wrong, why you object, a reply to staff
@@ -44,6 +45,8 @@ def normalise_email(value: str | None, *, check_deliverability: bool = False) ->
         raise InvalidValue(_("Enter an e-mail address in the right format, like name@example.com")) from None
     if len(result.normalized) > MAX_EMAIL:
         raise InvalidValue(_("The e-mail address must be %(max)d characters or fewer", max=MAX_EMAIL))
+    if len(result.local_part.encode("utf-8")) > MAX_LOCAL_PART:
+        raise InvalidValue(_("The part before the @ must be %(max)d characters or fewer", max=MAX_LOCAL_PART))
     return result.normalized
 
 

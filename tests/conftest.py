@@ -145,6 +145,7 @@ def _base_config(instance: Path, database_url: str, redis_url: str) -> dict:
         "SECRET_KEY": secrets.token_urlsafe(32),
         "ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "SIGNING_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "AUDIT_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "WTF_CSRF_ENABLED": False,
         "BASE_URL": "http://localhost",
         "SERVER_NAME": None,

@@ -128,7 +128,7 @@ def worker_env(app) -> dict[str, str]:
     """Environment for a `flask dsr worker` subprocess that sees the same database, Redis and keys."""
     config = app.config
     env = {**os.environ, "DSR_INSTANCE_PATH": app.instance_path, "PYTHONUNBUFFERED": "1"}
-    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEY", "SIGNING_KEY", "BASE_URL",
+    for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEY", "SIGNING_KEY", "AUDIT_KEY", "BASE_URL",
                 "SMTP_HOST", "SMTP_PORT", "OUTBOX_DIR", "STORAGE_DIR", "SYSTEMS_FILE", "QUEUE_PREFIX",
                 "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_BEACON_TTL", "WORKER_CLASS", "JOB_TIMEOUT", "CONNECTOR_MODULES"):
         if config.get(key) is not None:

@@ -105,14 +105,14 @@ def test_bundle_verify_cli_prints_ok_or_bad_and_needs_no_secret(app, runner, tmp
     seed = app.config["SIGNING_KEY"]
     path = _write(tmp_path, _bundle({"index.html": b"x"}, seed=seed))
     result = runner.invoke(args=["dsr", "bundle-verify", str(path)])
-    assert (result.exit_code, result.output.strip()) == (0, "OK")
-    app.config["SIGNING_KEY"] = None  # a fresh clone: the embedded key is checked, with a note on stderr
+    assert (result.exit_code, result.stdout.strip()) == (0, "OK")
+    app.config["SIGNING_KEY"] = None  # a fresh clone: intact, but no key to compare with is no OK (finding 4)
     result = runner.invoke(args=["dsr", "bundle-verify", str(path)])
-    assert result.exit_code == 0 and result.stdout.strip() == "OK" and "not compared" in result.stderr
+    assert result.exit_code == 2 and result.stdout.startswith("UNVERIFIED-SIGNER ") and "not compared" in result.stderr
     other = _write(tmp_path, _bundle({"index.html": b"x"}))
     app.config["SIGNING_KEY"] = seed
     result = runner.invoke(args=["dsr", "bundle-verify", str(other)])
-    assert (result.exit_code, result.output.strip()) == (1, "BAD manifest.sig")
+    assert (result.exit_code, result.stdout.strip()) == (1, "BAD manifest.sig")
 
 
 def test_the_same_data_gives_the_same_manifest_listing():

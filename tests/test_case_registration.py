@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timezone
 import pytest
 import sqlalchemy as sa
 import time_machine
-from dsr.intake.registration import RegistrationError, receipt_instant
 
+from dsr.intake.registration import RegistrationError, receipt_instant
 from dsr.models import AuditEvent, Channel, RequestStatus, Right, StaffRole, SubjectRequest
 from tests.staff_support import enrolled_staff, login
 

@@ -53,7 +53,8 @@ def test_production_refuses_to_serve_with_a_missing_or_weak_key(tmp_path, key):
 
 
 def test_production_serves_with_a_strong_key_and_sets_hsts(tmp_path):
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "ENV": "production", "SECRET_KEY": "k" * 10 + "x" * 40})
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "ENV": "production", "SECRET_KEY": "k" * 10 + "x" * 40,
+                      "AUDIT_KEY": "a" * 43})
     response = app.test_client().get("/", base_url="https://portal.example")
     assert response.status_code == 200
     assert "max-age" in response.headers["Strict-Transport-Security"]

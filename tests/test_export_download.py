@@ -127,7 +127,7 @@ def test_the_download_needs_a_fresh_code_from_the_e_mail(smtp, demo_app, demo_se
     path = tmp_path / "downloaded.zip"
     path.write_bytes(download.data)
     verified = demo_app.test_cli_runner().invoke(args=["dsr", "bundle-verify", str(path)])
-    assert verified.exit_code == 0 and verified.output.strip() == "OK"
+    assert verified.exit_code == 0 and verified.stdout.strip() == "OK"
     assert _downloads(demo_session) == 1
     assert demo_session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.action == "bundle.downloaded", AuditEvent.request_id == case.id)) == 1
@@ -269,7 +269,7 @@ def test_a_password_protected_copy_opens_only_with_the_password_sent_by_sms(smtp
     inner = tmp_path / "inner.zip"
     inner.write_bytes(archive.read("bundle.zip"))
     verified = demo_app.test_cli_runner().invoke(args=["dsr", "bundle-verify", str(inner)])
-    assert verified.exit_code == 0 and verified.output.strip() == "OK"
+    assert verified.exit_code == 0 and verified.stdout.strip() == "OK"
     assert _downloads(demo_session) == 1
     event = demo_session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "bundle.downloaded")).one()
     assert event.details["protected"] is True

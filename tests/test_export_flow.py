@@ -71,7 +71,7 @@ def test_an_access_request_ends_in_a_verified_bundle_covering_every_system(demo_
     artifacts.mkdir(parents=True, exist_ok=True)
     (artifacts / "access-nb.zip").write_bytes(raw)  # for a human look at what a subject receives
     result = demo_app.test_cli_runner().invoke(args=["dsr", "bundle-verify", str(path)])
-    assert result.exit_code == 0 and result.output.strip() == "OK", result.output
+    assert result.exit_code == 0 and result.stdout.strip() == "OK", result.output
 
 
 def test_a_portability_bundle_holds_only_what_the_subject_provided(demo_app, demo_session):

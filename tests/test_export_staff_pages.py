@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from babel.dates import format_date
 
+from dsr.bundle.signing import installation_fingerprint
 from dsr.deadlines.service import refresh_deadlines
 from dsr.export.release import release_bundle
 from dsr.models import (
@@ -237,6 +238,7 @@ def test_review_then_release_with_a_fresh_login_tells_the_subject(smtp, demo_app
     local_expiry = bundle.expires_at.astimezone(ZoneInfo("Europe/Oslo"))
     assert f"{format_date(local_expiry.date(), 'long', locale='en')} at {local_expiry:%H:%M}" in text
     assert "Datatilsynet" in text
+    assert installation_fingerprint(demo_app.config["SIGNING_KEY"]) in text  # to compare (issue 13, finding 4)
     assert "What we found, per system:\n- Customer register (CRM): data found\n" in text
     assert "- Shared mailbox post@fjordnett.example: data found\n" in text
     assert letter.get_body(preferencelist=("html",)) is not None

@@ -62,8 +62,8 @@ def _start(tmp_path: Path, port: int, log_name: str) -> tuple[subprocess.Popen, 
     return process, log_path
 
 
-def _password_line(log_path: Path) -> str:
-    return next(line for line in log_path.read_text().splitlines() if "password:" in line)
+def _demo_line(log_path: Path) -> str:
+    return next(line for line in log_path.read_text().splitlines() if "demo staff" in line)
 
 
 @pytest.mark.slow
@@ -81,8 +81,8 @@ def test_run_serves_the_portal_and_sigint_stops_every_process(tmp_path):
         family = _descendants(process.pid)
         assert len(family) >= 3  # redis, worker, web server (and its workers)
         secrets_file = (tmp_path / "instance" / "secrets.json").read_text()
-        wait_until(lambda: "password:" in log_path.read_text(), timeout=30, message="credentials printed")
-        first_password = _password_line(log_path)
+        wait_until(lambda: "demo staff" in log_path.read_text(), timeout=30, message="credentials printed")
+        assert "one-time password: " in _demo_line(log_path)  # shown once, when the account is made
         process.send_signal(signal.SIGINT)
         assert process.wait(30) == 0
         wait_until(lambda: not any(_alive(pid) for pid in family), timeout=10, message="all children gone")
@@ -90,8 +90,8 @@ def test_run_serves_the_portal_and_sigint_stops_every_process(tmp_path):
         # A second start reuses the keys, the database and the demo account.
         process, log_path = _start(tmp_path, port, "run2.log")
         wait_until(lambda: _get(f"http://127.0.0.1:{port}/healthz")[0] == 200, timeout=60, message="restart")
-        wait_until(lambda: "password:" in log_path.read_text(), timeout=30, message="credentials printed")
-        assert _password_line(log_path) == first_password
+        wait_until(lambda: "demo staff" in log_path.read_text(), timeout=30, message="demo account named")
+        assert "exists" in _demo_line(log_path) and "password:" not in log_path.read_text()  # issue 13, finding 14
         assert (tmp_path / "instance" / "secrets.json").read_text() == secrets_file
         family = _descendants(process.pid)
         process.send_signal(signal.SIGINT)

@@ -71,7 +71,7 @@ def test_the_last_resort_error_page_carries_the_headers_and_no_traceback(app_con
 
 def test_production_cookies_and_hsts(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path), "ENV": "production", "SECRET_KEY": "s" * 48,
-                      "REDIS_URL": "unix:///nonexistent/redis.sock"})
+                      "AUDIT_KEY": "a" * 43, "REDIS_URL": "unix:///nonexistent/redis.sock"})
     client = app.test_client()
     response = client.get("/?lang=nb", base_url="https://portal.example")  # choosing a language sets the cookie
     cookies = response.headers.getlist("Set-Cookie")

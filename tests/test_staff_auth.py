@@ -162,22 +162,22 @@ def test_unknown_account_and_wrong_password_answer_the_same(app, client, session
 def test_session_is_rotated_at_login_and_no_remember_cookie(app, client, session):
     user, secret = enrolled_staff(session, app)
     client.get("/staff/login")
-    before = client.get_cookie("dsr")
+    before = client.get_cookie("dsr-staff")
     response = login(client, user, secret)
-    after = client.get_cookie("dsr")
+    after = client.get_cookie("dsr-staff")
     assert after is not None and (before is None or before.value != after.value)
     assert "remember_token" not in response.headers.get("Set-Cookie", "")
-    assert after.http_only and after.same_site == "Lax"
+    assert after.http_only and after.same_site == "Strict"  # staff have their own Strict cookie (S12)
 
 
 def test_a_logged_out_cookie_replayed_is_refused(app, client, session):
     user, secret = enrolled_staff(session, app)
     login(client, user, secret)
     assert client.get("/staff/").status_code == 200
-    stolen = client.get_cookie("dsr").value
+    stolen = client.get_cookie("dsr-staff").value
     assert client.post("/staff/logout").status_code == 302
     replay = app.test_client()
-    replay.set_cookie("dsr", stolen)
+    replay.set_cookie("dsr-staff", stolen)
     response = replay.get("/staff/")
     assert response.status_code == 302 and "/staff/login" in response.headers["Location"]
     assert replay.post("/staff/register.csv").status_code == 302
@@ -248,13 +248,13 @@ def test_staff_management_needs_a_fresh_login(app, client, session):
         assert session.scalar(sa.select(StaffUser).where(StaffUser.email == "new@fjordnett.example")) is None
         wrong = client.post("/staff/reauthenticate", data={"password": "not it at all", "code": "123456"})
         assert wrong.status_code == 200 and "not right" in wrong.get_data(as_text=True)
-        cookie_before = client.get_cookie("dsr").value
+        cookie_before = client.get_cookie("dsr-staff").value
         response = client.post(
             "/staff/reauthenticate",
             data={"password": PASSWORD, "next": "/staff/accounts/", "code": fresh_code(secret, admin.id)},
         )
         assert response.headers["Location"].endswith("/staff/accounts/")
-        assert client.get_cookie("dsr").value != cookie_before  # a new session id at step-up
+        assert client.get_cookie("dsr-staff").value != cookie_before  # a new session id at step-up
         response = client.post("/staff/accounts/", data={"email": "new@fjordnett.example", "role": "officer"})
         assert response.status_code == 200 and "one-time-password" in response.get_data(as_text=True)
 

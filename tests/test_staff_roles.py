@@ -177,7 +177,9 @@ def test_a_viewer_sees_identifiers_masked_everywhere(world):
     assert "c•••@e•••.org" in pages[0].get_data(as_text=True)
     found = viewer.get("/staff/?q=canary@example.org").get_data(
         as_text=True
-    )  # the search box echoes the input
+    )  # the search box echoes the input; viewers search by reference only (issue 13, finding 11)
+    assert case.reference not in found.split("<tbody>")[1].split("</tbody>")[0]
+    found = viewer.get(f"/staff/?q={case.reference}").get_data(as_text=True)
     results = found.split("<tbody>")[1].split("</tbody>")[0]
     assert case.reference in results and "canary@example.org" not in results and "c•••@e•••.org" in results
     officer_page = world["clients"][OF].get(f"/staff/cases/{case.id}").get_data(as_text=True)

@@ -4,21 +4,36 @@ Each row stores the previous row's hash and the SHA-256 of its own canonical con
 (which includes that previous hash), so changing, inserting or deleting any row breaks
 every later link. Details hold ids, codes and hashes only: personal data is refused, so
 the chain survives when closed cases are reduced.
+
+Anyone who can write the database could recompute such a chain, so each row is also sealed:
+`mac` is an HMAC of its hash under AUDIT_KEY, a key kept outside the database (SECURITY-PLAN S40).
+A seal vouches for its row and, through the hash links, for every row before it (rows written
+before the key existed included). On PostgreSQL a trigger refuses UPDATE and DELETE on the table,
+and `write_audit_head` appends the head of the chain to a file the database cannot change, so even
+a rewrite by someone holding the key contradicts a head written earlier.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 import json
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import orm
 
+from dsr.config import ConfigError
 from dsr.db import utcnow
 from dsr.models import AuditEvent
+from dsr.queue import QUEUE_DEFAULT, job
 
 GENESIS = "0" * 64
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/+\-]{0,80}$")  # ids, codes, dates, hashes: no '@', no spaces
@@ -43,6 +58,8 @@ def record(session: orm.Session, action: str, *, actor_type: str, actor_id: str 
                        actor_id=None if actor_id is None else str(actor_id), action=action,
                        request_id=request_id, details=details, prev_hash=prev_hash)
     event.hash = content_hash(event)
+    key = audit_key() if has_app_context() else None
+    event.mac = seal_of(key, event.hash) if key else None
     session.add(event)
     session.flush()
     return event
@@ -65,21 +82,102 @@ def content_hash(event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def audit_key(app: Flask | None = None) -> bytes | None:
+    """AUDIT_KEY (urlsafe base64 of 32 random bytes), or None when this installation has none."""
+    text = (app or current_app).config.get("AUDIT_KEY")
+    if not text:
+        return None
+    try:
+        key = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        key = b""
+    if len(key) < 32:
+        raise ConfigError("DSR_AUDIT_KEY must be the urlsafe base64 of 32 random bytes")
+    return key
+
+
+def missing_in_production(app: Flask) -> bool:
+    return app.config["ENV"] == "production" and not app.config.get("AUDIT_KEY")
+
+
+def seal_of(key: bytes, event_hash: str) -> str:
+    return hmac.new(key, f"dsr.audit.v1:{event_hash}".encode(), hashlib.sha256).hexdigest()
+
+
 @dataclass(frozen=True)
 class Verification:
     ok: bool
     rows: int
     bad_seq: int | None = None
+    reason: str = ""
 
 
-def verify(session: orm.Session) -> Verification:
-    """Walk the chain in order; report the first row whose link or content does not match."""
-    expected_prev, expected_seq, rows = GENESIS, 1, 0
+_INSTALLATION_KEY: Any = object()
+
+
+def verify(session: orm.Session, key: bytes | None = _INSTALLATION_KEY) -> Verification:
+    """Walk the chain in order; report the first row whose link, content or seal does not match.
+
+    `key` defaults to this installation's AUDIT_KEY. With a key, every row from the first sealed one on
+    must carry a valid seal, and the last row must be sealed: a seal vouches for the rows before it,
+    so rows from before the key existed pass only when a sealed row follows them. Without `key`, only
+    the links are checked.
+    """
+    if key is _INSTALLATION_KEY:
+        key = audit_key() if has_app_context() else None
+    expected_prev, expected_seq, rows, first_unsealed, sealed = GENESIS, 1, 0, None, False
     for event in _in_order(session):
         if event.seq != expected_seq or event.prev_hash != expected_prev or event.hash != content_hash(event):
-            return Verification(ok=False, rows=rows, bad_seq=event.seq if event.seq == expected_seq else expected_seq)
+            seq = event.seq if event.seq == expected_seq else expected_seq
+            return Verification(False, rows, seq, "its content or its link to the row before does not match")
+        if key is not None and event.mac is not None:
+            if not hmac.compare_digest(event.mac, seal_of(key, event.hash)):
+                return Verification(False, rows, event.seq, "its seal does not match DSR_AUDIT_KEY")
+            sealed, first_unsealed = True, None
+        elif key is not None and sealed:
+            return Verification(False, rows, event.seq, "it is not sealed, though rows before it are")
+        elif first_unsealed is None:
+            first_unsealed = event.seq
         expected_prev, expected_seq, rows = event.hash, expected_seq + 1, rows + 1
-    return Verification(ok=True, rows=rows)
+    if key is not None and first_unsealed is not None:
+        return Verification(False, rows, first_unsealed, "no sealed row follows it (right after an "
+                                                         "upgrade, the next audited action seals it)")
+    return Verification(True, rows)
+
+
+def write_audit_head(session: orm.Session, path: str | os.PathLike) -> str:
+    """Append the chain's head (sequence number, hash, seal) to `path`, a file the database cannot
+    change; `verify_heads` later compares the chain with every line. Returns the line."""
+    last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash, AuditEvent.mac)
+                           .order_by(AuditEvent.seq.desc()).limit(1)).first()
+    seq, head, mac = (last.seq, last.hash, last.mac) if last else (0, GENESIS, None)
+    line = f"{utcnow().isoformat(timespec='seconds')}\tseq={seq}\thash={head}\tmac={mac or '-'}"
+    path = Path(path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a", encoding="ascii") as handle:
+        handle.write(line + "\n")
+    return line
+
+
+_HEAD_LINE = re.compile(r"^(?P<at>\S+)\tseq=(?P<seq>\d+)\thash=(?P<hash>[0-9a-f]{64})\tmac=\S+$")
+
+
+def verify_heads(session: orm.Session, path: str | os.PathLike) -> Verification | None:
+    """The first head in `path` the chain no longer has (None: all agree, or no file yet)."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    for line in path.read_text(encoding="ascii", errors="replace").splitlines():
+        match = _HEAD_LINE.match(line)
+        if match is None:
+            return Verification(False, 0, None, f"{path} holds a line that is not an audit head")
+        seq = int(match["seq"])
+        stored = session.scalar(sa.select(AuditEvent.hash).where(AuditEvent.seq == seq)) if seq else GENESIS
+        if stored != match["hash"]:
+            return Verification(False, 0, max(seq, 1), f"the chain differs from the head written to {path} "
+                                                       f"at {match['at']} (audit-head)")
+    return None
 
 
 def _in_order(session: orm.Session) -> Iterator[AuditEvent]:
@@ -95,3 +193,9 @@ def _check_details(details: dict[str, Any]) -> None:
         if isinstance(value, str) and _SAFE_TEXT.match(value):
             continue
         raise AuditDetailError(f"audit detail {key!r} must be an id, code or hash, not free text")
+
+
+@job(QUEUE_DEFAULT, every=86400)
+def record_audit_head(session: orm.Session) -> str:
+    """Daily: the head of the chain goes to a file the database cannot change."""
+    return write_audit_head(session, current_app.config["AUDIT_HEAD_FILE"])

@@ -11,7 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, Response, abort, current_app, request
+
+from dsr.audit.service import missing_in_production
 
 _ATTRIBUTE = "_dsr_policy"
 _ALWAYS_ALLOWED = {"static"}
@@ -64,5 +66,16 @@ def enforce():
     return policy.check()
 
 
+def _refuse_without_audit_key():
+    # Every staff action and every step of a request is audited: in production, nothing is served
+    # until the key that seals the audit chain is configured (like a weak DSR_SECRET_KEY).
+    if missing_in_production(current_app):
+        return Response("This portal is not configured: set DSR_AUDIT_KEY (the urlsafe base64 of 32 random "
+                        "bytes, kept outside the database) before serving in production.\n", status=503,
+                        mimetype="text/plain")
+    return None
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(_refuse_without_audit_key)
     app.before_request(enforce)

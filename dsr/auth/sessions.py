@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from urllib.parse import urlsplit
 
 from flask import Flask, current_app, g, session
 from flask_login import LoginManager, current_user, login_user, logout_user
+from werkzeug.exceptions import HTTPException
 
+from dsr.auth.cookies import SplitSessionInterface
 from dsr.db import get_session
 from dsr.models import StaffUser
 
@@ -29,6 +32,7 @@ _LOGIN_AT, _SEEN_AT, _AUTH_AT = "staff_login_at", "staff_seen_at", "staff_auth_a
 
 
 def init_app(app: Flask) -> None:
+    app.session_interface = SplitSessionInterface()  # staff get their own SameSite=Strict cookie
     login_manager.init_app(app)
     login_manager.session_protection = "basic"
     login_manager.user_loader(load_user)
@@ -168,13 +172,19 @@ def mark_reauthenticated() -> None:
 
 
 def safe_next(url: str | None, default: str) -> str:
-    """Only a path on this site (no scheme, no host, no backslash tricks) is followed after login."""
-    if (
-        not url
-        or not url.startswith("/")
-        or url.startswith("//")
-        or "\\" in url
-        or any(c in url for c in "\r\n")
-    ):
+    """`url` when it names a page of this portal that answers GET, else `default` (finding 3).
+
+    Browsers drop tabs and line breaks from a Location and read a backslash as "/", so "/%09/evil.example/"
+    arrives as "//evil.example/". Instead of listing such tricks, the path must be plain printable ASCII
+    and match a route of the URL map; the query string is kept, the fragment dropped.
+    """
+    if not url or any(ord(c) <= 0x20 or ord(c) >= 0x7F or c == "\\" for c in url):
         return default
-    return url
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path.startswith("//"):
+        return default
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except HTTPException:  # NotFound, MethodNotAllowed, and RequestRedirect (a path we would rewrite)
+        return default
+    return parts.path + (f"?{parts.query}" if parts.query else "")

@@ -18,6 +18,8 @@ bp = Blueprint("auth", __name__, url_prefix="/staff")
 
 WRONG_LOGIN = "The e-mail address or the password is not right."
 WRONG_CODE = "That code is not right, or it was already used. Wait for the next code and try again."
+ONE_TIME_PASSWORD = ("A one-time password cannot confirm it is you: log out, log in again and choose "
+                     "your own password first.")
 
 
 def _throttle(*limits: tuple[str, str]) -> None:
@@ -152,6 +154,10 @@ def reauthenticate():
         form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         _throttle(("login_account", user.email))
+        if user.must_change_password:
+            # A one-time password was handed to the person by someone else: it proves nothing about them.
+            form.password.errors.append(ONE_TIME_PASSWORD)
+            return render_template("auth/reauthenticate.html", form=form)
         session = get_session()
         ok = verify_password(user.password_hash, form.password.data)
         ok = ok and accounts.use_totp_code(session, user, form.code.data)

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flask import render_template
+from flask import current_app, render_template
 from flask_babel import force_locale
 from markupsafe import Markup, escape
 
 from dsr.bundle import spool
+from dsr.bundle.signing import installation_fingerprint
 from dsr.controller import Controller
 
 PREVIEW_ROWS = 50
@@ -99,7 +100,8 @@ def members(*, kind: str, language: str, reference: str, controller: Controller,
             history: list[dict[str, Any]], rights: dict[str, str], master: bytes, partial: bool):
     """Yield (path, chunks, expected_size) in bundle order."""
     common = {"kind": kind, "reference": reference, "controller": controller_facts(controller),
-              "systems": systems, "partial": partial, "rights": rights, "cell": cell}
+              "systems": systems, "partial": partial, "rights": rights, "cell": cell,
+              "key_fingerprint": installation_fingerprint(current_app.config.get("SIGNING_KEY"))}
     for system in systems:
         for collection in system.collections:
             collection.preview = spool.first_rows(system.spool_dir, collection.name, master, PREVIEW_ROWS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -38,6 +39,24 @@ def fingerprint(public_text: str) -> str:
     """A short, readable fingerprint to compare over the phone: SHA-256 of the raw key, 16 hex groups."""
     digest = hashlib.sha256(_b64decode(public_text)).hexdigest()[:32]
     return ":".join(digest[i:i + 4] for i in range(0, 32, 4))
+
+
+def installation_fingerprint(signing_key: str | None) -> str | None:
+    """The fingerprint of this installation's bundle key (letters and index pages print it), or None
+    when no key is configured (a fresh clone)."""
+    return fingerprint(public_key_text(private_key(signing_key))) if signing_key else None
+
+
+def names_key(expected: str, public_text: str) -> bool:
+    """Whether `expected` -- a public key as `bundle-public-key` prints it, or its fingerprint -- is the
+    key `public_text`."""
+    expected = expected.strip()
+    try:
+        if ":" in expected:
+            return hmac.compare_digest(fingerprint(public_text), expected.lower())
+        return hmac.compare_digest(_b64decode(expected), _b64decode(public_text))
+    except ValueError:
+        return False
 
 
 def sign(key: Ed25519PrivateKey, data: bytes) -> bytes:

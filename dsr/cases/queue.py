@@ -1,5 +1,5 @@
-"""The queue: open cases by deadline, with keyset pagination that stays fast however many closed
-cases pile up, and the register export.
+"""The queue: open cases (and requests waiting for staff to establish identity) by deadline, with
+keyset pagination that stays fast however many closed cases pile up, and the register export.
 
 Each status is read with its own small query on ix_subject_requests_status_deadline
 (status, deadline_on, id): `status = ? AND (deadline_on, id) > (?, ?) ORDER BY deadline_on, id
@@ -51,6 +51,8 @@ class QueueFilter:
     assignee: str | None = None  # "none", or a staff id as text
     overdue: bool = False
     search: str = ""
+    #: viewers see identifiers masked: an e-mail search would still tell them whether someone has a case
+    reference_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,22 +78,28 @@ def _filtered(query: sa.Select, filters: QueueFilter, today: date) -> sa.Select:
     return query
 
 
-def _search_condition(text: str):
+def _search_condition(text: str, reference_only: bool):
     text = text.strip()
     reference = reference_from(text)
     if reference:
         return SubjectRequest.reference == reference
+    if reference_only:
+        return sa.false()
     # Exact address, as typed or lower-cased: both stay on the e-mail index.
     return SubjectRequest.email.in_(sorted({text, text.lower()}))
 
 
 def status_page_query(
-    status: RequestStatus, filters: QueueFilter, today: date, after: Cursor | None, limit: int
+    status: RequestStatus, filters: QueueFilter, today: date, after: Cursor | None, limit: int,
+    *, held_only: bool = False,
 ) -> sa.Select:
-    """One status's slice of the queue (exposed so tests and bench/queue.py can read its plan)."""
+    """One status's slice of the queue (exposed so tests and bench/queue.py can read its plan);
+    `held_only`: only requests waiting for staff to establish identity (identity_hold)."""
     query = sa.select(SubjectRequest).where(
         SubjectRequest.status == status, SubjectRequest.deadline_on.is_not(None)
     )
+    if held_only:
+        query = query.where(SubjectRequest.identity_hold.is_not(None))
     if after is not None:
         query = query.where(
             sa.tuple_(SubjectRequest.deadline_on, SubjectRequest.id)
@@ -133,6 +141,11 @@ def queue_page(
         session.scalars(status_page_query(status, filters, today, after, limit + 1)).all()
         for status in statuses
     ]
+    if filters.status is None:
+        # Unverified requests stay out of the queue, except those only staff can verify.
+        held = status_page_query(RequestStatus.AWAITING_VERIFICATION, filters, today, after, limit + 1,
+                                 held_only=True)
+        slices.append(session.scalars(held).all())
     merged = list(heapq.merge(*slices, key=lambda r: (r.deadline_on, r.id)))
     rows = merged[:limit]
     next_cursor = Cursor(rows[-1].deadline_on, rows[-1].id) if len(merged) > limit else None
@@ -140,7 +153,7 @@ def queue_page(
 
 
 def _search_page(session, filters: QueueFilter, today: date, after: Cursor | None, limit: int) -> Page:
-    query = sa.select(SubjectRequest).where(_search_condition(filters.search))
+    query = sa.select(SubjectRequest).where(_search_condition(filters.search, filters.reference_only))
     if filters.status is not None:
         query = query.where(SubjectRequest.status == filters.status)
     query = _filtered(query, filters, today)

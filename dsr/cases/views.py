@@ -40,6 +40,7 @@ def _filters() -> queue.QueueFilter:
         assignee=assignee if assignee == "none" or assignee.isdigit() else None,
         overdue=args.get("overdue") == "1",
         search=args.get("q", "")[:254],
+        reference_only=is_masked(g.staff),
     )
 
 

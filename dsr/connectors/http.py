@@ -3,10 +3,12 @@
 Everything the remote side sends is untrusted: answers are size-capped (`max_response_bytes`),
 must be JSON of the declared shape (a list of objects at `items`), redirects are followed only
 within the base URL's origin and path (never to another host), pagination links must stay there
-too, and requests are paced (`rate_limit` per second) with connect/read timeouts. The auth
-header's value comes from an environment variable named in the declaration, never from the
-file. Error messages name the system, the collection and the status, never a URL (a lookup
-URL carries the subject's address).
+too (paths are compared segment by segment after percent-decoding; a "." or ".." segment, or a
+"/" or "\\" hidden in one, is refused rather than resolved), a lookup answer is the subject's only
+when its e-mail field equals the verified address, and requests are paced (`rate_limit` per second)
+with connect/read timeouts. The auth header's value comes from an environment variable named in the
+declaration, never from the file. Error messages name the system, the collection and the status,
+never a URL (a lookup URL carries the subject's address).
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
 
@@ -35,6 +37,27 @@ from dsr.connectors.registry import kind
 PAGINATION = ("none", "next_url", "cursor", "page")
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_DOT_SEGMENTS = (".", "..")
+
+
+def _usable_value(value: Any) -> bool:
+    """A value the remote side gave that may become one path segment or parameter."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return False
+    return bool(_SAFE_VALUE.match(str(value))) and str(value) not in _DOT_SEGMENTS
+
+
+def path_segments(path: str) -> list[str] | None:
+    """The percent-decoded segments of a URL path, or None when one could move the path elsewhere
+    (a dot segment, or a "/" or "\\" hidden by percent-encoding): those are refused, not resolved."""
+    segments = []
+    for raw in path.split("/"):
+        segment = unquote(raw)
+        if segment in _DOT_SEGMENTS or "/" in segment or "\\" in segment:
+            return None
+        if segment:
+            segments.append(segment)
+    return segments
 
 
 def _check_base_url(value: Any, key: str) -> None:
@@ -140,7 +163,10 @@ class HttpConnector(Connector):
     def _within_base(self, url: str) -> bool:
         base, target = urlsplit(self.base_url), urlsplit(url)
         same_origin = (target.scheme, target.hostname, target.port) == (base.scheme, base.hostname, base.port)
-        return same_origin and target.path.startswith(base.path or "/")
+        base_segments, target_segments = path_segments(base.path), path_segments(target.path)
+        if not same_origin or base_segments is None or target_segments is None:
+            return False
+        return target_segments[:len(base_segments)] == base_segments  # "/api/v1-admin" is not under "/api/v1"
 
     def _pace(self) -> None:
         with self._lock:
@@ -150,7 +176,10 @@ class HttpConnector(Connector):
             self._last_request = time.monotonic()
 
     def get_json(self, url: str, params: dict[str, Any] | None, what: str) -> Any:
-        """GET one document, following same-origin redirects only; `what` names it in errors."""
+        """GET one document, following redirects within the base URL only; `what` names it in errors."""
+        if not self._within_base(url):
+            raise PermanentConnectorError(f"system {self.key}: the {what} request would go "
+                                          "outside its base URL; not sent")
         for _hop in range(5):
             self._pace()
             try:
@@ -158,8 +187,9 @@ class HttpConnector(Connector):
                     if response.is_redirect:
                         location = urljoin(url, response.headers.get("location", ""))
                         if not self._within_base(location):
-                            raise PermanentConnectorError(f"system {self.key} redirected the {what} request to "
-                                                          "another host; not followed")
+                            raise PermanentConnectorError(
+                                f"system {self.key} redirected the {what} request to another host or "
+                                "outside its base URL; not followed")
                         url, params = location, None
                         continue
                     self._check_status(response.status_code, what)
@@ -207,7 +237,7 @@ class HttpConnector(Connector):
     def _url(self, path: str, values: dict[str, Any], what: str) -> str:
         def fill(match: re.Match) -> str:
             value = values.get(match.group(1))
-            if isinstance(value, bool) or not isinstance(value, str | int) or not _SAFE_VALUE.match(str(value)):
+            if not _usable_value(value):
                 raise PermanentConnectorError(f"system {self.key} gave an unusable {match.group(1)} for {what}")
             return quote(str(value), safe="")
 
@@ -226,10 +256,10 @@ class HttpConnector(Connector):
         keys = ref.keys.setdefault("key", [])
         for item in self._items(self.get_json(url, params, "lookup"), spec.get("items"), "lookup"):
             found_email = contacts.normalise_email(item.get(spec.get("email_field", "email")))
-            if email and found_email and found_email != email:
-                continue  # a fuzzy search on the remote side must not hand us someone else
+            if not email or found_email != email:
+                continue  # a fuzzy search, or a record without the address, must not hand us someone else
             key = item.get(spec["key"])
-            if isinstance(key, bool) or not isinstance(key, str | int) or not _SAFE_VALUE.match(str(key)):
+            if not _usable_value(key):
                 raise PermanentConnectorError(f"system {self.key} answered the lookup without a usable key")
             if key not in keys:
                 keys.append(key)
@@ -283,7 +313,7 @@ class HttpConnector(Connector):
                 nxt = urljoin(url, str(following))
                 if not self._within_base(nxt):
                     raise PermanentConnectorError(f"system {self.key} pointed the next page of {what} at "
-                                                  "another host; not followed")
+                                                  "another host or outside its base URL; not followed")
                 url, params = nxt, None
             else:
                 params[spec["cursor_param"]] = following

@@ -38,7 +38,9 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
     now = now or utcnow()
     counts = SweepCounts()
     remind_before = now - timedelta(seconds=int(current_app.config["VERIFICATION_REMINDER_SECONDS"]))
-    waiting = SubjectRequest.status == RequestStatus.AWAITING_VERIFICATION
+    # A request held for staff (identity_hold) is the staff's to settle: no reminder, no expiry.
+    waiting = sa.and_(SubjectRequest.status == RequestStatus.AWAITING_VERIFICATION,
+                      SubjectRequest.identity_hold.is_(None))
     for request in session.scalars(
         sa.select(SubjectRequest)
         .where(waiting, SubjectRequest.verification_expires_at <= now)

@@ -4,7 +4,9 @@
 2. For access, portability and erasure, once the lookup job has asked every connected system:
    if a system holds a phone number for the subject, a STEP_UP code goes by SMS to that number
    on file (never to one typed in the form) and must be consumed too. With no phone on file the
-   e-mail alone suffices (staff can ask for more).
+   e-mail alone suffices (staff can ask for more). When the systems hold different numbers, none
+   is guessed: the request waits for staff (`identity_hold`), who establish identity another way
+   and record it (`dsr.cases.registration.record_identity`); it neither expires nor gets reminders.
 3. All factors done: `dsr.cases.opening.open_case` opens the case.
 
 `advance()` moves a request as far as it can and is called wherever a factor or the lookup
@@ -19,6 +21,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from dsr.audit.service import record
 from dsr.cases.opening import open_case
 from dsr.connectors.base import SubjectRef
 from dsr.db import utcnow
@@ -31,6 +34,8 @@ from dsr.validation import is_e164
 VERIFIED_LETTER = "request_verified"
 EMAIL_ONLY = "email_code"
 EMAIL_AND_SMS = "email_code+sms_code"
+#: SubjectRequest.identity_hold when connected systems hold different phone numbers for the subject
+PHONE_CONFLICT = "phone_conflict"
 
 #: the factors a browser must have shown for a case opened by each method
 FACTORS_FOR_METHOD = {EMAIL_ONLY: frozenset({"email"}), EMAIL_AND_SMS: frozenset({"email", "sms"})}
@@ -40,6 +45,7 @@ class Step(StrEnum):
     EMAIL = "email"  # waiting for the e-mail code or link
     CHECKING = "checking"  # e-mail proven; the lookup job has not finished
     PHONE = "phone"  # waiting for the SMS code to the phone on file
+    STAFF = "staff"  # the codes cannot settle who this is: staff establish identity
     OPENED = "opened"  # the case is open (or further along)
     CLOSED = "closed"  # expired or withdrawn before verification
 
@@ -48,15 +54,23 @@ def needs_lookup_first(request: SubjectRequest) -> bool:
     return request.right in STEP_UP_RIGHTS
 
 
-def phone_on_file(session: orm.Session, request: SubjectRequest) -> str | None:
-    """The first valid number a connected system holds for the subject, in systems.toml order."""
+def phones_on_file(session: orm.Session, request: SubjectRequest) -> list[str]:
+    """Every distinct valid number the connected systems hold for the subject, in systems.toml order."""
+    phones: list[str] = []
     for location in locations(session, request):
         if not location.found or not location.ref:
             continue
         for phone in SubjectRef.from_json(location.ref).phones:
-            if isinstance(phone, str) and is_e164(phone):
-                return phone
-    return None
+            if isinstance(phone, str) and is_e164(phone) and phone not in phones:
+                phones.append(phone)
+    return phones
+
+
+def phone_on_file(session: orm.Session, request: SubjectRequest) -> str | None:
+    """The number the step-up code goes to: the one the systems hold; None when they hold none, or
+    disagree (then `advance` holds the request for staff rather than pick one)."""
+    phones = phones_on_file(session, request)
+    return phones[0] if len(phones) == 1 else None
 
 
 def locations(session: orm.Session, request: SubjectRequest) -> list[SubjectLocation]:
@@ -80,6 +94,8 @@ def current_step(session: orm.Session, request: SubjectRequest) -> Step:
         )
     if codes.consumed_challenge(session, request, ChallengePurpose.VERIFY) is None:
         return Step.EMAIL
+    if request.identity_hold is not None:
+        return Step.STAFF
     if needs_lookup_first(request) and request.lookup_done_at is None:
         return Step.CHECKING
     if request.step_up_required:
@@ -104,11 +120,17 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
         return Step.OPENED
     if request.lookup_done_at is None:
         return Step.CHECKING
-    phone = phone_on_file(session, request)
-    if phone is None:
+    if request.identity_hold is not None:
+        return Step.STAFF
+    phones = phones_on_file(session, request)
+    if len(phones) > 1:
+        _hold_for_staff(session, request, PHONE_CONFLICT, phones=len(phones))
+        return Step.STAFF
+    if not phones:
         request.step_up_required = False
         _open(session, request, EMAIL_ONLY)
         return Step.OPENED
+    phone = phones[0]
     request.step_up_required = True
     if codes.consumed_challenge(session, request, ChallengePurpose.STEP_UP) is not None:
         _open(session, request, EMAIL_AND_SMS)
@@ -126,6 +148,15 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
         )
     session.flush()
     return Step.PHONE
+
+
+def _hold_for_staff(session: orm.Session, request: SubjectRequest, reason: str, **details: int) -> None:
+    """The step-up cannot be done without guessing: staff establish identity before the case opens."""
+    request.identity_hold = reason
+    request.step_up_required = True
+    record(session, "request.identity_held", actor_type="system", request_id=request.id, reason=reason,
+           **details)
+    session.flush()
 
 
 def _open(session: orm.Session, request: SubjectRequest, method: str) -> None:

@@ -56,7 +56,7 @@ def next_page(case: SubjectRequest):
             grant_case_access(case)
             return redirect(url_for("subject.case", public_id=case.public_id), code=303)
         return redirect(url_for("identity.verify", public_id=case.public_id), code=303)
-    if step is Step.CLOSED or "email" not in shown:
+    if step in (Step.CLOSED, Step.STAFF) or "email" not in shown:
         return redirect(url_for("identity.verify", public_id=case.public_id), code=303)
     if step is Step.PHONE:
         return redirect(url_for("identity.phone", public_id=case.public_id), code=303)

@@ -25,3 +25,6 @@ class AuditEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64))
+    #: HMAC-SHA256 of `hash` under AUDIT_KEY, a key kept outside the database (None: written before
+    #: the key existed)
+    mac: Mapped[str | None] = mapped_column(sa.String(64))

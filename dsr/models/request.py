@@ -55,6 +55,8 @@ class SubjectRequest(Base):
     #: how identity was established, e.g. "email_code+sms_code" or a staff note's id
     identity_method: Mapped[str | None] = mapped_column(sa.String(64))
     step_up_required: Mapped[bool] = mapped_column(default=False)
+    #: why the codes cannot establish identity and staff must (e.g. "phone_conflict"); None otherwise
+    identity_hold: Mapped[str | None] = mapped_column(sa.String(40))
     lookup_done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Deadline fields are computed by dsr.deadlines.rules and stored so the queue can sort on them.

@@ -14,6 +14,7 @@ from flask_babel import force_locale
 from jinja2 import TemplateNotFound
 from sqlalchemy import orm
 
+from dsr.bundle.signing import installation_fingerprint
 from dsr.crypto import seal, unseal
 from dsr.db import utcnow
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
@@ -35,6 +36,7 @@ SECRET_PLACEHOLDER = "[[dsr-secret]]"
 
 def render_letter(template: str, language: str, context: dict[str, Any]) -> tuple[str, str, str | None]:
     """Subject, text and (optional) HTML of a letter in `language`."""
+    context = {**_letter_facts(), **context}
     with force_locale(language):
         raw = render_template(f"emails/{language}/{template}.txt", **context)
         first, _, body = raw.partition("\n")
@@ -45,6 +47,12 @@ def render_letter(template: str, language: str, context: dict[str, Any]) -> tupl
         except TemplateNotFound:
             html = None
     return first.removeprefix("Subject:").strip(), body.lstrip("\n"), html
+
+
+def _letter_facts() -> dict[str, Any]:
+    """What any letter may cite about the installation: the fingerprint of the key that signs export
+    bundles, which the subject compares with what a signature checker shows for their file."""
+    return {"bundle_key_fingerprint": installation_fingerprint(current_app.config.get("SIGNING_KEY"))}
 
 
 def render_sms(template: str, language: str, context: dict[str, Any]) -> str:
@@ -117,6 +125,7 @@ def deliver(session: orm.Session, message_id: int, *, final_attempt: bool) -> De
 def _mark_failed(message: Message, reason: str) -> DeliveryStatus:
     message.status = DeliveryStatus.FAILED
     message.last_error = reason[:300]
+    message.secret_sealed = None  # a code or password nobody received is not kept; a new one is sent instead
     log.warning("message %s failed for good: %s", message.id, reason)
     return message.status
 

@@ -2,14 +2,20 @@
 
 Transports raise `PermanentDeliveryError` for what retrying cannot fix (a refused
 recipient, a header with CR/LF) and `TransientDeliveryError` for what it may.
+
+The file outbox holds one-time codes and ZIP passwords in clear, so it is the owner's alone (the
+folder 0700, every file 0600, whatever the umask), `sms.log` is rotated to `sms-YYYYMMDD.log` when a
+new (UTC) day begins, and mails and rotated logs older than OUTBOX_KEEP_DAYS are deleted.
 """
 from __future__ import annotations
 
 import fcntl
 import os
+import re
 import smtplib
 import ssl
 import tempfile
+import time
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -61,6 +67,7 @@ class MailTransport:
         self.starttls = bool(config.get("SMTP_STARTTLS"))
         self.timeout = float(config.get("SMTP_TIMEOUT") or 10)
         self.outbox = Path(config["OUTBOX_DIR"])
+        self.keep_days = float(config.get("OUTBOX_KEEP_DAYS", 7))
 
     def send(self, message: EmailMessage, file_stem: str) -> str:
         """Deliver; returns where it went ("smtp" or the .eml path)."""
@@ -86,13 +93,14 @@ class MailTransport:
         return "smtp"
 
     def _write_file(self, message: EmailMessage, file_stem: str) -> Path:
-        self.outbox.mkdir(parents=True, exist_ok=True)
+        private_folder(self.outbox)
         target = self.outbox / f"{file_stem}.eml"
-        # Written whole, then renamed: a reader never sees half a mail.
+        # Written whole (mkstemp: 0600), then renamed: a reader never sees half a mail.
         fd, temp = tempfile.mkstemp(dir=self.outbox, prefix=".tmp-", suffix=".eml")
         with os.fdopen(fd, "wb") as fh:
             fh.write(message.as_bytes())
         os.replace(temp, target)
+        prune_outbox(self.outbox, self.keep_days)
         return target
 
 
@@ -102,6 +110,7 @@ class SmsTransport:
         self.token = config.get("SMS_TOKEN")
         self.timeout = float(config.get("SMTP_TIMEOUT") or 10)
         self.outbox = Path(config["OUTBOX_DIR"])
+        self.keep_days = float(config.get("OUTBOX_KEEP_DAYS", 7))
 
     def send(self, to: str, text: str, message_key: str) -> str:
         _header_safe("SMS number", to)
@@ -120,10 +129,64 @@ class SmsTransport:
         return "gateway"
 
     def _append_log(self, to: str, text: str, message_key: str) -> str:
-        self.outbox.mkdir(parents=True, exist_ok=True)
-        path = self.outbox / "sms.log"
+        private_folder(self.outbox)
+        path = self.outbox / SMS_LOG
         line = f"{datetime.now(UTC).isoformat(timespec='seconds')}\t{message_key}\t{to}\t{' '.join(text.split())}\n"
-        with open(path, "a", encoding="utf-8") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)  # web and worker may append at once
-            fh.write(line)
+        while True:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "a", encoding="utf-8") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)  # web and worker may append, and rotate, at once
+                opened = os.fstat(fh.fileno())
+                if not _still_at(path, opened):
+                    continue  # another process rotated it while we waited: append to the new one
+                if opened.st_size and _utc_day(opened.st_mtime) != _utc_day(time.time()):
+                    path.rename(_rotated_name(self.outbox, _utc_day(opened.st_mtime)))
+                    continue
+                os.fchmod(fh.fileno(), 0o600)  # a log written by an older version may be 0644
+                fh.write(line)
+                break
+        prune_outbox(self.outbox, self.keep_days)
         return str(path)
+
+
+SMS_LOG = "sms.log"
+_ROTATED_SMS_LOG = re.compile(r"^sms-\d{8}(?:-\d+)?\.log$")
+
+
+def private_folder(folder: Path) -> Path:
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+    return folder
+
+
+def prune_outbox(outbox: Path, keep_days: float) -> int:
+    """Delete mails and rotated SMS logs older than `keep_days`; returns how many."""
+    cutoff, removed = time.time() - keep_days * 86400, 0
+    for path in outbox.iterdir() if outbox.is_dir() else ():
+        if path.suffix == ".eml" or _ROTATED_SMS_LOG.match(path.name):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # another process pruned it first
+                pass
+    return removed
+
+
+def _still_at(path: Path, opened: os.stat_result) -> bool:
+    try:
+        return os.stat(path).st_ino == opened.st_ino
+    except FileNotFoundError:
+        return False
+
+
+def _utc_day(timestamp: float) -> str:
+    return time.strftime("%Y%m%d", time.gmtime(timestamp))
+
+
+def _rotated_name(outbox: Path, day: str) -> Path:
+    target, n = outbox / f"sms-{day}.log", 1
+    while target.exists():
+        target, n = outbox / f"sms-{day}-{n}.log", n + 1
+    return target

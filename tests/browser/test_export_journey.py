@@ -170,7 +170,7 @@ def test_staff_release_and_the_subject_downloads_after_a_fresh_code(portal, page
     bundle_file = tmp_path / downloaded.value.suggested_filename
     downloaded.value.save_as(bundle_file)
     result = portal.app.test_cli_runner().invoke(args=["dsr", "bundle-verify", str(bundle_file)])
-    assert result.exit_code == 0 and result.output.strip() == "OK", result.output
+    assert result.exit_code == 0 and result.stdout.strip() == "OK", result.output
     names = set(zipfile.ZipFile(bundle_file).namelist())
     assert {f"systems/{key}.html" for key in SYSTEMS} <= names
     for key in SYSTEMS:

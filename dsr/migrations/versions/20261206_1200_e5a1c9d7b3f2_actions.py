@@ -1,7 +1,7 @@
 """actions: plan approval on system tasks, restriction and objection on the case, Art. 19 notices
 
 Revision ID: e5a1c9d7b3f2
-Revises: d4e8f2a6b1c5
+Revises: f6b2d8e4a0c3
 Create Date: 2026-12-06 12:00:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "e5a1c9d7b3f2"
-down_revision = "d4e8f2a6b1c5"
+down_revision = "f6b2d8e4a0c3"
 branch_labels = None
 depends_on = None
 
