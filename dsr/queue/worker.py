@@ -80,8 +80,28 @@ class Beacon(threading.Thread):
             pass
 
 
+class _PromptCommands:
+    """RQ listens for worker commands on a pubsub thread that blocks up to 60 s per read; since redis-py
+    8.2 stopping that thread waits for the read, so a worker's shutdown (and every burst run) could hang
+    a minute when the unsubscribe reply came in just before the stop. One second per read instead."""
+
+    def subscribe(self) -> None:
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(sleep_time=1, daemon=True,
+                                                       exception_handler=self._pubsub_exception_handler)
+
+
+class PortalSimpleWorker(_PromptCommands, SimpleWorker):
+    """Runs each job in the worker process (the default: low overhead)."""
+
+
+class PortalForkWorker(_PromptCommands, Worker):
+    """Forks a work horse per job (WORKER_CLASS=fork: isolation)."""
+
+
 def build_worker(app: Flask, connection: redis.Redis, queues: list[str] | None = None) -> Worker:
-    worker_class = SimpleWorker if app.config["WORKER_CLASS"] == "simple" else Worker
+    worker_class = PortalSimpleWorker if app.config["WORKER_CLASS"] == "simple" else PortalForkWorker
     return worker_class(
         [get_queue(app, q, connection) for q in (queues or ALL_QUEUES)],
         connection=connection, serializer=JSONSerializer,
