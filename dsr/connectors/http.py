@@ -8,7 +8,9 @@ too (paths are compared segment by segment after percent-decoding; a "." or ".."
 when its e-mail field equals the verified address, and requests are paced (`rate_limit` per second)
 with connect/read timeouts. The auth header's value comes from an environment variable named in the
 declaration, never from the file. Error messages name the system, the collection and the status,
-never a URL (a lookup URL carries the subject's address).
+never a URL (a lookup URL carries the subject's address). Erasure, rectification, restriction and
+stopping a processing go through the endpoints declared in `[systems.actions]`
+(dsr.connectors.http_actions).
 """
 from __future__ import annotations
 
@@ -16,19 +18,24 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
 
-from dsr.connectors import contacts, declaration
+from dsr.connectors import contacts, declaration, http_actions
 from dsr.connectors.base import (
+    Action,
     Connector,
     ConnectorError,
     DeclarationError,
     Identity,
     PermanentConnectorError,
+    Plan,
+    Processing,
+    Proof,
     Record,
     SubjectRef,
 )
@@ -123,6 +130,7 @@ class HttpConnector(Connector):
             declaration.read_default_origin(entry, prefix=prefix)
             names.append(name)
         declaration.validate_translated_facts(settings)
+        http_actions.read_declaration(settings)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -135,6 +143,7 @@ class HttpConnector(Connector):
         self._client: httpx.Client | None = None
         self._last_request = 0.0
         self._lock = threading.Lock()
+        self.actions_of = http_actions.HttpActions(self)
 
     # ------------------------------------------------------------------ transport
 
@@ -321,6 +330,29 @@ class HttpConnector(Connector):
 
     def collections(self) -> list[str]:
         return [c["name"] for c in self.collection_specs]
+
+    # ------------------------------------------------------------------ actions (dsr.connectors.http_actions)
+
+    def actions(self) -> frozenset[Action]:
+        return self.actions_of.actions()
+
+    def processing(self) -> list[Processing]:
+        return list(self.actions_of.declared.processing)
+
+    def rectifiable(self) -> dict[str, list[str]]:
+        rectify = list(self.actions_of.declared.rectify)
+        return {http_actions.RECORD: rectify} if rectify else {}
+
+    def plan(self, ref: SubjectRef, action: Action, details: Mapping[str, Any], today: date) -> Plan:
+        if action in self.actions():
+            return self.actions_of.plan(ref, action, details)
+        return super().plan(ref, action, details, today)
+
+    def apply(self, ref: SubjectRef, plan: Plan) -> int:
+        return self.actions_of.apply(ref, plan)
+
+    def prove(self, ref: SubjectRef, plan: Plan) -> Proof:
+        return self.actions_of.prove(ref, plan)
 
     def close(self) -> None:
         if self._client is not None:

@@ -2,12 +2,21 @@
 
     python -m dsr.demo_systems.chat_server --port 5081      (token from DSR_DEMO_CHAT_TOKEN)
 
-GET /api/v1/customers?email=...                  -> {"data": [customer]}
-GET /api/v1/customers/<id>/conversations?page=N  -> {"data": [...], "next": "<url>" | null}
-GET /api/v1/conversations/<id>/messages          -> {"data": [...]}
+GET    /api/v1/customers?email=...                  -> {"data": [customer]}
+GET    /api/v1/customers/<id>/conversations?page=N  -> {"data": [...], "next": "<url>" | null}
+GET    /api/v1/conversations/<id>/messages          -> {"data": [...]}
+DELETE /api/v1/customers/<id>                       -> 204: the customer, their conversations and messages
+PATCH  /api/v1/customers/<id>   {"name": ..., ...}  -> 200 {customer}; only name, phone and email (else 400)
+POST   /api/v1/customers/<id>/restrict              -> 200 {customer} with "restricted": true
+POST   /api/v1/customers/<id>/unrestrict            -> 200 {customer} with "restricted": false
+POST   /api/v1/customers/<id>/unsubscribe           -> 200 {customer} with "marketing_emails": false
 
+A customer is {"id", "email", "name", "phone", "created_at", "restricted", "marketing_emails"}. An
+unknown customer is 404 (so a second DELETE answers 404); repeating any other write changes nothing.
+The data lives in the process's memory: a restart brings the generated data back.
 Transcripts are kept 30 days: older conversations are never returned (they are deleted).
-Tests may set `fail_next` (answer 500 that many times) or `always_fail` on the server object.
+Tests may set `fail_next` (answer 500 that many times), `always_fail`, or `read_only` (writes answer
+403, as for a token without write access) on the server object.
 """
 from __future__ import annotations
 
@@ -26,6 +35,10 @@ from dsr.demo_systems.people import people, rng_for
 
 RETENTION_DAYS = 30
 PAGE_SIZE = 2
+MAX_BODY_BYTES = 65536
+EDITABLE = ("name", "phone", "email")
+FLAGS = {"restrict": ("restricted", True), "unrestrict": ("restricted", False),
+         "unsubscribe": ("marketing_emails", False)}
 TOKEN_VARIABLE = "DSR_DEMO_CHAT_TOKEN"
 CUSTOMER_LINES = ("Hei! Jeg lurer på når fakturaen forfaller.", "Kan jeg endre e-postadressen min?",
                   "Hvordan melder jeg meg på kurset?", "Jeg fikk ikke bekreftelsen på påmeldingen.",
@@ -47,7 +60,8 @@ def build_data(now: datetime) -> tuple[dict, dict, dict]:
         customer_id = f"cus_{person.id:04d}"
         customers[person.email] = {"id": customer_id, "email": person.email,
                                    "name": f"{person.first_name} {person.last_name}", "phone": person.phone,
-                                   "created_at": f"{person.joined.isoformat()}T08:00:00Z"}
+                                   "created_at": f"{person.joined.isoformat()}T08:00:00Z", "restricted": False,
+                                   "marketing_emails": person.in_newsletter}
         kept = []
         for n in range(rng.randint(1, 5) + (2 if person.id == 1 else 0)):
             started = (now - timedelta(days=rng.randint(0, 59), minutes=rng.randint(0, 600))).replace(microsecond=0)
@@ -83,6 +97,7 @@ class ChatServer(ThreadingHTTPServer):
         self.customers, self.conversations, self.messages = build_data(now or datetime.now(UTC))
         self.fail_next = 0
         self.always_fail = False
+        self.read_only = False
         self.requests = 0
         self.lock = threading.Lock()
 
@@ -98,15 +113,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format, *args):
         pass
 
-    def _send(self, status: int, body: dict) -> None:
-        data = json.dumps(body).encode()
+    def _send(self, status: int, body: dict | None) -> None:
+        data = json.dumps(body).encode() if body is not None else b""
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 
-    def do_GET(self) -> None:
+    def _admit(self) -> list[str] | None:
+        """Counts the request, checks the token and the failure switches, and returns the path's
+        segments under /api/v1; None once an error has been answered."""
         server = self.server
         with server.lock:
             server.requests += 1
@@ -115,15 +133,25 @@ class _Handler(BaseHTTPRequestHandler):
                 server.fail_next -= 1
         expected = f"Bearer {server.token}".encode()
         if not hmac.compare_digest(self.headers.get("Authorization", "").encode(), expected):
-            return self._send(401, {"error": "unauthorized"})
+            self._send(401, {"error": "unauthorized"})
+            return None
         if failing:
-            return self._send(500, {"error": "internal"})
-        parts = urlsplit(self.path)
-        query = parse_qs(parts.query)
-        segments = [s for s in parts.path.split("/") if s]
+            self._send(500, {"error": "internal"})
+            return None
+        segments = [s for s in urlsplit(self.path).path.split("/") if s]
         if segments[:2] != ["api", "v1"]:
-            return self._send(404, {"error": "not found"})
-        segments = segments[2:]
+            self._send(404, {"error": "not found"})
+            return None
+        return segments[2:]
+
+    def do_GET(self) -> None:
+        segments = self._admit()
+        if segments is not None:
+            with self.server.lock:  # writes change the same dicts
+                self._read(segments, parse_qs(urlsplit(self.path).query))
+
+    def _read(self, segments: list[str], query: dict) -> None:
+        server = self.server
         if segments == ["customers"]:
             email = (query.get("email") or [""])[0].strip().lower()
             found = server.customers.get(email)
@@ -143,6 +171,80 @@ class _Handler(BaseHTTPRequestHandler):
                 return self._send(404, {"error": "not found"})
             return self._send(200, {"data": items})
         return self._send(404, {"error": "not found"})
+
+    def do_DELETE(self) -> None:
+        self._write(self._delete)
+
+    def do_PATCH(self) -> None:
+        self._write(self._patch)
+
+    def do_POST(self) -> None:
+        self._write(self._flag)
+
+    def _write(self, handle) -> None:
+        length = self.headers.get("Content-Length", "0")
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body would be taken for the next request
+            return self._send(413, {"error": "body too large"})
+        raw = self.rfile.read(int(length))
+        segments = self._admit()
+        if segments is None:
+            return
+        if self.server.read_only:
+            return self._send(403, {"error": "forbidden"})
+        try:
+            body = json.loads(raw) if raw.strip() else None
+        except ValueError:
+            return self._send(400, {"error": "malformed JSON"})
+        with self.server.lock:
+            handle(segments, body)
+
+    def _customer(self, segments: list[str], length: int) -> dict | None:
+        """The customer named by /customers/<id>[/...], or None once 404 has been answered."""
+        if len(segments) == length and segments[0] == "customers":
+            for customer in self.server.customers.values():
+                if customer["id"] == segments[1]:
+                    return customer
+        self._send(404, {"error": "not found"})
+        return None
+
+    def _delete(self, segments: list[str], _body) -> None:
+        customer = self._customer(segments, 2)
+        if customer is None:
+            return
+        server = self.server
+        del server.customers[customer["email"]]
+        for conversation in server.conversations.pop(customer["id"], []):
+            server.messages.pop(conversation["id"], None)
+        self._send(204, None)
+
+    def _patch(self, segments: list[str], body) -> None:
+        customer = self._customer(segments, 2)
+        if customer is None:
+            return
+        if not isinstance(body, dict) or not body or set(body) - set(EDITABLE):
+            return self._send(400, {"error": f"only {', '.join(EDITABLE)} can be changed"})
+        if not all(isinstance(value, str) and value.strip() for value in body.values()):
+            return self._send(400, {"error": "values must be non-empty strings"})
+        email = body.get("email", customer["email"]).strip().lower()
+        if "@" not in email:
+            return self._send(400, {"error": "not an e-mail address"})
+        if email != customer["email"] and email in self.server.customers:
+            return self._send(409, {"error": "another customer has that e-mail address"})
+        del self.server.customers[customer["email"]]
+        customer.update({key: value.strip() for key, value in body.items()}, email=email)
+        self.server.customers[email] = customer
+        self._send(200, customer)
+
+    def _flag(self, segments: list[str], _body) -> None:
+        flag = FLAGS.get(segments[2]) if len(segments) == 3 else None
+        if flag is None:
+            return self._send(404, {"error": "not found"})
+        customer = self._customer(segments, 3)
+        if customer is None:
+            return
+        customer[flag[0]] = flag[1]
+        self._send(200, customer)
 
 
 def start_in_thread(token: str, host: str = "127.0.0.1", port: int = 0) -> ChatServer:
