@@ -11,9 +11,14 @@ import sqlalchemy as sa
 import time_machine
 
 from dsr.db import utcnow
-from dsr.export.delivery import BundleNotFound, BundleUnavailable, delete_expired_bundles, open_download_stream
-from dsr.export.release import ReleaseRefused, release_bundle
+from dsr.export.delivery import (
+    BundleNotFound,
+    BundleUnavailable,
+    delete_expired_bundles,
+    open_download_stream,
+)
 from dsr.export.manual import ManualTaskError, complete_manual_task
+from dsr.export.release import ReleaseRefused, release_bundle
 from dsr.models import (
     AuditEvent,
     BundleStatus,
@@ -25,9 +30,8 @@ from dsr.models import (
     SubjectRequest,
     TaskState,
 )
-from tests.export_helpers import *
-from tests.export_helpers import KARI, approve, tasks_by_system
-from tests.support import run_jobs
+from tests.helpers.export import KARI, approve, tasks_by_system
+from tests.helpers.jobs import run_jobs
 
 
 @pytest.fixture

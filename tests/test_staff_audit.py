@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from dsr.models import AuditEvent, RequestStatus, StaffRole
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 
 def test_staff_actions_are_chained_and_a_changed_row_is_named(app, client, session, runner, make_request):
