@@ -22,10 +22,11 @@ import sqlalchemy as sa
 from dsr import create_app
 from dsr.db import Base, get_db
 from dsr.queue.broker import EmbeddedRedis
+from tests.helpers.mail import SmtpSink
 from tests.helpers.skips import skip_reason
-from tests.support import SmtpSink, run_jobs  # noqa: F401  (re-exported for tests)
 
-pytest_plugins = ["tests.factories", "tests.helpers.suite_report"]
+# Helper modules that define fixtures or hooks; tests import the helper functions they use by name.
+pytest_plugins = ["tests.helpers.factories", "tests.helpers.export", "tests.helpers.suite_report"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("DSR_CHROMIUM", "/usr/bin/chromium"))

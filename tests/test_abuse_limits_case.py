@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from dsr import ratelimit
 from dsr.models import SubjectRequest
-from tests.directory_connector import file_request, use_directory
-from tests.support import run_jobs
+from tests.helpers.jobs import run_jobs
+from tests.helpers.people import file_request, use_directory
 
 VARIANTS = ["victim@example.org", "Victim@example.org", "VICTIM@Example.org", "vIcTiM@EXAMPLE.ORG"]
 

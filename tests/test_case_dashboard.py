@@ -8,7 +8,7 @@ from dsr.cases.dashboard import dashboard
 from dsr.db import utcnow
 from dsr.deadlines.rules import local_date
 from dsr.models import RequestStatus, Right, StaffRole
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 
 def test_figures_and_chart(app, client, session, make_request):

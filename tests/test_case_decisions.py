@@ -28,8 +28,9 @@ from dsr.models import (
     TaskAction,
     TaskState,
 )
-from tests.staff_support import enrolled_staff, login
-from tests.support import run_jobs, text_of
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import text_of
+from tests.helpers.staff import enrolled_staff, login
 
 OSLO = timezone(timedelta(hours=1))
 

@@ -14,7 +14,7 @@ from dsr.cases.queue import Cursor, QueueFilter, csv_cell, queue_page, status_pa
 from dsr.db import get_db, utcnow
 from dsr.deadlines.rules import local_date
 from dsr.models import RequestStatus, Right, StaffRole, SubjectRequest
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time_machine
 
 from dsr.intake.registration import RegistrationError, receipt_instant
 from dsr.models import AuditEvent, Channel, RequestStatus, Right, StaffRole, SubjectRequest
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 
 @pytest.fixture
@@ -97,8 +97,9 @@ def test_a_registered_request_can_be_proven_with_the_web_forms_codes(app_config,
 
     from dsr import create_app
     from dsr.db import get_db
-    from tests.directory_connector import KARI, code_in, mails_to, sms_lines, text_of, use_directory
-    from tests.support import run_jobs
+    from tests.helpers.jobs import run_jobs
+    from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
+    from tests.helpers.people import KARI, use_directory
 
     use_directory(app_config, tmp_path)
     app = create_app(app_config)

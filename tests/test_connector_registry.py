@@ -5,12 +5,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from dsr import REPO_ROOT
 from dsr.connectors.base import Connector, DeclarationError, Identity, Record, SubjectRef
 from dsr.connectors.registry import build_systems, kind
 from dsr.controller import SystemsFileError, load_systems_file
-
-BASE = (REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
+from tests.helpers.systems import system, write_systems
 
 
 @kind("declaration_test")
@@ -29,31 +27,18 @@ class DeclarationTestConnector(Connector):
         return iter(())
 
 
-SYSTEM = '''
-[[systems]]
-key = "newsletter"
-name = "Newsletter list"
-kind = "declaration_test"
-path = "list.csv"
-
-[systems.facts]
-purposes = ["Newsletter"]
-legal_basis = "Consent (Art. 6(1)(a))"
-categories = ["E-mail"]
-recipients = ["None"]
-retention = "Until you unsubscribe"
-source = "You"
-'''
+SYSTEM = system(
+    key="newsletter", name="Newsletter list", kind="declaration_test", path="list.csv",
+    facts={"categories": ["E-mail"], "retention": "Until you unsubscribe"},
+)
 
 
-def _load(tmp_path, text, context=None):
-    path = tmp_path / "systems.toml"
-    path.write_text(text)
+def _load(path, context=None):
     return build_systems(load_systems_file(path), context)
 
 
 def test_a_valid_declaration_builds_a_connector(tmp_path):
-    systems = _load(tmp_path, BASE + SYSTEM)
+    systems = _load(write_systems(tmp_path, SYSTEM))
     assert systems["newsletter"].connector.facts.retention == "Until you unsubscribe"
 
 
@@ -66,23 +51,24 @@ def test_a_valid_declaration_builds_a_connector(tmp_path):
      "categories = []"),
 ])
 def test_a_bad_declaration_names_file_line_and_key(tmp_path, edit, key, line_text):
-    text = edit(BASE + SYSTEM)
+    path = write_systems(tmp_path, edit(SYSTEM))
+    text = path.read_text()
     with pytest.raises(SystemsFileError) as caught:
-        _load(tmp_path, text)
+        _load(path)
     assert caught.value.key == key
     assert caught.value.line == text.splitlines().index(line_text) + 1
 
 
 def test_duplicate_keys_are_refused(tmp_path):
     with pytest.raises(SystemsFileError, match="declared twice"):
-        _load(tmp_path, BASE + SYSTEM + SYSTEM)
+        _load(write_systems(tmp_path, SYSTEM, SYSTEM))
 
 
 def test_connector_modules_add_kinds_from_configuration(app_config, tmp_path):
     from dsr import create_app
     from dsr.connectors.registry import get_systems
 
-    (tmp_path / "systems.toml").write_text(BASE + SYSTEM)
-    app_config.update(SYSTEMS_FILE=str(tmp_path / "systems.toml"), CONNECTOR_MODULES="tests.test_connector_registry")
+    systems = write_systems(tmp_path, SYSTEM)
+    app_config.update(SYSTEMS_FILE=str(systems), CONNECTOR_MODULES="tests.test_connector_registry")
     app = create_app(app_config)
     assert type(get_systems(app)["newsletter"].connector).__name__ == "DeclarationTestConnector"

@@ -7,57 +7,28 @@ from datetime import date
 
 import pytest
 
-from dsr import REPO_ROOT
 from dsr.connectors.base import ConnectorContext, DeclarationError, Facts, Identity, Origin
 from dsr.connectors.registry import build_systems
 from dsr.connectors.sql import SqlConnector
 from dsr.connectors.sql_datamap import Hold, read_data_map
 from dsr.controller import SystemsFileError, load_systems_file
 from tests.helpers.skips import skip_reason
+from tests.helpers.systems import system, write_systems
 
 FACTS = Facts(purposes=("x",), legal_basis="x", categories=("x",), recipients=("x",), retention="x", source="x")
-BASE = (REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
-
-SHOP = '''
-[[systems]]
-key = "shop"
-name = "Web shop"
-kind = "sql"
-url = "sqlite:///{instance}/shop.sqlite3"
-
-[[systems.tables]]
-name = "customers"
-identity = { email = "email" }
-contact_columns = { phone = "mobile" }
-restriction = { flag_column = "restricted" }
-fields.name = { origin = "provided", erasure = "delete_row", rectify = true }
-fields.segment = { origin = "derived", erasure = "delete_row" }
-
-[[systems.tables]]
-name = "orders"
-links = [{ column = "customer_id", to = "customers.id" }]
-erasure = "keep"
-hold = "bookkeeping"
-hold_date_column = "ordered_on"
-
-[[systems.tables]]
-name = "order_lines"
-links = [{ column = "order_id", to = "orders.id" }]
-default_origin = "provided"
-
-[[systems.holds]]
-key = "bookkeeping"
-ground = "Bokføringsloven § 13"
-years_after_financial_year_end = 5
-
-[systems.facts]
-purposes = ["Selling"]
-legal_basis = "Contract"
-categories = ["Orders"]
-recipients = ["None"]
-retention = "5 years"
-source = "You"
-'''
+SHOP = system(
+    key="shop", name="Web shop", kind="sql", url="sqlite:///{instance}/shop.sqlite3",
+    tables=[
+        {"name": "customers", "identity": {"email": "email"}, "contact_columns": {"phone": "mobile"},
+         "restriction": {"flag_column": "restricted"},
+         "fields": {"name": {"origin": "provided", "erasure": "delete_row", "rectify": True},
+                    "segment": {"origin": "derived", "erasure": "delete_row"}}},
+        {"name": "orders", "links": [{"column": "customer_id", "to": "customers.id"}],
+         "erasure": "keep", "hold": "bookkeeping", "hold_date_column": "ordered_on"},
+        {"name": "order_lines", "links": [{"column": "order_id", "to": "orders.id"}], "default_origin": "provided"},
+    ],
+    holds=[{"key": "bookkeeping", "ground": "Bokføringsloven § 13", "years_after_financial_year_end": 5}],
+)
 
 
 def _shop_db(path):
@@ -78,16 +49,14 @@ def _shop_db(path):
     db.close()
 
 
-def _systems(tmp_path, text):
-    path = tmp_path / "systems.toml"
-    path.write_text(text)
-    context = ConnectorContext(instance_path=tmp_path, storage_dir=tmp_path, environ={})
+def _systems(path):
+    context = ConnectorContext(instance_path=path.parent, storage_dir=path.parent, environ={})
     return build_systems(load_systems_file(path), context)
 
 
 def test_the_graph_is_walked_from_the_identity_and_rows_stream_in_key_order(tmp_path):
     _shop_db(tmp_path / "shop.sqlite3")
-    shop = _systems(tmp_path, BASE + SHOP)["shop"].connector
+    shop = _systems(write_systems(tmp_path, SHOP))["shop"].connector
     ref = shop.locate(Identity(email="per@example.NO"))
     assert ref.keys == {"customers.id": [1]} and ref.phones == ["+4791234567"]
     assert ref.emails == ["per@example.no"]
@@ -107,7 +76,7 @@ def test_the_graph_is_walked_from_the_identity_and_rows_stream_in_key_order(tmp_
 
 def test_a_subject_unknown_to_the_system_is_not_found(tmp_path):
     _shop_db(tmp_path / "shop.sqlite3")
-    shop = _systems(tmp_path, BASE + SHOP)["shop"].connector
+    shop = _systems(write_systems(tmp_path, SHOP))["shop"].connector
     ref = shop.locate(Identity(email="nobody@example.no"))
     assert not ref.found and list(shop.export(ref)) == []
 
@@ -152,9 +121,10 @@ def test_hold_dates(dated, rule, until):
      "systems[0].holds[0].years_after_financial_year_end", "years_after_financial_year_end = -1"),
 ])
 def test_a_bad_data_map_fails_at_start_up_naming_file_line_and_key(tmp_path, edit, key, line_text):
-    text = edit(BASE + SHOP)
+    path = write_systems(tmp_path, edit(SHOP))
+    text = path.read_text()
     with pytest.raises(SystemsFileError) as caught:
-        _systems(tmp_path, text)
+        _systems(path)
     assert caught.value.key == key
     assert caught.value.path.endswith("systems.toml") and caught.value.line is not None
     if line_text:
@@ -218,7 +188,8 @@ def shop_url(request, tmp_path):
 def test_batches_hold_every_row_once_in_key_order_whatever_their_number(shop_url, tmp_path, rows):
     from dsr.connectors import sql
 
-    shop = _systems(tmp_path, BASE + SHOP.replace("sqlite:///{instance}/shop.sqlite3", shop_url))["shop"].connector
+    systems = write_systems(tmp_path, SHOP.replace("sqlite:///{instance}/shop.sqlite3", shop_url))
+    shop = _systems(systems)["shop"].connector
     ref = shop.locate(Identity(email="per@example.no"))
     with shop.engine().begin() as connection:
         connection.exec_driver_sql(f"DELETE FROM order_lines WHERE id > {rows}")

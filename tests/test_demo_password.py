@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from dsr.auth.passwords import hash_password, verify_password
 from dsr.demo import DEMO_STAFF_EMAIL, load_demo
 from dsr.models import AuditEvent, StaffUser
-from tests.staff_support import PASSWORD, enrolled_staff, fresh_code, login, secret_on_page
+from tests.helpers.staff import PASSWORD, enrolled_staff, fresh_code, login, secret_on_page
 
 NEW_PASSWORD = "a demo password of my own choosing"
 

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from dsr.models import SubjectRequest
-from tests.directory_connector import file_request, use_directory
+from tests.helpers.people import file_request, use_directory
 
 
 @pytest.fixture

@@ -30,9 +30,8 @@ from dsr.models import (
     SubjectRequest,
     TaskState,
 )
-from tests.export_helpers import *
-from tests.export_helpers import KARI, approve, tasks_by_system
-from tests.support import run_jobs
+from tests.helpers.export import KARI, approve, tasks_by_system
+from tests.helpers.jobs import run_jobs
 
 
 @pytest.fixture

@@ -18,11 +18,10 @@ from dsr.db import utcnow
 from dsr.export.manual import complete_manual_task
 from dsr.export.release import release_to_subject
 from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, VerificationChallenge
-from tests.directory_connector import code_in
-from tests.export_helpers import *
-from tests.export_helpers import KARI, approve, tasks_by_system
-from tests.staff_support import enrolled_staff
-from tests.support import run_jobs, text_of
+from tests.helpers.export import KARI, approve, tasks_by_system
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, text_of
+from tests.helpers.staff import enrolled_staff
 
 pytestmark = pytest.mark.slow
 
@@ -234,7 +233,7 @@ def test_a_password_protected_copy_opens_only_with_the_password_sent_by_sms(smtp
     import pyzipper
 
     from dsr.models import Message
-    from tests.directory_connector import sms_lines
+    from tests.helpers.mail import sms_lines
 
     case, bundle, browser = released
     _phone_on_file(demo_session, case)

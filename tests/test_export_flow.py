@@ -8,9 +8,8 @@ import json
 from dsr import REPO_ROOT
 from dsr.export.manual import complete_manual_task
 from dsr.models import BundleStatus, RequestStatus, Right, StaffRole, StaffUser, TaskState
-from tests.export_helpers import *
-from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
-from tests.support import run_jobs
+from tests.helpers.export import KARI, approve, bundle_zip, tasks_by_system
+from tests.helpers.jobs import run_jobs
 
 AUTOMATED = ("crm", "accounting", "newsletter", "support_chat")
 

@@ -9,9 +9,8 @@ import sqlalchemy as sa
 from dsr.connectors.registry import get_systems
 from dsr.identity.lookup import locate_subject
 from dsr.models import RequestStatus, Right, SubjectLocation, SubjectRequest, TaskState
-from tests.export_helpers import *
-from tests.export_helpers import KARI, approve, tasks_by_system
-from tests.support import run_jobs
+from tests.helpers.export import KARI, approve, tasks_by_system
+from tests.helpers.jobs import run_jobs
 
 
 def _count_locates(monkeypatch, app) -> Counter:

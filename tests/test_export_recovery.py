@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dsr import REPO_ROOT, create_app
+from dsr import create_app
 from dsr.bundle import writer as bundle_writer
 from dsr.bundle.writer import verify_bundle
 from dsr.db import get_db, utcnow
@@ -27,15 +27,9 @@ from dsr.models import (
 )
 from dsr.notify.service import deliver_message
 from dsr.queue import RetryLater, defer
-from tests.export_helpers import *
-from tests.export_helpers import (
-    WAREHOUSE_SYSTEM,
-    approved_access_case,
-    bundle_zip,
-    make_warehouse,
-    tasks_by_system,
-)
-from tests.support import run_jobs, spawn_worker, stop_worker, wait_until
+from tests.helpers.export import KARI, approved_access_case, bundle_zip, tasks_by_system, use_warehouse
+from tests.helpers.jobs import run_jobs, spawn_worker, stop_worker, wait_until
+from tests.helpers.people import use_directory
 
 
 def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app, demo_session):
@@ -149,10 +143,7 @@ def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it
 @pytest.fixture
 def warehouse_app(app_config, tmp_path):
     """One small sql system, so the export job of its only task is the last one of the case."""
-    systems = tmp_path / "systems.toml"
-    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + WAREHOUSE_SYSTEM)
-    make_warehouse(Path(app_config["INSTANCE_PATH"]), 500)
-    app_config["SYSTEMS_FILE"] = str(systems)
+    use_warehouse(app_config, tmp_path, 500)
     app = create_app(app_config)
     yield app
     get_db(app).engine.dispose()
@@ -205,12 +196,10 @@ def test_a_system_that_stops_answering_is_cut_off_by_the_job_timeout_retried_the
                                                                                                  tmp_path):
     """SECURITY-PLAN F12: the job timeout ends each attempt, the retries run, the task is marked failed
     with a message for staff, no spool file is left behind and the worker goes on serving."""
-    from tests.hanging_connector import MODULE, SYSTEM
-
     timeout = 2
-    systems = tmp_path / "systems.toml"
-    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + SYSTEM)
-    app_config.update(SYSTEMS_FILE=str(systems), CONNECTOR_MODULES=MODULE, JOB_TIMEOUT=timeout)
+    wedged = {"name": "Wedged warehouse", "people": [{"id": 1, "email": KARI}], "hang_after_first_batch": True}
+    use_directory(app_config, tmp_path, {"wedged": wedged})
+    app_config.update(JOB_TIMEOUT=timeout)
     app = create_app(app_config)
     with app.app_context(), get_db(app).session() as session:
         request = approved_access_case(session)

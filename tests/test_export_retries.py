@@ -12,9 +12,8 @@ from dsr.export.manual import complete_manual_task
 from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, TaskState
 from dsr.queue.outbox import get_queue
 from dsr.tasks.registry import retry_task
-from tests.export_helpers import *
-from tests.export_helpers import KARI, approve, bundle_zip, tasks_by_system
-from tests.support import run_jobs
+from tests.helpers.export import KARI, approve, bundle_zip, tasks_by_system
+from tests.helpers.jobs import run_jobs
 
 
 def _approved(session, app, right=Right.ACCESS) -> SubjectRequest:
@@ -127,7 +126,7 @@ def test_every_job_delivered_a_second_time_changes_nothing(smtp, demo_app, demo_
     from dsr.models import Message, SystemTask
     from dsr.queue import broker
     from dsr.queue.registry import job_spec
-    from tests.staff_support import enrolled_staff
+    from tests.helpers.staff import enrolled_staff
 
     staff, _ = enrolled_staff(demo_session, demo_app)
     cases = [_approved(demo_session, demo_app) for _ in range(4)]

@@ -29,10 +29,10 @@ from dsr.models import (
     TaskState,
 )
 from dsr.notify.service import render_letter
-from tests.export_helpers import *
-from tests.export_helpers import KARI, bundle_zip, tasks_by_system
-from tests.staff_support import enrolled_staff, login
-from tests.support import run_jobs, text_of
+from tests.helpers.export import KARI, bundle_zip, tasks_by_system
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import text_of
+from tests.helpers.staff import enrolled_staff, login
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from flask import url_for
 
 from dsr.models import RequestStatus, StaffRole
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 HOSTILE = ["\x00", "../../etc/passwd", "' OR 1=1 --", "<script>alert(1)</script>", "ø" * 3000, "-1",
            "99999999999999999999999", "\r\nBcc: victim@example.org", "%00", "\ud800"[:0] + "\u202e", " "]

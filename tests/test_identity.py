@@ -21,17 +21,9 @@ from dsr.models import (
     SubjectRequest,
     VerificationChallenge,
 )
-from tests.directory_connector import (
-    KARI,
-    OLA,
-    code_in,
-    file_request,
-    link_in,
-    mails_to,
-    text_of,
-    use_directory,
-)
-from tests.support import run_jobs
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, link_in, mails_to, text_of
+from tests.helpers.people import KARI, OLA, file_request, use_directory
 
 
 @pytest.fixture

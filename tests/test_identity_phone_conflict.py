@@ -14,9 +14,10 @@ from dsr.db import utcnow
 from dsr.identity.expiry import remind_and_expire
 from dsr.identity.verification import PHONE_CONFLICT, Step, current_step
 from dsr.models import AuditEvent, RequestStatus, StaffRole, SubjectRequest
-from tests.directory_connector import KARI, code_in, file_request, mails_to, sms_lines, text_of, use_directory
-from tests.staff_support import enrolled_staff, login
-from tests.support import run_jobs
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
+from tests.helpers.people import KARI, file_request, use_directory
+from tests.helpers.staff import enrolled_staff, login
 
 KARI_ELSEWHERE = {"id": 8, "email": KARI["email"], "phone": "+4798765432"}  # another number for Kari
 

@@ -16,17 +16,9 @@ from dsr.db import utcnow
 from dsr.identity.lookup import LookupIncomplete, locate_subject
 from dsr.models import AuditEvent, RequestStatus, SubjectLocation, SubjectRequest
 from dsr.validation import mask_phone
-from tests.directory_connector import (
-    KARI,
-    OLA,
-    code_in,
-    file_request,
-    mails_to,
-    sms_lines,
-    text_of,
-    use_directory,
-)
-from tests.support import run_jobs
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
+from tests.helpers.people import KARI, OLA, file_request, use_directory
 
 ANNA = {"id": 7, "email": "anna@example.org", "phone": "+46701234567"}
 

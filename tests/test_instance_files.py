@@ -20,7 +20,7 @@ from dsr.crypto import seal
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
 from dsr.notify.service import SECRET_PLACEHOLDER
 from dsr.notify.transports import MailTransport, SmsTransport
-from tests.support import free_port, run_jobs, wait_until
+from tests.helpers.jobs import free_port, run_jobs, wait_until
 from tests.test_run_command import _descendants, _get, _start
 
 

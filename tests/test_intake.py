@@ -13,8 +13,9 @@ from dsr.cases.opening import DIRECT_MARKETING
 from dsr.deadlines.rules import compute_deadlines
 from dsr.intake.service import InvalidRequest, submit_request
 from dsr.models import AuditEvent, Channel, Message, OutboxJob, RequestStatus, Right, SubjectRequest
-from tests.directory_connector import KARI, code_in, file_request, link_in, mails_to, text_of, use_directory
-from tests.support import run_jobs
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, link_in, mails_to, text_of
+from tests.helpers.people import KARI, file_request, use_directory
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ from sqlalchemy import event, orm
 from dsr.db import get_db
 from dsr.models import AuditEvent, Message, OutboxJob, RequestStatus, SubjectRequest
 from dsr.queue.broker import EmbeddedRedis
-from tests.directory_connector import KARI, code_in, file_request, mails_to, sms_lines, text_of, use_directory
-from tests.support import run_jobs
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
+from tests.helpers.people import KARI, file_request, use_directory
 
 UNKNOWN = "nobody.at.all@example.org"
 

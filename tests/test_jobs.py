@@ -15,7 +15,7 @@ from dsr.queue.broker import EmbeddedRedis, get_redis
 from dsr.queue.outbox import Relay, defer
 from dsr.queue.registry import ALL_QUEUES, queue_name
 from dsr.queue.sweep import sweep_outbox
-from tests.support import run_jobs
+from tests.helpers.jobs import run_jobs
 
 
 def _message(session, to="subject@example.org", **overrides) -> Message:

@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
 from dsr.notify.service import SECRET_PLACEHOLDER, deliver_message
 from dsr.queue.outbox import defer
-from tests.support import run_jobs, text_of
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import text_of
 
 
 def _queue(session, **overrides) -> Message:

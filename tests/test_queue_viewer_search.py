@@ -11,7 +11,7 @@ from dsr.cases.queue import QueueFilter, queue_page
 from dsr.db import utcnow
 from dsr.deadlines.rules import local_date
 from dsr.models import RequestStatus, StaffRole
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dsr import REPO_ROOT
-from tests.support import free_port, wait_until
+from tests.helpers.jobs import free_port, wait_until
 
 
 def _descendants(root: int) -> set[int]:

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from dsr.models import AuditEvent, RequestStatus, StaffRole
 from tests.helpers.audit_tamper import tampering
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 
 def test_staff_actions_are_chained_and_a_changed_row_is_named(app, client, session, runner, make_request):

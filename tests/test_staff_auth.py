@@ -16,7 +16,7 @@ from dsr.auth.passwords import PasswordRejected, check_new_password, hash_passwo
 from dsr.auth.roles import roles_of
 from dsr.db import utcnow
 from dsr.models import AuditEvent, StaffRole, StaffUser
-from tests.staff_support import PASSWORD, enrolled_staff, fresh_code, login, secret_on_page
+from tests.helpers.staff import PASSWORD, enrolled_staff, fresh_code, login, secret_on_page
 
 # --- S1, S2: password rules and hashing ------------------------------------------------------------
 

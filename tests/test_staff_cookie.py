@@ -4,7 +4,7 @@ finding 19; SECURITY-PLAN S12): a link from another site never carries a staff s
 from __future__ import annotations
 
 from dsr import create_app
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 
 def _set_cookies(response) -> dict[str, str]:

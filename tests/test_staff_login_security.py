@@ -7,7 +7,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from tests.staff_support import PASSWORD, enrolled_staff, fresh_code, login
+from tests.helpers.staff import PASSWORD, enrolled_staff, fresh_code, login
 
 # What a browser makes of a Location header: it drops tabs and line breaks and treats "\" as "/".
 OFF_SITE = [

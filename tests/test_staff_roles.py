@@ -21,7 +21,7 @@ from dsr.models import (
     TaskAction,
     TaskState,
 )
-from tests.staff_support import enrolled_staff, login
+from tests.helpers.staff import enrolled_staff, login
 
 A, OF, V = StaffRole.ADMIN, StaffRole.OFFICER, StaffRole.VIEWER
 READ, DECIDE, ADMIN = {A, OF, V}, {A, OF}, {A}

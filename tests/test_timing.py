@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.directory_connector import KARI, file_request, use_directory
-from tests.staff_support import enrolled_staff
+from tests.helpers.people import KARI, file_request, use_directory
+from tests.helpers.staff import enrolled_staff
 
 pytestmark = [pytest.mark.timing, pytest.mark.slow]
 TRIALS = 300

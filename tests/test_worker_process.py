@@ -6,7 +6,8 @@ from dsr.db import get_db
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
 from dsr.notify.service import deliver_message
 from dsr.queue.outbox import defer
-from tests.support import spawn_worker, stop_worker, wait_until
+from tests.helpers.jobs import spawn_worker, stop_worker, wait_until
+from tests.helpers.systems import system, write_systems
 
 
 def test_worker_process_delivers_mail_to_a_real_smtp_server(smtp, app, tmp_path):
@@ -51,40 +52,22 @@ def test_worker_sweep_publishes_rows_the_web_could_not(smtp, app_config, tmp_pat
         get_db(app).engine.dispose()
 
 
-SQL_SYSTEM = '''
-[[systems]]
-key = "{key}"
-name = "Shop {key}"
-kind = "sql"
-{where}
-
-[[systems.tables]]
-name = "customers"
-identity = {{ email = "email" }}
-
-[systems.facts]
-purposes = ["Selling"]
-legal_basis = "Contract (Art. 6(1)(b))"
-categories = ["Orders"]
-recipients = ["None"]
-retention = "5 years"
-source = "You"
-'''
+def _shop(key: str, **where) -> str:
+    return system(key=key, name=f"Shop {key}", kind="sql", **where,
+                  tables=[{"name": "customers", "identity": {"email": "email"}}])
 
 
 def test_a_starting_worker_loads_its_systems_drivers_without_connecting_and_survives_a_broken_one(
         app_config, tmp_path, monkeypatch, caplog):
-    from dsr import REPO_ROOT, create_app
+    from dsr import create_app
     from dsr.connectors.registry import get_systems
     from dsr.queue.worker import warm_up
 
     monkeypatch.delenv("DSR_TEST_NO_SUCH_LEDGER_URL", raising=False)
     shop_file = tmp_path / "shop.sqlite3"
-    base = (REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0]
-    (tmp_path / "systems.toml").write_text(
-        base + SQL_SYSTEM.format(key="shop", where=f'url = "sqlite:///{shop_file}"')
-        + SQL_SYSTEM.format(key="ledger", where='url_env = "DSR_TEST_NO_SUCH_LEDGER_URL"'))
-    app = create_app({**app_config, "SYSTEMS_FILE": str(tmp_path / "systems.toml")})
+    systems = write_systems(tmp_path, _shop("shop", url=f"sqlite:///{shop_file}"),
+                            _shop("ledger", url_env="DSR_TEST_NO_SUCH_LEDGER_URL"))
+    app = create_app({**app_config, "SYSTEMS_FILE": str(systems)})
 
     warm_up(app)  # a system whose URL variable is unset must not stop the worker: its job reports it
 

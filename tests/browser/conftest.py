@@ -17,7 +17,8 @@ from werkzeug.serving import make_server
 from dsr import REPO_ROOT, create_app
 from dsr.db import get_db
 from tests.conftest import CHROMIUM
-from tests.support import SmtpSink, free_port, spawn_worker, stop_worker, text_of
+from tests.helpers.jobs import free_port, spawn_worker, stop_worker
+from tests.helpers.mail import SmtpSink, text_of
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 # As the machine notes say: without the background-networking flags Chromium keeps trying to reach

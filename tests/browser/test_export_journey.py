@@ -23,9 +23,10 @@ from dsr.demo_systems.build import ensure_demo_data
 from dsr.identity.lookup import locate_subject
 from dsr.models import ExportBundle, RequestStatus, Right, StaffRole, SubjectRequest, SystemTask
 from tests.browser.conftest import assert_accessible, six_digit_code
-from tests.export_helpers import KARI, chat  # noqa: F401 (the demo chat API, a fixture)
-from tests.staff_support import PASSWORD, enrolled_staff, fresh_code
-from tests.support import text_of, wait_until
+from tests.helpers.export import KARI
+from tests.helpers.jobs import wait_until
+from tests.helpers.mail import text_of
+from tests.helpers.staff import PASSWORD, enrolled_staff, fresh_code
 
 SYSTEMS = ("crm", "accounting", "newsletter", "support_chat", "mailbox")
 OTHER = "ola.other@example.no"

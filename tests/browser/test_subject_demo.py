@@ -10,7 +10,6 @@ import pytest
 from dsr.demo_systems.build import ensure_demo_data
 from dsr.demo_systems.people import people
 from tests.browser.test_subject_journey import erasure_in_norwegian
-from tests.export_helpers import chat  # noqa: F401 (the demo chat API, a fixture)
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from dsr.links import CASE_SALT
 from dsr.models import RequestStatus, SubjectRequest
 from tests.browser.conftest import assert_accessible, six_digit_code
-from tests.directory_connector import KARI, OLA, use_directory
-from tests.support import wait_until
+from tests.helpers.jobs import wait_until
+from tests.helpers.people import KARI, OLA, use_directory
 
 SUBJECT_LIMITS = ("code_entry_address", "resend_address", "reply_ip")
 

@@ -19,8 +19,8 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 
+from tests.helpers.jobs import free_port, wait_until
 from tests.helpers.skips import skip_reason
-from tests.support import free_port, wait_until
 
 
 def _redis_binary() -> str:

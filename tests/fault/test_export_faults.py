@@ -7,30 +7,21 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dsr import REPO_ROOT, create_app
+from dsr import create_app
 from dsr.bundle.writer import verify_bundle
 from dsr.db import get_db
 from dsr.models import ExportBundle, RequestStatus, SubjectRequest, SystemTask, TaskState
-from tests.export_helpers import (
-    WAREHOUSE_SYSTEM,
-    approved_access_case,
-    bundle_zip,
-    kill_family,
-    make_warehouse,
-)
-from tests.support import spawn_worker, stop_worker, wait_until
+from tests.helpers.export import approved_access_case, bundle_zip, use_warehouse
+from tests.helpers.jobs import kill_family, spawn_worker, stop_worker, wait_until
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("worker_class", ["simple", "fork"])
 def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(app_config, tmp_path, monkeypatch,
                                                                                  worker_class):
-    instance = Path(app_config["INSTANCE_PATH"])
-    systems = tmp_path / "systems.toml"
-    systems.write_text((REPO_ROOT / "instance" / "systems.example.toml").read_text().split("[[systems]]")[0] + WAREHOUSE_SYSTEM)
     rows = 1_000_000  # ~4 s of export: the kill must land mid-way, after the first progress beat (0.7 s)
-    make_warehouse(instance, rows)
-    app_config.update(SYSTEMS_FILE=str(systems), EXPORT_LEASE_SECONDS=2, WORKER_CLASS=worker_class)
+    use_warehouse(app_config, tmp_path, rows)
+    app_config.update(EXPORT_LEASE_SECONDS=2, WORKER_CLASS=worker_class)
     monkeypatch.setenv("DSR_EXPORT_LEASE_SECONDS", "2")
     app = create_app(app_config)
     with app.app_context(), get_db(app).session() as session:

@@ -16,7 +16,7 @@ from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirectio
 from dsr.notify.service import deliver_message
 from dsr.queue.outbox import defer
 from tests.fault.conftest import kill_group
-from tests.support import spawn_worker, wait_until
+from tests.helpers.jobs import spawn_worker, wait_until
 
 
 def _queue_mail(app, to: str) -> int:

@@ -1,1 +1,2 @@
-"""Real parts and shared fixtures for the tests, loaded as pytest plugins from tests/conftest.py."""
+"""Helpers for the tests. The modules that define fixtures or hooks (factories, export, suite_report) are
+loaded as pytest plugins by tests/conftest.py; tests import the helper functions they use by name."""

@@ -1,20 +1,13 @@
-"""Real parts for tests: an SMTP server, an in-process RQ worker, a worker subprocess, polling."""
+"""Running jobs in tests: an in-process RQ worker, worker subprocesses (started, stopped, killed), polling."""
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
-
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import Envelope
 
 from dsr import REPO_ROOT
 from dsr.queue import broker
@@ -39,63 +32,6 @@ def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05, message
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-
-
-class _Collect:
-    def __init__(self, sink: SmtpSink):
-        self.sink = sink
-
-    async def handle_RCPT(self, server, session, envelope: Envelope, address: str, rcpt_options):
-        self.sink.rcpt_seen.set()
-        if self.sink.rcpt_delay:
-            await asyncio.sleep(self.sink.rcpt_delay)  # a slow server: lets a test kill the sender mid-send
-        if address in self.sink.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope: Envelope):
-        if self.sink.fail_next > 0:
-            self.sink.fail_next -= 1
-            return "451 4.3.0 try again later"
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
-        with self.sink.lock:
-            self.sink.messages.append((list(envelope.rcpt_tos), parsed))
-        return "250 Message accepted"
-
-
-class SmtpSink:
-    """aiosmtpd on a free port; `.messages` holds (recipients, EmailMessage)."""
-
-    def __init__(self):
-        self.host, self.port = "127.0.0.1", free_port()
-        self.messages: list[tuple[list[str], EmailMessage]] = []
-        self.refuse: set[str] = set()
-        self.fail_next = 0
-        self.rcpt_delay = 0.0
-        self.rcpt_seen = threading.Event()
-        self.lock = threading.Lock()
-        self.controller = Controller(_Collect(self), hostname=self.host, port=self.port)
-
-    def start(self) -> SmtpSink:
-        self.controller.start()
-        return self
-
-    def stop(self) -> None:
-        self.controller.stop()
-
-    def to(self, address: str) -> list[EmailMessage]:
-        with self.lock:
-            return [message for recipients, message in self.messages if address in recipients]
-
-    def wait_for(self, address: str, count: int = 1, timeout: float = 10.0) -> list[EmailMessage]:
-        return wait_until(lambda: len(self.to(address)) >= count and self.to(address), timeout,
-                          message=f"{count} mail(s) to {address}")
-
-
-def text_of(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    return part.get_content() if part else ""
 
 
 def run_jobs(app, max_rounds: int = 20) -> None:
@@ -158,3 +94,26 @@ def stop_worker(process: subprocess.Popen, timeout: float = 15.0) -> None:
     except ProcessLookupError:
         pass
     process.wait(10)
+
+
+def kill_family(root: int) -> None:
+    """SIGKILL a process and all its descendants (RQ gives work horses their own session)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError):
+                continue
+    family, changed = {root}, True
+    while changed:
+        changed = False
+        for pid, ppid in parents.items():
+            if ppid in family and pid not in family:
+                family.add(pid)
+                changed = True
+    for pid in family:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -1,9 +1,8 @@
-"""Fixtures and helpers for the export tests: the demo systems with a live chat API, approving a case."""
+"""Fixtures and helpers for the export tests: the demo systems with a live chat API, approving a case, a
+warehouse system with many rows. Loaded as a plugin (tests/conftest.py); tests import the helpers by name."""
 from __future__ import annotations
 
 import io
-import os
-import signal
 import sqlite3
 import zipfile
 from pathlib import Path
@@ -18,11 +17,10 @@ from dsr.db import get_db
 from dsr.demo_systems.build import ensure_demo_data
 from dsr.demo_systems.chat_server import start_in_thread
 from dsr.demo_systems.people import KARI
+from dsr.export.delivery import open_staff_preview
 from dsr.models import ExportBundle, RequestStatus, Right, SubjectRequest, SystemTask
 from dsr.tasks.registry import start_work
-
-__all__ = ["KARI", "WAREHOUSE_SYSTEM", "approve", "approved_access_case", "bundle_zip", "chat", "demo_app", "demo_session",
-           "kill_family", "make_warehouse", "tasks_by_system"]
+from tests.helpers.systems import system, write_systems
 
 
 @pytest.fixture
@@ -69,8 +67,6 @@ def tasks_by_system(session, request_id: int) -> dict[str, SystemTask]:
 
 def bundle_zip(session, request_id: int, staff_id: int = 1) -> tuple[ExportBundle, zipfile.ZipFile, bytes]:
     """The decrypted bundle (through the staff preview service)."""
-    from dsr.export.delivery import open_staff_preview
-
     session.expire_all()
     bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id))
     data = b"".join(open_staff_preview(session, bundle.id, staff_id).chunks)
@@ -87,29 +83,11 @@ def approved_access_case(session) -> SubjectRequest:
     return request
 
 
-WAREHOUSE_SYSTEM = '''
-[[systems]]
-key = "warehouse"
-name = "Order warehouse"
-kind = "sql"
-url = "sqlite:///{instance}/warehouse.sqlite3"
-
-[[systems.tables]]
-name = "customers"
-identity = { email = "email" }
-
-[[systems.tables]]
-name = "events"
-links = [{ column = "customer_id", to = "customers.id" }]
-
-[systems.facts]
-purposes = ["Orders"]
-legal_basis = "Contract"
-categories = ["Orders"]
-recipients = ["None"]
-retention = "5 years"
-source = "You"
-'''
+WAREHOUSE_SYSTEM = system(
+    key="warehouse", name="Order warehouse", kind="sql", url="sqlite:///{instance}/warehouse.sqlite3",
+    tables=[{"name": "customers", "identity": {"email": "email"}},
+            {"name": "events", "links": [{"column": "customer_id", "to": "customers.id"}]}],
+)
 
 
 def make_warehouse(instance: Path, rows: int) -> None:
@@ -125,24 +103,10 @@ def make_warehouse(instance: Path, rows: int) -> None:
     db.close()
 
 
-def kill_family(root: int) -> None:
-    """SIGKILL a process and all its descendants (RQ gives work horses their own session)."""
-    parents = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError):
-                continue
-    family, changed = {root}, True
-    while changed:
-        changed = False
-        for pid, ppid in parents.items():
-            if ppid in family and pid not in family:
-                family.add(pid)
-                changed = True
-    for pid in family:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+
+def use_warehouse(app_config: dict, folder: Path, rows: int) -> Path:
+    """Point the app at a systems file with WAREHOUSE_SYSTEM alone, its database holding `rows` events."""
+    make_warehouse(Path(app_config["INSTANCE_PATH"]), rows)
+    path = write_systems(folder, WAREHOUSE_SYSTEM)
+    app_config["SYSTEMS_FILE"] = str(path)
+    return path
