@@ -15,6 +15,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dsr import db, i18n, sitewide
+from dsr.actions import panel, starting, work  # noqa: F401 (the case panel, starters, jobs, task kinds)
+from dsr.actions import sweep as actions_sweep  # noqa: F401 (the periodic sweep job)
+from dsr.actions.views import bp as actions
 from dsr.auth import policy, roles, sessions
 from dsr.auth.admin import bp as staff_admin
 from dsr.auth.views import bp as auth
@@ -24,8 +27,9 @@ from dsr.cli import dsr_group
 from dsr.config import REPO_ROOT, is_weak_secret, load_config
 from dsr.connectors import registry
 from dsr.controller import load_systems_file
-from dsr.export import download_views, review, sweep  # noqa: F401 (routes, the case panel, jobs)
+from dsr.export import download_views, review  # noqa: F401 (routes, the case panel)
 from dsr.export import staff_views as export_staff_views  # noqa: F401 (routes)
+from dsr.export import sweep as export_sweep  # noqa: F401 (the periodic sweep job)
 from dsr.export.pages import bp as export
 from dsr.health import bp as health
 from dsr.identity import expiry, lookup  # noqa: F401 (jobs register)
@@ -38,7 +42,7 @@ from dsr.subject.views import bp as subject
 __all__ = ["REPO_ROOT", "create_app"]
 log = logging.getLogger(__name__)
 
-BLUEPRINTS = (intake, identity, subject, export, health, auth, staff_admin, cases)
+BLUEPRINTS = (intake, identity, subject, export, health, auth, staff_admin, cases, actions)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -76,6 +76,7 @@ DEFAULTS: dict[str, Any] = {
     "STAFF_PENDING_LOGIN_SECONDS": 300,
     # Erasure approval needs a second officer (four-eyes) when on.
     "ERASURE_FOUR_EYES": False,
+    "ACTIONS_AUTO_APPLY": False,  # true: an action's plan is applied without an officer's review
     # Deadline reminders to staff: days before the due date (and daily once overdue).
     "REMINDER_DAYS_BEFORE": [7, 3, 1],
     # Identity verification of subjects: one-time codes, links, the case page (seconds).

@@ -68,9 +68,10 @@ def _actions(session, case):
 def test_approve_without_automation_leaves_it_in_progress_until_completed_by_hand(
     client, session, officer, open_case
 ):
+    # Since issue 12 a rectification is planned in the systems first; staff may still answer by hand.
     case = open_case(right=Right.RECTIFICATION)
     response = client.post(f"/staff/cases/{case.id}/approve", follow_redirects=True)
-    assert "mark the case as completed" in response.get_data(as_text=True)
+    assert "nothing changes until you approve the plans" in response.get_data(as_text=True)
     session.refresh(case)
     assert case.status is RequestStatus.IN_PROGRESS and case.decided_by_id == officer.id
     response = client.post(
@@ -81,7 +82,7 @@ def test_approve_without_automation_leaves_it_in_progress_until_completed_by_han
     assert case.status is RequestStatus.COMPLETED and case.closed_at is not None
     (letter,) = _letters(session, case, "case_completed")
     assert "We corrected your address in the CRM." in letter.body_text and "Datatilsynet" in letter.body_text
-    assert _actions(session, case) == ["case.approved", "case.completed"] and verify(session).ok
+    assert _actions(session, case) == ["actions.started", "case.approved", "case.completed"] and verify(session).ok
 
 
 def test_an_illegal_transition_is_refused_with_a_message(client, session, officer, open_case):
@@ -357,9 +358,10 @@ def test_four_eyes_erasure_approval(app, session, open_case, make_staff):
     assert case.status is RequestStatus.OPEN
     with pytest.raises(decisions.FourEyesRequired):
         decisions.approve(session, case, actor=first, four_eyes=True)
-    assert decisions.approve(session, case, actor=second, four_eyes=True) == "manual"
+    assert decisions.approve(session, case, actor=second, four_eyes=True) == "started"  # the plans are made
     assert case.status is RequestStatus.IN_PROGRESS
-    assert _actions(session, case) == ["case.approval_proposed", "case.approval_refused", "case.approved"]
+    assert _actions(session, case) == ["case.approval_proposed", "case.approval_refused", "actions.started",
+                                       "case.approved"]
 
 
 def test_four_eyes_refusal_over_http_is_403_and_audited(app_config, session, make_request):

@@ -28,7 +28,9 @@ def test_immediate_effect_rights_are_approved_at_once(session, make_request, rig
     open_case(session, request, method="email_code")
     session.commit()
     assert request.status is RequestStatus.IN_PROGRESS and request.decided_at is not None
+    # The stop starts in the systems that declare the processing, in the same transaction (issue 12).
     assert [e.action for e in session.query(AuditEvent).order_by(AuditEvent.seq)] == ["case.opened",
+                                                                                      "actions.started",
                                                                                       "case.approved"]
 
 

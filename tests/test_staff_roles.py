@@ -13,6 +13,8 @@ from dsr.models import (
     DeliveryStatus,
     Message,
     MessageDirection,
+    NoticeState,
+    RecipientNotice,
     RequestStatus,
     StaffRole,
     StaffUser,
@@ -53,6 +55,11 @@ EXPECTED = {
     "export.release": DECIDE,
     "export.partial": DECIDE,
     "export.retry_assembly": DECIDE,
+    "actions.approve": DECIDE,
+    "actions.done_by_hand": DECIDE,
+    "actions.notice_done": DECIDE,
+    "actions.lift": DECIDE,
+    "actions.objection": DECIDE,
     "staff.users": ADMIN,
     "staff.create": ADMIN,
     "staff.set_role": ADMIN,
@@ -89,6 +96,10 @@ def world(app, session, make_request):
     )
     session.add_all([task, letter])
     session.commit()
+    notice = RecipientNotice(request_id=case.id, system_key="accounting", recipient="Our external accountant",
+                             action="erase", state=NoticeState.WAITING_FOR_STAFF)
+    session.add(notice)
+    session.commit()
     target, _ = enrolled_staff(session, app, StaffRole.OFFICER, email="target@fjordnett.example")
     clients = {}
     for role in (A, OF, V):
@@ -96,7 +107,8 @@ def world(app, session, make_request):
         clients[role] = app.test_client()
         login(clients[role], user, secret)
     clients[None] = app.test_client()
-    args = {"case_id": case.id, "task_id": task.id, "message_id": letter.id, "user_id": target.id}
+    args = {"case_id": case.id, "task_id": task.id, "message_id": letter.id, "user_id": target.id,
+            "notice_id": notice.id}
     return {"case": case, "clients": clients, "args": args}
 
 

@@ -29,7 +29,8 @@ from dsr.deadlines.service import extension_options
 from dsr.models import Right, SubjectRequest
 
 _APPROVED = {
-    "started": "Approved: the work in the connected systems has started.",
+    "started": "Approved: the work in the connected systems has started (an erasure, correction or restriction "
+               "is planned first: nothing changes until you approve the plans).",
     "manual": "Approved. No system does this automatically: carry it out, then mark the case as completed.",
     "proposed": "Your approval is recorded. Erasure needs a second officer to approve it too.",
 }

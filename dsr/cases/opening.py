@@ -12,10 +12,11 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.cases import states
 from dsr.cases.states import Action
+from dsr.connectors.registry import get_systems
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
 from dsr.models import Right, StaffUser, SubjectRequest
-from dsr.tasks.registry import start_work
+from dsr.tasks.registry import start_opening_work, start_work
 
 #: how staff established identity -> what they tick; stored as identity_method "staff:<key>"
 IDENTITY_METHODS = {
@@ -34,12 +35,19 @@ class UnknownIdentityMethod(ValueError):
 
 #: details["processing"] of an objection to direct marketing (absolute: no balancing, Art. 21(3))
 DIRECT_MARKETING = "direct_marketing"
+#: details["consent"] of a withdrawal of a consent no system declares (staff handle it)
+OTHER_CONSENT = "other"
 
 
 def takes_effect_at_once(request: SubjectRequest) -> bool:
+    """Art. 7(3), 21(3): a withdrawn consent a system declares, and an objection to direct marketing,
+    take effect without waiting for a decision."""
+    details = request.details or {}
     if request.right is Right.WITHDRAW_CONSENT:
-        return True
-    return request.right is Right.OBJECTION and (request.details or {}).get("processing") == DIRECT_MARKETING
+        declared = {p.key for system in get_systems(current_app).values() for p in system.connector.processing()
+                    if "consent" in p.bases}
+        return details.get("consent") in declared
+    return request.right is Right.OBJECTION and details.get("processing") == DIRECT_MARKETING
 
 
 def open_case(session: orm.Session, request: SubjectRequest, *, method: str, actor_type: str = "subject",
@@ -55,6 +63,7 @@ def open_case(session: orm.Session, request: SubjectRequest, *, method: str, act
         refresh_deadlines(request, current_app.extensions["dsr.controller"])
     record(session, "case.opened", actor_type=actor_type, actor_id=actor_id, request_id=request.id,
            method=method)
+    start_opening_work(session, request)
     if takes_effect_at_once(request):
         states.apply(request, Action.APPROVE)
         request.decided_at = utcnow()

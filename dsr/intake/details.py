@@ -7,7 +7,8 @@ Keys stored in SubjectRequest.details:
 - rectification: `wrong`, `correct`
 - objection: `processing` ("direct_marketing" = dsr.cases.opening.DIRECT_MARKETING, or "other"),
   and for "other" also `processing_text` (which use) and `reason` (the subject's situation)
-- withdraw_consent: `consent`
+- withdraw_consent: `consent` (a declared consent's key, or "other" with `consent_text`; free text where
+  no system declares a consent)
 - portability: `receiving_service` (optional)
 - restriction: `ground` (one of RESTRICTION_GROUNDS), `explanation` (optional)
 - access, erasure: nothing
@@ -19,9 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import current_app
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
-from dsr.cases.opening import DIRECT_MARKETING
+from dsr.cases.opening import DIRECT_MARKETING, OTHER_CONSENT
+from dsr.connectors.registry import get_systems
 from dsr.models import Right
 from dsr.validation import InvalidValue, free_text, single_line
 
@@ -100,7 +104,7 @@ QUESTIONS: dict[Right, tuple[Question, ...]] = {
             hint=_l("For example: the newsletter, or text messages about offers."),
             required_message=_l("Tell us which consent you want to withdraw"),
         ),
-    ),
+    ),  # replaced by a choice among the declared consents where there are any (questions_for)
     Right.PORTABILITY: (
         Question(
             "receiving_service",
@@ -126,6 +130,34 @@ QUESTIONS: dict[Right, tuple[Question, ...]] = {
         Question("explanation", _l("Anything else we should know?"), "text", required=False),
     ),
 }
+
+
+def declared_consents() -> list[tuple[str, Any]]:
+    """(key, name in the page's language) of every processing a system declares as resting on consent."""
+    language = str(get_locale() or "en")
+    found: dict[str, Any] = {}
+    for system in get_systems(current_app).values():
+        for processing in system.connector.processing():
+            if "consent" in processing.bases and processing.key not in found:
+                found[processing.key] = processing.name_nb if language == "nb" and processing.name_nb \
+                    else processing.name
+    return list(found.items())
+
+
+def questions_for(right: Right) -> tuple[Question, ...]:
+    """The questions of a right's form. Withdrawing consent offers the consents the systems declare
+    (they stop at once, with no staff step), or another one described in words (staff handle it)."""
+    consents = declared_consents() if right is Right.WITHDRAW_CONSENT else []
+    if not consents:
+        return QUESTIONS[right]
+    return (
+        Question("consent", _l("Which consent do you want to withdraw?"), "choice",
+                 choices=(*consents, (OTHER_CONSENT, _l("Another consent"))),
+                 required_message=_l("Choose which consent you want to withdraw")),
+        Question("consent_text", _l("If another: which consent?"), "line",
+                 hint=_l("For example: text messages about offers."), only_if=("consent", OTHER_CONSENT),
+                 required_message=_l("Tell us which consent you want to withdraw")),
+    )
 
 
 class InvalidDetails(ValueError):
@@ -166,7 +198,7 @@ def clean_details(right: Right, answers: Mapping[str, Any] | None) -> dict[str, 
     answers = answers or {}
     cleaned: dict[str, str] = {}
     errors: dict[str, str] = {}
-    for question in QUESTIONS[right]:
+    for question in questions_for(right):
         try:
             value = clean_answer(question, answers.get(question.name), answers)
         except InvalidValue as exc:

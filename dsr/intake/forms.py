@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, RadioField, SelectChoice, StringField, TelField, TextAreaField
 
 from dsr.forms import CheckedForm, Required
-from dsr.intake.details import QUESTIONS, Question, clean_answer
+from dsr.intake.details import Question, clean_answer, questions_for
 from dsr.models import Right
 from dsr.rights_text import RIGHT_TITLES
 from dsr.validation import InvalidValue, normalise_email, normalise_phone, single_line
@@ -77,10 +77,14 @@ def _question_field(question: Question):
     return TextAreaField(question.label, validators=validators)
 
 
-@cache
 def request_form_class(right: Right) -> type[RequestForm]:
-    fields: dict = {"right": right, "questions": QUESTIONS[right]}
-    for question in QUESTIONS[right]:
+    return _form_class(right, questions_for(right))
+
+
+@cache
+def _form_class(right: Right, questions: tuple[Question, ...]) -> type[RequestForm]:
+    fields: dict = {"right": right, "questions": questions}
+    for question in questions:
         fields[question.name] = _question_field(question)
     # Created after the questions so the error summary lists fields in page order.
     fields["full_name"] = StringField(_l("Your full name"))

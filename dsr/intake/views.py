@@ -19,7 +19,7 @@ from dsr.db import get_session
 from dsr.forms import CodeForm
 from dsr.identity.code_pages import client_ip, enforce_limits
 from dsr.identity.subject_access import browser_binding
-from dsr.intake.details import QUESTIONS
+from dsr.intake.details import questions_for
 from dsr.intake.forms import ChooseRightForm, SendForm, request_form_class
 from dsr.intake.service import InvalidRequest, submit_request
 from dsr.models import Right, SubjectRequest
@@ -72,15 +72,15 @@ def form(right_slug: str):
                 "intake/check.html",
                 form=form,
                 right=right,
-                questions=QUESTIONS[right],
+                questions=questions_for(right),
                 send_form=SendForm(formdata=None, intake_key=secrets.token_urlsafe(24)),
             )
-        return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
+        return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     return render_template(
         "intake/form.html",
         form=form,
         right=right,
-        questions=QUESTIONS[right],
+        questions=questions_for(right),
         focus=request.form.get("change"),
     )
 
@@ -92,7 +92,7 @@ def send(right_slug: str):
     form = request_form_class(right)()
     send_form = SendForm()
     if not form.validate():
-        return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
+        return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     enforce_limits(("intake_ip", client_ip()), ("intake_address", form.email.data))
     db = get_session()
     try:
@@ -112,7 +112,7 @@ def send(right_slug: str):
         for name, message in exc.errors.items():
             if name in form:
                 form[name].errors = [message]
-        return render_template("intake/form.html", form=form, right=right, questions=QUESTIONS[right]), 400
+        return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     db.commit()  # "received" is said only after this
     session[FILED_KEY] = filed.public_id
     current_app.logger.info("request %s filed", filed.id)

@@ -67,6 +67,7 @@ class MessageDirection(StrEnum):
     TO_SUBJECT = "to_subject"
     FROM_SUBJECT = "from_subject"
     TO_STAFF = "to_staff"
+    TO_RECIPIENT = "to_recipient"  # Art. 19: a recipient of a system's data told of an action
     INTERNAL_NOTE = "internal_note"
 
 

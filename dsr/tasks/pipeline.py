@@ -52,6 +52,7 @@ class Outcome:
     records: int = 0
     event: TaskEvent = TaskEvent.FINISH
     audit: dict[str, Any] = field(default_factory=dict)  # counts and hashes only, never values
+    columns: dict[str, Any] = field(default_factory=dict)  # more of the task's columns to set with its end
 
 
 class TaskWork(Protocol):
@@ -87,11 +88,15 @@ def lease_seconds() -> float:
     return float(current_app.config["EXPORT_LEASE_SECONDS"])
 
 
-def claim(session: orm.Session, task_id: int, action: TaskAction) -> int | None:
+def _as_set(action: TaskAction | frozenset[TaskAction]) -> frozenset[TaskAction]:
+    return action if isinstance(action, frozenset) else frozenset({action})
+
+
+def claim(session: orm.Session, task_id: int, action: TaskAction | frozenset[TaskAction]) -> int | None:
     """Take the task (pending, or running under a lapsed lease); our attempt number, or None. Commits."""
     now = utcnow()
     return take(session, SystemTask, task_id, lease_seconds(), returning=SystemTask.attempts, when=(
-        SystemTask.action == action, SystemTask.state.in_(TASK_STATES.sources(TaskEvent.CLAIM)),
+        SystemTask.action.in_(list(_as_set(action))), SystemTask.state.in_(TASK_STATES.sources(TaskEvent.CLAIM)),
         sa.or_(SystemTask.state == TaskState.PENDING, SystemTask.lease_until < now)),
         values={"state": TaskState.RUNNING, "attempts": SystemTask.attempts + 1,
                 "started_at": sa.func.coalesce(SystemTask.started_at, now), "last_error": None})
@@ -150,14 +155,24 @@ def manual_due_on(system: System, request: SubjectRequest):
     return min(due, request.deadline_on) if request.deadline_on is not None else due
 
 
-def run_task(session: orm.Session, task_id: int, *, action: TaskAction, audit_prefix: str, doing: str,
-             work: Callable[[Attempt], TaskWork], final_attempt: bool,
-             wanted: Callable[[SubjectRequest], bool] = lambda r: r.status is RequestStatus.IN_PROGRESS,
-             to_staff: Callable[[Attempt], dict[str, Any]] | None = None) -> TaskRun:
+def _in_progress(request: SubjectRequest, task: SystemTask) -> bool:
+    return request.status is RequestStatus.IN_PROGRESS
+
+
+def _manual_system(attempt: Attempt) -> bool:
+    return bool(getattr(attempt.system.connector, "needs_person", False))
+
+
+def run_task(session: orm.Session, task_id: int, *, action: TaskAction | frozenset[TaskAction], audit_prefix: str,
+             doing: str, work: Callable[[Attempt], TaskWork], final_attempt: bool,
+             wanted: Callable[[SubjectRequest, SystemTask], bool] = _in_progress,
+             to_staff: Callable[[Attempt], dict[str, Any]] | None = None,
+             by_hand: Callable[[Attempt], bool] = _manual_system) -> TaskRun:
     """The body of a task's job (see the module docstring). `wanted` says whether the case still wants
-    the work; `to_staff` gives what a manual system's task stores for the person (default: nothing)."""
+    the work; `by_hand` whether a person does it here (a manual system, by default), and `to_staff`
+    what the task then stores for them (default: nothing)."""
     task = session.get(SystemTask, task_id)
-    if task is None or task.action is not action:
+    if task is None or task.action not in _as_set(action):
         return TaskRun.GONE
     system = get_systems(current_app).get(task.system_key)
     if system is None:
@@ -165,17 +180,17 @@ def run_task(session: orm.Session, task_id: int, *, action: TaskAction, audit_pr
                          last_error="this system is no longer declared")
         return TaskRun.FAILED
     request = session.get(SubjectRequest, task.request_id)
-    if not wanted(request):
+    if not wanted(request, task):
         # Withdrawn (or otherwise closed) while queued: nothing more is done about the subject.
         skipped = TASK_STATES.move(session, task_id, TaskEvent.SKIP, where=(SystemTask.state == TaskState.PENDING,),
                                    last_error="the case is no longer in progress")
         return TaskRun.SKIPPED if skipped else TaskRun.NOT_CLAIMED
-    number = claim(session, task_id, action)
+    number = claim(session, task_id, task.action)
     if number is None:
         return TaskRun.NOT_CLAIMED
     session.refresh(task)
     attempt = Attempt(session, task, system, request, number, task_lease(session, task_id, number))
-    if getattr(system.connector, "needs_person", False):
+    if by_hand(attempt):
         return _hand_to_staff(attempt, audit_prefix, to_staff(attempt) if to_staff else {})
     doer = work(attempt)
     try:
@@ -193,7 +208,7 @@ def run_task(session: orm.Session, task_id: int, *, action: TaskAction, audit_pr
 
     lock_request(session, request.id)
     values: dict[str, Any] = {"records": outcome.records, "lease_until": None, "last_error": None,
-                              "result": {**outcome.result, "attempt": number}}
+                              "result": {**outcome.result, "attempt": number}, **outcome.columns}
     if outcome.event is TaskEvent.FINISH:
         values["finished_at"] = utcnow()
     if not TASK_STATES.move(session, task_id, outcome.event, where=(SystemTask.attempts == number,), **values):

@@ -33,6 +33,7 @@ class TaskKind:
 
 
 _STARTERS: dict[Right, Starter] = {}
+_ON_OPENING: dict[Right, list[Starter]] = {}
 _KINDS: dict[TaskAction, TaskKind] = {}
 
 
@@ -47,6 +48,21 @@ def starter(*rights: Right) -> Callable[[Starter], Starter]:
         return function
 
     return register
+
+
+def on_opening(*rights: Right) -> Callable[[Starter], Starter]:
+    """Work that starts when a case of these rights opens (identity proven), before any decision."""
+    def register(function: Starter) -> Starter:
+        for right in rights:
+            _ON_OPENING.setdefault(right, []).append(function)
+        return function
+
+    return register
+
+
+def start_opening_work(session: orm.Session, request: SubjectRequest) -> None:
+    for start in _ON_OPENING.get(request.right, []):
+        start(session, request)
 
 
 def register_kind(action: TaskAction, job: Callable, *, before_retry: BeforeRetry | None = None) -> None:

@@ -20,6 +20,7 @@ class TaskEvent(StrEnum):
     SKIP = "skip"  # the case closed before the task ran
     RESTART = "restart"  # staff start a failed task again
     RELEASE = "release"  # the sweeper frees the task of a dead worker
+    RESCHEDULE = "reschedule"  # a follow-up that ran opens again for its next date
 
 
 FINISHED = (T.DONE, T.SKIPPED)
@@ -42,4 +43,5 @@ TASK_STATES = TransitionTable(SystemTask, "state", {
     (T.WAITING_FOR_STAFF, TaskEvent.SKIP): T.SKIPPED,
     (T.FAILED, TaskEvent.RESTART): T.PENDING,
     (T.RUNNING, TaskEvent.RELEASE): T.PENDING,
+    (T.DONE, TaskEvent.RESCHEDULE): T.PENDING,
 })
