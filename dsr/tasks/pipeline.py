@@ -30,6 +30,9 @@ from dsr.tasks.states import FINISHED, TASK_STATES, TaskEvent
 
 log = logging.getLogger(__name__)
 
+#: days a person has for a task a system cannot do by itself (a manual system declares its own)
+BY_HAND_DAYS = 5
+
 
 class TaskRun(StrEnum):
     """What one run of a task's job did (returned by the job: logs and tests)."""
@@ -151,7 +154,8 @@ def all_finished(session: orm.Session, request_id: int, action: TaskAction) -> b
 def manual_due_on(system: System, request: SubjectRequest):
     """A manual system's own due date: its due_days from today, never after the case's legal deadline."""
     timezone = ZoneInfo(current_app.extensions["dsr.controller"].timezone)
-    due = utcnow().astimezone(timezone).date() + timedelta(days=system.connector.due_days)
+    # A manual system declares its days; a system that cannot do this action by itself gets the default.
+    due = utcnow().astimezone(timezone).date() + timedelta(days=getattr(system.connector, "due_days", BY_HAND_DAYS))
     return min(due, request.deadline_on) if request.deadline_on is not None else due
 
 
