@@ -132,8 +132,8 @@ def test_an_erasure_is_planned_then_after_approval_carried_out_everywhere_and_th
                                                                 SystemTask.action == TaskAction.FOLLOW_UP_ERASE))
     assert follow_up.system_key == "accounting" and follow_up.state is TaskState.PENDING
     assert follow_up.due_on == date(2027, 1, 1)
-    due = demo_session.scalar(sa.select(OutboxJob).where(OutboxJob.job_name == "act_on_system",
-                                                         OutboxJob.args == [follow_up.id]))
+    [due] = [row for row in demo_session.scalars(sa.select(OutboxJob).where(OutboxJob.job_name == "act_on_system"))
+             if row.args == [follow_up.id]]
     assert due.run_at is not None and due.run_at.date() >= date(2026, 12, 31)
 
     notices = demo_session.scalars(sa.select(Message).where(Message.request_id == request.id,

@@ -27,6 +27,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -98,6 +99,7 @@ class ChatServer(ThreadingHTTPServer):
         self.fail_next = 0
         self.always_fail = False
         self.read_only = False
+        self.write_delay = 0.0  # seconds a write waits before it is carried out (tests kill a worker meanwhile)
         self.requests = 0
         self.lock = threading.Lock()
 
@@ -196,6 +198,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw.strip() else None
         except ValueError:
             return self._send(400, {"error": "malformed JSON"})
+        time.sleep(self.server.write_delay)
         with self.server.lock:
             handle(segments, body)
 
