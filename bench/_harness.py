@@ -113,10 +113,11 @@ class RssSampler(threading.Thread):
 
 
 def approve_and_wait(app, email: str, right: str = "access", timeout: float = 600.0,
-                     web: WebServer | None = None) -> tuple[float, int]:
-    """Approve a new case and wait until its bundle is ready: through the staff page of `web` (a gunicorn
-    process) when given, else in this process the way the staff area's button does. Returns (seconds
-    from the approval to bundle ready, request id)."""
+                     web: WebServer | None = None, until: str = "ready_for_review") -> tuple[float, int]:
+    """Approve a new case and wait until it reaches `until` (an access bundle ready for review; an
+    erasure applied, proven and completed): through the staff page of `web` (a gunicorn process) when
+    given, else in this process the way the staff area's button does. Returns (seconds from the
+    approval to that status, request id)."""
     import sqlalchemy as sa
 
     from dsr.cases import states
@@ -147,10 +148,10 @@ def approve_and_wait(app, email: str, right: str = "access", timeout: float = 60
             while time.monotonic() < deadline:
                 status = connection.execute(query).scalar()
                 connection.rollback()
-                if status is RequestStatus.READY_FOR_REVIEW:
+                if status is RequestStatus(until):
                     return time.perf_counter() - started, request_id
                 time.sleep(0.005)
-    raise TimeoutError("the bundle was not ready in time; see worker.log in the instance folder")
+    raise TimeoutError(f"the case did not reach {until} in time; see worker.log in the instance folder")
 
 
 def phases(app, request_id: int) -> str:
@@ -172,6 +173,28 @@ def phases(app, request_id: int) -> str:
         return (f"approve->published {ms(first, published)}, published->task started {ms(published, started)}, "
                 f"export {ms(started, finished)}, finished->bundle ready {ms(finished, bundle.ready_at)}, "
                 f"bundle {bundle.size_bytes / 1e6:.1f} MB")
+
+
+def action_phases(app, request_id: int) -> str:
+    """Where an erasure's time went, from the rows' own timestamps (logged, not printed as figures)."""
+    import sqlalchemy as sa
+
+    from dsr.db import get_db
+    from dsr.models import OutboxJob, SubjectRequest, SystemTask
+
+    with app.app_context(), get_db(app).session() as session:
+        tasks = session.scalars(sa.select(SystemTask).where(SystemTask.request_id == request_id)).all()
+        request = session.get(SubjectRequest, request_id)
+        first = session.scalar(sa.select(sa.func.min(OutboxJob.created_at)).where(OutboxJob.request_id == request_id))
+        published = session.scalar(sa.select(sa.func.min(OutboxJob.published_at))
+                                   .where(OutboxJob.request_id == request_id))
+        started = min(t.started_at for t in tasks)
+        finished = max(t.finished_at for t in tasks if t.finished_at)
+        changed = sum(t.records for t in tasks)
+        ms = lambda a, b: f"{(b - a).total_seconds() * 1000:.0f}ms"
+        return (f"approve->published {ms(first, published)}, published->task started {ms(published, started)}, "
+                f"plan+apply+proof {ms(started, finished)} ({changed} rows changed), "
+                f"finished->completed {ms(finished, request.closed_at)}")
 
 
 class WebServer:

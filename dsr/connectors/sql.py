@@ -85,13 +85,13 @@ class SqlConnector(Connector):
         timeout = self.context.connect_timeout
         if url.startswith("sqlite"):
             return sa.create_engine(url, poolclass=NullPool, connect_args={"timeout": timeout})
-            if url.startswith("postgresql"):
-                # cursor_tuple_fraction=1: plan server-side cursors for all rows, not the first 10 % (else
-                # PostgreSQL walks the primary key in order and filters, instead of using the link's index).
-                return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True,
-                                        connect_args={"connect_timeout": max(1, int(timeout)),
-                                                      "options": "-c cursor_tuple_fraction=1"})
-            return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
+        if url.startswith("postgresql"):
+            # cursor_tuple_fraction=1: plan server-side cursors for all rows, not the first 10 % (else
+            # PostgreSQL walks the primary key in order and filters, instead of using the link's index).
+            return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True,
+                                    connect_args={"connect_timeout": max(1, int(timeout)),
+                                                  "options": "-c cursor_tuple_fraction=1"})
+        return sa.create_engine(url, pool_size=2, max_overflow=2, pool_pre_ping=True)
 
     def prepare(self) -> None:
         self.engine()  # imports the dialect and driver (~0.1 s for psycopg); connects to nothing

@@ -226,6 +226,8 @@ class SqlActions:
             if column in keep:
                 continue
             rule = table.fields.get(column)
+            if table.default_erasure == "anonymise" and (rule is None or rule.erasure not in ("null", "mask")):
+                continue  # an anonymised row loses only the fields declared null or mask
             erasure = rule.erasure if rule else table.default_erasure
             (masked if erasure == "mask" and isinstance(columns[column], sa.String) else nulled).append(column)
         if nulled:
@@ -380,10 +382,15 @@ class SqlActions:
         except sa.exc.SQLAlchemyError as exc:
             raise self.connector.wrap_error(exc) from None
         if plan.action == Action.ERASE.value:
+            cleared: dict[str, set] = defaultdict(set)
+            for change in plan.changes:
+                if change.operation in ("null", "mask"):
+                    cleared[change.collection] |= set(change.keys)
             for collection, count in found.items():
-                if count > len(kept.get(collection, ())):
-                    problems.append(f"{collection}: {count - len(kept.get(collection, ()))} record(s) of the subject "
-                                    "still there that the plan did not keep")
+                allowed = len(kept.get(collection, set()) | cleared.get(collection, set()))
+                if count > allowed:
+                    problems.append(f"{collection}: {count - allowed} record(s) of the subject still there that the "
+                                    "plan did not keep")
         remaining = {collection: sorted(map(str, keys)) for collection, keys in kept.items()}
         digest = hashlib.sha256(json.dumps([plan.action, remaining, found], sort_keys=True).encode()).hexdigest()
         return Proof(ok=not problems, found=found, problems=problems, digest=digest)

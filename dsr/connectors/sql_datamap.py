@@ -18,6 +18,9 @@ from dsr.connectors import declaration
 from dsr.connectors.base import DeclarationError, Origin, Processing
 
 ERASURE_ACTIONS = ("delete_row", "null", "mask", "keep")
+#: a table's erasure may also be "anonymise": its rows stay, only the fields declared null or mask are cleared
+#: (what is left identifies no one once they are gone, e.g. an order's total)
+TABLE_ERASURE_ACTIONS = (*ERASURE_ACTIONS, "anonymise")
 
 
 @dataclass(frozen=True)
@@ -179,8 +182,8 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
             raise DeclarationError(prefix + "links", "a table without identity columns needs links to reach it")
         default_origin = declaration.read_default_origin(entry, prefix=prefix)
         default_erasure = entry.get("erasure", "delete_row")
-        if default_erasure not in ERASURE_ACTIONS:
-            raise DeclarationError(prefix + "erasure", f"must be one of {list(ERASURE_ACTIONS)}")
+        if default_erasure not in TABLE_ERASURE_ACTIONS:
+            raise DeclarationError(prefix + "erasure", f"must be one of {list(TABLE_ERASURE_ACTIONS)}")
         hold = entry.get("hold")
         if hold is not None and hold not in holds:
             raise DeclarationError(prefix + "hold", f"names no declared hold (declared: {sorted(holds) or 'none'})")
