@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,19 +17,10 @@ import sqlalchemy as sa
 
 from dsr.connectors.base import Action, Change, Kept, PermanentConnectorError, Plan, Proof, SubjectRef
 from dsr.connectors.sql_datamap import Hold, TableMap
+from dsr.connectors.sql_rows import MASK_PREFIX, KeyedRows, references, referencing_first
 
 if TYPE_CHECKING:  # the connector class imports this module
     from dsr.connectors.sql import SqlConnector
-
-#: rows per IN (...) list: one statement for all but the largest subjects, within SQLite's and
-#: psycopg's limits on bound parameters
-CHUNK = 20000
-MASK_PREFIX = "erased-"
-
-
-def chunks(keys: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(keys), CHUNK):
-        yield keys[start:start + CHUNK]
 
 
 def _as_date(value: Any) -> date | None:
@@ -45,40 +36,6 @@ def _as_date(value: Any) -> date | None:
     return None
 
 
-def references(tables: Mapping[str, TableMap]) -> dict[str, list[tuple[str, str, str]]]:
-    """Which rows point at which, whatever way the data map walks them: per table, (column here, other
-    table, its column) for every link where one side is the other table's primary key. invoices.customer_id
-    -> customers.id: invoices reference customers; a link from companies.id to contacts.company_id: contacts
-    reference companies."""
-    found: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for table in tables.values():
-        for link in table.links:
-            parent = tables[link.table]
-            if link.to_column == parent.primary_key:
-                found[table.name].append((link.column, parent.name, link.to_column))
-            elif link.column == table.primary_key:
-                found[parent.name].append((link.to_column, table.name, link.column))
-    return found
-
-
-def referencing_first(tables: Mapping[str, TableMap]) -> list[TableMap]:
-    """Tables ordered so that rows pointing at others are deleted before the rows they point at."""
-    pointing = references(tables)
-    order: list[str] = []
-
-    def visit(name: str) -> None:
-        if name in order:
-            return
-        for other, refs in pointing.items():
-            if any(target == name for _, target, _ in refs) and other != name:
-                visit(other)
-        order.append(name)
-
-    for name in tables:
-        visit(name)
-    return [tables[name] for name in order]
-
-
 class SqlActions:
     """The actions of one SqlConnector (its data map, engines and the export's row conditions)."""
 
@@ -86,6 +43,7 @@ class SqlActions:
         self.connector = connector
         self.data_map = connector.data_map
         self.by_collection = {t.collection: t for t in self.data_map.tables.values()}
+        self.rows = KeyedRows(connector)
 
     # ------------------------------------------------------------------ reading
 
@@ -99,15 +57,11 @@ class SqlActions:
             statement = statement.where(view.c[column] == value)
         return [dict(row) for row in connection.execute(statement.order_by(view.c[table.primary_key])).mappings()]
 
-    def _count(self, connection: sa.Connection, table: TableMap, keys: list[Any], *conditions,
-               view: sa.TableClause | None = None) -> int:
-        """How many of the rows `keys` exist (and meet `conditions`, written on `view`)."""
-        view = view if view is not None else self._view(table)
-        total = 0
-        for chunk in chunks(keys):
-            total += connection.execute(sa.select(sa.func.count()).select_from(view).where(
-                view.c[table.primary_key].in_(chunk), *conditions)).scalar_one()
-        return total
+    def _count_subject(self, connection: sa.Connection, table: TableMap, ref: SubjectRef) -> int:
+        view = sa.table(table.name, *(sa.column(c) for c in dict.fromkeys(
+            [table.primary_key, *(link.column for link in table.links)])))
+        return connection.execute(sa.select(sa.func.count()).select_from(view).where(
+            self.connector.row_condition(table, ref, view))).scalar_one()
 
     # ------------------------------------------------------------------ erasure
 
@@ -312,54 +266,19 @@ class SqlActions:
                     if change.operation in ("null", "mask"):
                         entry = clearing.pop(change.collection, None)
                         if entry:
-                            changed += self._update(connection, table, entry["keys"], self._clearing(table, entry))
+                            changed += self.rows.update(connection, table, entry["keys"], self.rows.clearing(table, entry))
                     elif change.operation == "delete":
-                        changed += self._delete(connection, table, change.keys)
+                        changed += self.rows.delete(connection, table, change.keys)
                     elif change.operation in ("update", "stop"):
-                        changed += self._update(connection, table, change.keys, dict(change.values))
+                        changed += self.rows.update(connection, table, change.keys, dict(change.values))
                     elif change.operation in ("flag", "unflag"):
-                        changed += self._update(connection, table, change.keys,
+                        changed += self.rows.update(connection, table, change.keys,
                                                 {change.fields[0]: change.operation == "flag"})
                     elif change.operation in ("suppress", "unsuppress"):
-                        changed += self._suppress(connection, table, change.keys, change.operation == "suppress")
+                        changed += self.rows.suppress(connection, table, change.keys, change.operation == "suppress")
         except sa.exc.SQLAlchemyError as exc:
             raise self.connector.wrap_error(exc) from None
         return changed
-
-    def _clearing(self, table: TableMap, entry: dict) -> dict[str, Any]:
-        # A mask is irreversible: a value built from the row's own key, nothing of the old value (a hash
-        # of an e-mail address would be a pseudonym, not an erasure), and still unique per row.
-        pk = sa.column(table.primary_key)
-        values: dict[str, Any] = {column: None for column in entry["null"]}
-        values.update({column: sa.literal(MASK_PREFIX) + sa.cast(pk, sa.String) for column in entry["mask"]})
-        return values
-
-    def _view(self, table: TableMap, *columns: str) -> sa.TableClause:
-        return sa.table(table.name, *(sa.column(c) for c in dict.fromkeys([table.primary_key, *columns])))
-
-    def _delete(self, connection: sa.Connection, table: TableMap, keys: list[Any]) -> int:
-        view = self._view(table)
-        return sum(connection.execute(sa.delete(view).where(view.c[table.primary_key].in_(chunk))).rowcount
-                   for chunk in chunks(keys))
-
-    def _update(self, connection: sa.Connection, table: TableMap, keys: list[Any], values: dict[str, Any]) -> int:
-        view = self._view(table, *values)
-        return sum(connection.execute(sa.update(view).where(view.c[table.primary_key].in_(chunk))
-                                      .values({view.c[c]: v for c, v in values.items()})).rowcount
-                   for chunk in chunks(keys))
-
-    def _suppress(self, connection: sa.Connection, table: TableMap, keys: list[Any], on: bool) -> int:
-        restriction = table.restriction
-        view = sa.table(restriction.suppression_table, sa.column(restriction.suppression_column))
-        column = view.c[restriction.suppression_column]
-        if not on:
-            return sum(connection.execute(sa.delete(view).where(column.in_(chunk))).rowcount for chunk in chunks(keys))
-        present = {value for chunk in chunks(keys)
-                   for value in connection.execute(sa.select(column).where(column.in_(chunk))).scalars()}
-        missing = [key for key in keys if key not in present]
-        if missing:
-            connection.execute(sa.insert(view), [{restriction.suppression_column: key} for key in missing])
-        return len(missing)
 
     # ------------------------------------------------------------------ proof
 
@@ -374,11 +293,11 @@ class SqlActions:
                 for item in plan.kept:
                     kept[item.collection] |= set(item.keys)
                 for collection, keys in kept.items():
-                    present = self._count(connection, self.by_collection[collection], sorted(keys, key=str))
+                    present = self.rows.count(connection, self.by_collection[collection], sorted(keys, key=str))
                     if present != len(keys):
                         problems.append(f"{collection}: {len(keys) - present} kept record(s) are no longer there")
                 for table in self.data_map.tables.values():
-                    found[table.collection] = len(self._select(connection, table, ref, []))
+                    found[table.collection] = self._count_subject(connection, table, ref)
         except sa.exc.SQLAlchemyError as exc:
             raise self.connector.wrap_error(exc) from None
         if plan.action == Action.ERASE.value:
@@ -398,18 +317,14 @@ class SqlActions:
     def _check(self, connection: sa.Connection, change: Change) -> list[str]:
         table = self.by_collection[change.collection]
         if change.operation == "delete":
-            left = self._count(connection, table, change.keys)
+            left = self.rows.count(connection, table, change.keys)
             return [f"{change.collection}: {left} record(s) still there after the delete"] if left else []
         if change.operation in ("suppress", "unsuppress"):
-            restriction = table.restriction
-            view = sa.table(restriction.suppression_table, sa.column(restriction.suppression_column))
-            column = view.c[restriction.suppression_column]
-            listed = sum(connection.execute(sa.select(sa.func.count(sa.distinct(column))).where(
-                column.in_(chunk))).scalar_one() for chunk in chunks(change.keys))
+            listed = self.rows.suppressed(connection, table, change.keys)
             expected = len(change.keys) if change.operation == "suppress" else 0
             return [] if listed == expected else [f"{change.collection}: {abs(expected - listed)} record(s) not "
                                                   f"{'suppressed' if expected else 'released'}"]
-        view = self._view(table, *change.fields)
+        view = self.rows.view(table, *change.fields)
         if change.operation == "null":
             wrong = sa.or_(*(view.c[c].is_not(None) for c in change.fields))
         elif change.operation == "mask":
@@ -419,7 +334,7 @@ class SqlActions:
         else:  # update, stop: the new values are there
             wrong = sa.or_(*(sa.or_(view.c[c].is_(None), view.c[c] != v) if v is not None else view.c[c].is_not(None)
                              for c, v in change.values.items()))
-        left = self._count(connection, table, change.keys, wrong, view=view)
+        left = self.rows.count(connection, table, change.keys, wrong, view=view)
         return [f"{change.collection}: {left} record(s) not {DONE[change.operation]} as planned"] if left else []
 
 
