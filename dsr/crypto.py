@@ -32,11 +32,25 @@ def unseal(token: str, app: Flask | None = None) -> str:
         raise ValueError("sealed value cannot be opened with the current DSR_ENCRYPTION_KEY") from exc
 
 
-def keyed_hmac(purpose: str, value: str, app: Flask | None = None) -> str:
-    """HMAC-SHA256 under a key derived from SECRET_KEY for one purpose (never reused across purposes)."""
-    secret = (app or current_app).config["SECRET_KEY"]
+def keyed_hmac(purpose: str, value: str, app: Flask | None = None, *, secret: str | None = None) -> str:
+    """HMAC-SHA256 under a key derived from SECRET_KEY (or `secret`) for one purpose (never reused
+    across purposes)."""
+    secret = secret or (app or current_app).config["SECRET_KEY"]
     if not secret:
         raise ConfigError("DSR_SECRET_KEY is not set")
     key = hmac.new(secret.encode(), f"dsr.hmac.{purpose}".encode(), hashlib.sha256).digest()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
+
+
+def email_digest(email: str, app: Flask | None = None) -> str:
+    """What a reduced case keeps of its e-mail address (dsr.retention)."""
+    return keyed_hmac("reduced-email", email.strip().lower(), app)
+
+
+def email_digests(email: str, app: Flask | None = None) -> list[str]:
+    """The digests a search compares: under SECRET_KEY and each of SECRET_KEY_FALLBACKS (a rotated key
+    still finds the cases reduced before the rotation, while it is listed)."""
+    config = (app or current_app).config
+    return [keyed_hmac("reduced-email", email.strip().lower(), secret=secret)
+            for secret in [config["SECRET_KEY"], *(config.get("SECRET_KEY_FALLBACKS") or [])] if secret]
 
