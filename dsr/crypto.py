@@ -5,24 +5,34 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import Flask, current_app
 
 from dsr.config import ConfigError
 
 
-def _fernet(app: Flask) -> Fernet:
+def _fernet(app: Flask) -> MultiFernet:
+    """DSR_ENCRYPTION_KEY seals; it and DSR_ENCRYPTION_KEY_FALLBACKS (earlier keys, after a rotation) open."""
     key = app.config.get("ENCRYPTION_KEY")
     if not key:
         raise ConfigError("DSR_ENCRYPTION_KEY is not set (the run command writes one into instance/)")
     try:
-        return Fernet(key.encode() if isinstance(key, str) else key)
+        return MultiFernet([Fernet(k.encode() if isinstance(k, str) else k)
+                            for k in [key, *(app.config.get("ENCRYPTION_KEY_FALLBACKS") or [])]])
     except ValueError as exc:
-        raise ConfigError("DSR_ENCRYPTION_KEY must be the urlsafe base64 of 32 bytes") from exc
+        raise ConfigError("DSR_ENCRYPTION_KEY (and each fallback) must be the urlsafe base64 of 32 bytes") from exc
 
 
 def seal(value: str, app: Flask | None = None) -> str:
     return _fernet(app or current_app).encrypt(value.encode()).decode()
+
+
+def reseal(token: str, app: Flask | None = None) -> str:
+    """The same value sealed with the current DSR_ENCRYPTION_KEY (after a rotation)."""
+    try:
+        return _fernet(app or current_app).rotate(token.encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("sealed value cannot be opened with DSR_ENCRYPTION_KEY or its fallbacks") from exc
 
 
 def unseal(token: str, app: Flask | None = None) -> str:
