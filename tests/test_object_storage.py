@@ -8,12 +8,9 @@ import re
 import zipfile
 from pathlib import Path
 
-import boto3
-import httpx
 import pytest
 import pyzipper
 import sqlalchemy as sa
-from moto.server import ThreadedMotoServer
 
 from dsr import create_app, links
 from dsr.bundle.writer import verify_bundle
@@ -27,33 +24,22 @@ from dsr.models import ExportBundle, Message, RequestStatus, Right, SubjectLocat
 from dsr.storage import s3
 from dsr.storage.s3 import S3Store
 from tests.helpers.export import KARI, approve, tasks_by_system
-from tests.helpers.jobs import free_port, run_jobs
+from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, sms_lines, text_of
+from tests.helpers.objectstore import BUCKET, REGION, s3_config, start_s3_server
 from tests.helpers.staff import enrolled_staff
-
-BUCKET = "dsr-bundles"
 
 
 @pytest.fixture
 def s3_server(monkeypatch):
-    """moto's S3 server on a loopback port, with a bucket; the standard AWS variables point boto3 at it."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                        ("AWS_DEFAULT_REGION", "eu-north-1")):
-        monkeypatch.setenv(name, value)
-    endpoint = f"http://127.0.0.1:{port}"
-    httpx.post(f"{endpoint}/moto-api/reset").raise_for_status()  # moto keeps its buckets per process
-    boto3.client("s3", endpoint_url=endpoint, region_name="eu-north-1").create_bucket(
-        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-north-1"})
+    server, endpoint = start_s3_server(monkeypatch)
     yield endpoint
     server.stop()
 
 
 @pytest.fixture
 def store(s3_server) -> S3Store:
-    return S3Store(BUCKET, "unit", endpoint_url=s3_server, region="eu-north-1")
+    return S3Store(BUCKET, "unit", endpoint_url=s3_server, region=REGION)
 
 
 def _keys(store: S3Store) -> list[str]:
@@ -122,7 +108,7 @@ def test_reads_fetch_the_object_in_ranges(store, monkeypatch):
 @pytest.fixture
 def s3_app(app_config, chat, smtp, s3_server):
     """The demo app with its export files in the S3 server."""
-    app_config.update(STORAGE_URL=f"s3://{BUCKET}/portal", S3_ENDPOINT_URL=s3_server, S3_REGION="eu-north-1")
+    app_config.update(s3_config(s3_server))
     ensure_demo_data(Path(app_config["INSTANCE_PATH"]))
     application = create_app(app_config)
     yield application
