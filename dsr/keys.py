@@ -15,13 +15,20 @@ from dsr.models import Message, StaffUser
 
 
 def reseal_values(session: orm.Session) -> dict[str, int]:
-    """Seal every TOTP seed and waiting one-time secret with the current key (the caller commits)."""
-    counts = {"totp_seeds": 0, "message_secrets": 0}
-    for user in session.scalars(sa.select(StaffUser).where(StaffUser.totp_secret_sealed.is_not(None))):
-        user.totp_secret_sealed = reseal(user.totp_secret_sealed)
-        counts["totp_seeds"] += 1
-    for message in session.scalars(sa.select(Message).where(Message.secret_sealed.is_not(None))):
-        message.secret_sealed = reseal(message.secret_sealed)
-        counts["message_secrets"] += 1
+    """Seal every TOTP seed and waiting one-time secret with the current key (the caller commits).
+    A value no listed key opens is left as it is and counted as `unreadable` (its key was dropped
+    too early: that staff member enrols TOTP again; a lost one-time secret is sent anew)."""
+    counts = {"totp_seeds": 0, "message_secrets": 0, "unreadable": 0}
+    rows = [(user, "totp_secret_sealed", "totp_seeds") for user in session.scalars(
+        sa.select(StaffUser).where(StaffUser.totp_secret_sealed.is_not(None)))]
+    rows += [(message, "secret_sealed", "message_secrets") for message in session.scalars(
+        sa.select(Message).where(Message.secret_sealed.is_not(None)))]
+    for row, column, kind in rows:
+        try:
+            setattr(row, column, reseal(getattr(row, column)))
+        except ValueError:
+            counts["unreadable"] += 1
+            continue
+        counts[kind] += 1
     session.flush()
     return counts
