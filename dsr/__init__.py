@@ -37,6 +37,7 @@ from dsr.identity.views import bp as identity
 from dsr.intake import staff_views as intake_staff_views  # noqa: F401 (the staff register page's route)
 from dsr.intake.views import bp as intake
 from dsr.queue.outbox import install_relay
+from dsr.retention import service as retention  # noqa: F401 (the periodic retention job)
 from dsr.subject.views import bp as subject
 
 __all__ = ["REPO_ROOT", "create_app"]

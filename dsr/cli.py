@@ -11,7 +11,14 @@ from flask import current_app
 from flask.cli import AppGroup, FlaskGroup
 
 import dsr
-from dsr.audit.service import audit_key, missing_in_production, verify, verify_heads, write_audit_head
+from dsr.audit.service import (
+    audit_key,
+    audit_keys,
+    missing_in_production,
+    verify,
+    verify_heads,
+    write_audit_head,
+)
 from dsr.auth.accounts import AccountError
 from dsr.auth.accounts import create_staff as create
 from dsr.bundle.signing import fingerprint, private_key, public_key_text
@@ -19,6 +26,7 @@ from dsr.bundle.writer import SIGNATURE, verify_bundle
 from dsr.db import get_session
 from dsr.deadlines.rules import compute_deadlines, parse_instant
 from dsr.demo import load_demo
+from dsr.keys import reseal_values
 from dsr.migrate import alembic_config, current_revision, upgrade
 from dsr.models import StaffRole
 from dsr.queue.sweep import sweep_outbox
@@ -76,7 +84,7 @@ def audit_verify() -> None:
                    "(the run command keeps it in instance/secrets.json).", err=True)
         sys.exit(2)
     session = get_session()
-    result = verify(session, key)
+    result = verify(session, audit_keys())
     if result.ok:
         result = verify_heads(session, current_app.config["AUDIT_HEAD_FILE"]) or result
     if result.ok:
@@ -85,6 +93,17 @@ def audit_verify() -> None:
     click.echo(f"BAD {result.bad_seq}")
     click.echo(f"row {result.bad_seq}: {result.reason}", err=True)
     sys.exit(1)
+
+
+@dsr_group.command("reseal")
+def reseal() -> None:
+    """After rotating DSR_ENCRYPTION_KEY (the old key listed in DSR_ENCRYPTION_KEY_FALLBACKS): seal the
+    staff's TOTP seeds and waiting one-time secrets with the new key. Prints the counts."""
+    _require_schema()
+    session = get_session()
+    counts = reseal_values(session)
+    session.commit()
+    click.echo(" ".join(f"{key}={value}" for key, value in counts.items()))
 
 
 @dsr_group.command("audit-head")

@@ -20,18 +20,25 @@ ENV_PREFIX = "DSR_"
 SECRETS_FILE = "secrets.json"
 
 # Every key here may be set as DSR_<KEY>; the default's type decides how the
-# environment string is read (bool, int, float, list of numbers, or text).
+# environment string is read (bool, int, float, list of numbers, or text; the key lists below are
+# lists of text, separated by spaces).
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # development | production
     "SECRET_KEY": None,
+    "SECRET_KEY_FALLBACKS": [],  # earlier secret keys, still accepted (sessions, links) after a rotation
     "ENCRYPTION_KEY": None,  # urlsafe base64 of 32 bytes: TOTP seeds, bundles at rest
+    "ENCRYPTION_KEY_FALLBACKS": [],  # earlier encryption keys: still decrypt, never encrypt
     "SIGNING_KEY": None,  # urlsafe base64 of a 32-byte Ed25519 seed: bundle manifests
     "AUDIT_KEY": None,  # urlsafe base64 of 32 bytes, kept outside the database: seals the audit chain
+    "AUDIT_KEY_FALLBACKS": [],  # earlier audit keys: rows sealed before a rotation still verify
     "AUDIT_HEAD_FILE": None,  # default: <instance>/audit-head.log (the daily head of the audit chain)
     "BASE_URL": "http://127.0.0.1:5000",
     "DATABASE_URL": None,  # default: SQLite file in the instance folder
     "REDIS_URL": None,  # default: embedded redis-server on a unix socket
     "STORAGE_DIR": None,  # default: <instance>/storage
+    "STORAGE_URL": None,  # s3://bucket/prefix: bundles, spools and uploads in an S3-compatible store instead
+    "S3_ENDPOINT_URL": None,  # another S3-compatible service than AWS (MinIO, Ceph, ...)
+    "S3_REGION": None,
     "SYSTEMS_FILE": None,  # default: <instance>/systems.toml, else instance/systems.example.toml
     "PROXY_HOPS": 0,
     "SMTP_HOST": None,
@@ -45,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "SMS_TOKEN": None,
     "OUTBOX_DIR": None,  # default: <instance>/outbox (used when no SMTP host / SMS URL)
     "OUTBOX_KEEP_DAYS": 7,  # file-outbox mails and rotated SMS logs hold codes in clear: deleted after this
+    "CASE_RETENTION_DAYS": 1095,  # a closed case is reduced to proof of handling this long after closing
     # Jobs and their safety nets: seconds, short in tests.
     "JOB_TIMEOUT": 600,
     "JOB_RETRY_INTERVALS": [10, 60, 300],
@@ -94,6 +102,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_FORM_MEMORY_SIZE": 256 * 1024,  # a bigger form field is answered 413
 }
 
+TEXT_LISTS = frozenset({"SECRET_KEY_FALLBACKS", "ENCRYPTION_KEY_FALLBACKS", "AUDIT_KEY_FALLBACKS"})
+
 WEAK_SECRETS = {"", "dev", "development", "secret", "changeme", "change-me", "test", "key", "password"}
 MIN_SECRET_LENGTH = 32
 
@@ -131,6 +141,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _coerce(key: str, raw: str, default: Any) -> Any:
+    if key in TEXT_LISTS:
+        return raw.split()
     try:
         if isinstance(default, bool):
             if raw.strip().lower() in {"1", "true", "yes", "on"}:

@@ -14,6 +14,7 @@ from dsr.bundle import signing
 from dsr.bundle.sealed import CHUNK, SealedFileError, SealedWriter, read_sealed
 from dsr.bundle.spool import csv_cell
 from dsr.bundle.writer import BundleWriter, verify_bundle
+from dsr.storage.local import LocalStore
 
 MASTER = secrets.token_bytes(32)
 SEED = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
@@ -139,12 +140,13 @@ def test_spooled_rows_give_the_same_json_and_csv_whatever_their_content(tmp_path
     from dsr.bundle.spool import SpoolWriter, csv_document, json_document
 
     rows = [(1, "plain"), (2, 'tricky "},{" text'), (3, "=1+1"), (4, None)]
-    spool = SpoolWriter(tmp_path / "s", MASTER, portable_only=False)
+    store = LocalStore(tmp_path)
+    spool = SpoolWriter(store, "s", MASTER, portable_only=False)
     spool.add_rows("notes", ["id", "text"], {}, rows[:2])
     spool.add_rows("notes", ["id", "text"], {}, rows[2:])
     summary = spool.close()["notes"]
-    document = json.loads(b"".join(json_document(tmp_path / "s", "notes", MASTER)))
+    document = json.loads(b"".join(json_document(store, "s", "notes", MASTER)))
     assert document == [{"id": i, "text": t} for i, t in rows]
-    text = b"".join(csv_document(tmp_path / "s", "notes", summary, MASTER)).decode("utf-8-sig")
+    text = b"".join(csv_document(store, "s", "notes", summary, MASTER)).decode("utf-8-sig")
     assert list(csv_module.reader(io.StringIO(text))) == [["id", "text"], ["1", "plain"],
                                                         ["2", 'tricky "},{" text'], ["3", "'=1+1"], ["4", ""]]

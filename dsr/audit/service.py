@@ -8,7 +8,10 @@ the chain survives when closed cases are reduced.
 Anyone who can write the database could recompute such a chain, so each row is also sealed:
 `mac` is an HMAC of its hash under AUDIT_KEY, a key kept outside the database (SECURITY-PLAN S40).
 A seal vouches for its row and, through the hash links, for every row before it (rows written
-before the key existed included). On PostgreSQL a trigger refuses UPDATE and DELETE on the table,
+before the key existed included). The key can be rotated: the old one goes to AUDIT_KEY_FALLBACKS,
+new rows are sealed with the new one, and a row may carry the seal of any listed key as long as the
+keys never go back to an older one along the chain (whoever holds only an old key cannot add rows
+after the rotation). On PostgreSQL a trigger refuses UPDATE and DELETE on the table,
 and `write_audit_head` appends the head of the chain to a file the database cannot change, so even
 a rewrite by someone holding the key contradicts a head written earlier.
 """
@@ -84,7 +87,17 @@ def content_hash(event: AuditEvent) -> str:
 
 def audit_key(app: Flask | None = None) -> bytes | None:
     """AUDIT_KEY (urlsafe base64 of 32 random bytes), or None when this installation has none."""
-    text = (app or current_app).config.get("AUDIT_KEY")
+    return _decode_key((app or current_app).config.get("AUDIT_KEY"))
+
+
+def audit_keys(app: Flask | None = None) -> list[bytes]:
+    """AUDIT_KEY, then the earlier keys of AUDIT_KEY_FALLBACKS (newest first): what seals may be made with."""
+    config = (app or current_app).config
+    keys = [_decode_key(text) for text in [config.get("AUDIT_KEY"), *(config.get("AUDIT_KEY_FALLBACKS") or [])]]
+    return [key for key in keys if key]
+
+
+def _decode_key(text: str | None) -> bytes | None:
     if not text:
         return None
     try:
@@ -115,31 +128,38 @@ class Verification:
 _INSTALLATION_KEY: Any = object()
 
 
-def verify(session: orm.Session, key: bytes | None = _INSTALLATION_KEY) -> Verification:
+def verify(session: orm.Session, key: bytes | list[bytes] | None = _INSTALLATION_KEY) -> Verification:
     """Walk the chain in order; report the first row whose link, content or seal does not match.
 
-    `key` defaults to this installation's AUDIT_KEY. With a key, every row from the first sealed one on
-    must carry a valid seal, and the last row must be sealed: a seal vouches for the rows before it,
-    so rows from before the key existed pass only when a sealed row follows them. Without `key`, only
-    the links are checked.
+    `key` defaults to this installation's AUDIT_KEY and its fallbacks (a list, newest first). With a key,
+    every row from the first sealed one on must carry a valid seal, by a key no older than the one
+    before it, and the last row must be sealed: a seal vouches for the rows before it, so rows from
+    before the key existed pass only when a sealed row follows them. Without `key`, only the links are
+    checked.
     """
     if key is _INSTALLATION_KEY:
-        key = audit_key() if has_app_context() else None
+        key = (audit_keys() or None) if has_app_context() else None
+    keys = [key] if isinstance(key, bytes) else key
+    oldest_allowed = len(keys) - 1 if keys else 0  # index into keys; moves towards 0 (the newest) only
     expected_prev, expected_seq, rows, first_unsealed, sealed = GENESIS, 1, 0, None, False
     for event in _in_order(session):
         if event.seq != expected_seq or event.prev_hash != expected_prev or event.hash != content_hash(event):
             seq = event.seq if event.seq == expected_seq else expected_seq
             return Verification(False, rows, seq, "its content or its link to the row before does not match")
-        if key is not None and event.mac is not None:
-            if not hmac.compare_digest(event.mac, seal_of(key, event.hash)):
-                return Verification(False, rows, event.seq, "its seal does not match DSR_AUDIT_KEY")
+        if keys and event.mac is not None:
+            index = next((i for i, k in enumerate(keys[:oldest_allowed + 1])
+                          if hmac.compare_digest(event.mac, seal_of(k, event.hash))), None)
+            if index is None:
+                return Verification(False, rows, event.seq, "its seal does not match DSR_AUDIT_KEY (nor an "
+                                                            "earlier key not older than the row before's)")
+            oldest_allowed = index
             sealed, first_unsealed = True, None
-        elif key is not None and sealed:
+        elif keys and sealed:
             return Verification(False, rows, event.seq, "it is not sealed, though rows before it are")
         elif first_unsealed is None:
             first_unsealed = event.seq
         expected_prev, expected_seq, rows = event.hash, expected_seq + 1, rows + 1
-    if key is not None and first_unsealed is not None:
+    if keys and first_unsealed is not None:
         return Verification(False, rows, first_unsealed, "no sealed row follows it (right after an "
                                                          "upgrade, the next audited action seals it)")
     return Verification(True, rows)

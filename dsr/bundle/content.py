@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from flask import current_app, render_template
@@ -17,6 +16,7 @@ from markupsafe import Markup, escape
 from dsr.bundle import spool
 from dsr.bundle.signing import installation_fingerprint
 from dsr.controller import Controller
+from dsr.storage import Store
 
 PREVIEW_ROWS = 50
 _FACT_NAMES = ("purposes", "legal_basis", "categories", "recipients", "third_country_transfers", "retention",
@@ -55,9 +55,9 @@ class SystemPart:
     kind: str
     status: str  # collected | nothing_found | not_collected
     facts: dict[str, Any]
-    spool_dir: Path | None = None
+    spool_dir: str | None = None  # the key prefix of its spool files in the store
     collections: list[CollectionPart] = field(default_factory=list)
-    upload: dict[str, Any] | None = None  # {"filename", "size", "path"} from a manual task
+    upload: dict[str, Any] | None = None  # {"filename", "size", "key"} from a manual task
     records: int = 0
 
     @property
@@ -97,14 +97,17 @@ def cell(value: Any) -> str:
 
 
 def members(*, kind: str, language: str, reference: str, controller: Controller, systems: list[SystemPart],
-            history: list[dict[str, Any]], rights: dict[str, str], master: bytes, partial: bool):
-    """Yield (path, chunks, expected_size) in bundle order."""
+            history: list[dict[str, Any]], rights: dict[str, str], store: Store, master: spool.Keys,
+            partial: bool):
+    """Yield (path, chunks, expected_size) in bundle order; the spools and uploads are read from `store`
+    with `master` (the keys they may be sealed with)."""
     common = {"kind": kind, "reference": reference, "controller": controller_facts(controller),
               "systems": systems, "partial": partial, "rights": rights, "cell": cell,
               "key_fingerprint": installation_fingerprint(current_app.config.get("SIGNING_KEY"))}
     for system in systems:
         for collection in system.collections:
-            collection.preview = spool.first_rows(system.spool_dir, collection.name, master, PREVIEW_ROWS)
+            collection.preview = spool.first_rows(store, system.spool_dir, collection.name, master,
+                                                 PREVIEW_ROWS)
     yield "index.html", _render("index.html", language, history=history, **common), 0
     if kind == "access":
         about = {"controller": common["controller"], "reference": reference, "language": language,
@@ -122,10 +125,10 @@ def members(*, kind: str, language: str, reference: str, controller: Controller,
         for collection in system.collections:
             size = collection.summary.get("json_bytes", 0)
             yield (f"data/{system.key}/{collection.json_path}",
-                   spool.json_document(system.spool_dir, collection.name, master), size)
+                   spool.json_document(store, system.spool_dir, collection.name, master), size)
             yield (f"data/{system.key}/{collection.csv_path}",
-                   spool.csv_document(system.spool_dir, collection.name, collection.summary, master),
+                   spool.csv_document(store, system.spool_dir, collection.name, collection.summary, master),
                    collection.summary.get("csv_bytes", 0))
         if system.upload:
-            yield (f"data/{system.key}/{system.upload['filename']}", spool.read_upload(system.upload["path"], master),
-                   system.upload["size"])
+            yield (f"data/{system.key}/{system.upload['filename']}",
+                   spool.read_upload(store, system.upload["key"], master), system.upload["size"])

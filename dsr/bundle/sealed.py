@@ -11,8 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import BinaryIO, Self
 
 from cryptography.exceptions import InvalidTag
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from dsr.config import ConfigError
+from dsr.storage import Store
 
 MAGIC = b"DSRSEAL1"
 CHUNK = 256 * 1024
@@ -107,23 +107,32 @@ class SealedWriter:
         self.close()
 
 
-def read_sealed(raw: BinaryIO, master: bytes, purpose: str) -> Iterator[bytes]:
-    """Yield the plaintext chunk by chunk; raises SealedFileError on any alteration (before yielding it)."""
+def read_sealed(raw: BinaryIO, master: bytes | Sequence[bytes], purpose: str) -> Iterator[bytes]:
+    """Yield the plaintext chunk by chunk; raises SealedFileError on any alteration (before yielding it).
+
+    `master` may be a list of keys (the current one first, then earlier ones after a rotation): the
+    first chunk tells which one sealed the file."""
     header = raw.read(_HEADER)
     if len(header) != _HEADER or not header.startswith(MAGIC):
         raise SealedFileError("not a sealed file")
-    aead = _file_key(master, header[len(MAGIC):len(MAGIC) + 16], purpose)
-    prefix = header[len(MAGIC) + 16:]
+    salt, prefix = header[len(MAGIC):len(MAGIC) + 16], header[len(MAGIC) + 16:]
+    candidates = [_file_key(key, salt, purpose) for key in ([master] if isinstance(master, bytes) else master)]
     counter = 0
     block = raw.read(CHUNK + TAG)
     while True:
         following = raw.read(CHUNK + TAG) if len(block) == CHUNK + TAG else b""
         last = not following
         nonce = prefix + counter.to_bytes(4, "big") + (b"\x01" if last else b"\x00")
-        try:
-            plain = aead.decrypt(nonce, block, header)
-        except InvalidTag:
-            raise SealedFileError("sealed file was altered or truncated") from None
+        plain = None
+        for aead in candidates:
+            try:
+                plain = aead.decrypt(nonce, block, header)
+            except InvalidTag:
+                continue
+            candidates = [aead]  # this key sealed the file: the rest of it is checked against it alone
+            break
+        if plain is None:
+            raise SealedFileError("sealed file was altered or truncated")
         if plain:
             yield plain
         if last:
@@ -132,35 +141,23 @@ def read_sealed(raw: BinaryIO, master: bytes, purpose: str) -> Iterator[bytes]:
         block = following
 
 
-def iter_sealed_file(path: Path, master: bytes, purpose: str) -> Iterator[bytes]:
-    with open(path, "rb") as raw:
+def iter_sealed_file(store: Store, key: str, master: bytes | Sequence[bytes], purpose: str) -> Iterator[bytes]:
+    with store.open(key) as raw:
         yield from read_sealed(raw, master, purpose)
 
 
 class SealedLines:
-    """Iterate the lines (bytes, newline stripped) of a sealed file without loading it."""
+    """Iterate the lines (bytes, newline stripped) of a sealed file in a store without loading it."""
 
-    def __init__(self, path: Path, master: bytes, purpose: str):
-        self.path, self.master, self.purpose = path, master, purpose
+    def __init__(self, store: Store, key: str, master: bytes | Sequence[bytes], purpose: str):
+        self.store, self.key, self.master, self.purpose = store, key, master, purpose
 
     def __iter__(self) -> Iterator[bytes]:
         rest = b""
-        for chunk in iter_sealed_file(self.path, self.master, self.purpose):
+        for chunk in iter_sealed_file(self.store, self.key, self.master, self.purpose):
             data = rest + chunk
             lines = data.split(b"\n")
             rest = lines.pop()
             yield from lines
         if rest:
             yield rest
-
-
-def durable_replace(temp: Path, final: Path) -> None:
-    """fsync the file, rename it into place, fsync the directory: no partial file is ever visible."""
-    with open(temp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(temp, final)
-    directory = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

@@ -12,11 +12,9 @@ import base64
 import csv
 import json
 import operator
-import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,6 +22,7 @@ import orjson
 from dsr.bundle import batch
 from dsr.bundle.sealed import SealedLines, SealedWriter, iter_sealed_file
 from dsr.connectors.base import Origin, Record
+from dsr.storage import Store
 
 PURPOSE = "spool"
 FORMULA_LEADERS = batch.FORMULA_LEADERS
@@ -94,13 +93,13 @@ class _Text:
 
 
 class _Collection:
-    def __init__(self, directory: Path, name: str, master: bytes):
+    def __init__(self, store: Store, prefix: str, name: str, master: bytes):
         self.name = name
         self.fields: list[str] | None = None
         self.ragged = False
         self.records = 0
-        self._json_file = open(directory / f"{name}.jsonl.sealed", "wb")  # noqa: SIM115
-        self._csv_file = open(directory / f"{name}.csv.sealed", "wb")  # noqa: SIM115
+        self._json_file = store.writer(f"{prefix}/{name}.jsonl.sealed")
+        self._csv_file = store.writer(f"{prefix}/{name}.csv.sealed")
         self.json = SealedWriter(self._json_file, master, PURPOSE, digest=False)
         self.csv = SealedWriter(self._csv_file, master, PURPOSE, digest=False)
         self._text = _Text()
@@ -151,24 +150,22 @@ class _Collection:
         self.flush()
         self.json.close()
         self.csv.close()
-        self._json_file.close()
-        self._csv_file.close()
+        self._json_file.commit()
+        self._csv_file.commit()
         return {"records": self.records, "fields": self.fields or [], "ragged": self.ragged,
                 "json_bytes": self.json.size, "csv_bytes": self.csv.size}
 
     def discard(self) -> None:
         for handle in (self._json_file, self._csv_file):
-            handle.close()
+            handle.abort()
 
 
 class SpoolWriter:
-    """Collects one task's records into `directory`; `portable_only` keeps provided fields only."""
+    """Collects one task's records under `prefix` in `store`; `portable_only` keeps provided fields only."""
 
-    def __init__(self, directory: Path, master: bytes, *, portable_only: bool):
-        if directory.exists():
-            shutil.rmtree(directory)  # a previous attempt of the same task: start clean
-        directory.mkdir(parents=True, mode=0o700)
-        self.directory, self.master, self.portable_only = directory, master, portable_only
+    def __init__(self, store: Store, prefix: str, master: bytes, *, portable_only: bool):
+        store.delete_prefix(prefix)  # a previous attempt of the same task: start clean
+        self.store, self.prefix, self.master, self.portable_only = store, prefix, master, portable_only
         self.collections: dict[str, _Collection] = {}
         self._kept: dict[int, tuple[dict, list[str] | None]] = {}
         self.records = 0
@@ -191,8 +188,8 @@ class SpoolWriter:
             return
         collection = self.collections.get(record.collection)
         if collection is None:
-            collection = self.collections[record.collection] = _Collection(self.directory, record.collection,
-                                                                           self.master)
+            collection = self.collections[record.collection] = _Collection(self.store, self.prefix,
+                                                                           record.collection, self.master)
         collection.add(data)
         self.records += 1
 
@@ -210,7 +207,7 @@ class SpoolWriter:
                 rows = [(pick(row),) for row in rows] if len(keep) == 1 else [pick(row) for row in rows]
         target = self.collections.get(collection)
         if target is None:
-            target = self.collections[collection] = _Collection(self.directory, collection, self.master)
+            target = self.collections[collection] = _Collection(self.store, self.prefix, collection, self.master)
         target.add_rows(columns, rows)
         self.records += len(rows)
 
@@ -220,32 +217,36 @@ class SpoolWriter:
     def abort(self) -> None:
         for collection in self.collections.values():
             collection.discard()
-        shutil.rmtree(self.directory, ignore_errors=True)
+        self.store.delete_prefix(self.prefix)
 
 
-def json_lines(directory: Path, collection: str, master: bytes) -> Iterator[bytes]:
+Keys = bytes | Sequence[bytes]  # the sealing key, or the keys a file may be sealed with (rotation)
+
+
+def json_lines(store: Store, prefix: str, collection: str, master: Keys) -> Iterator[bytes]:
     """Each record's JSON object (bytes)."""
-    for line in SealedLines(directory / f"{collection}.jsonl.sealed", master, PURPOSE):
+    for line in SealedLines(store, f"{prefix}/{collection}.jsonl.sealed", master, PURPOSE):
         yield line[1:] if line.startswith(b",") else line
 
 
-def json_document(directory: Path, collection: str, master: bytes) -> Iterator[bytes]:
+def json_document(store: Store, prefix: str, collection: str, master: Keys) -> Iterator[bytes]:
     """The bundle's `<collection>.json`: a JSON array, one object per line (the spool is its body)."""
     yield b"[\n"
-    yield from iter_sealed_file(directory / f"{collection}.jsonl.sealed", master, PURPOSE)
+    yield from iter_sealed_file(store, f"{prefix}/{collection}.jsonl.sealed", master, PURPOSE)
     yield b"]\n"
 
 
-def csv_document(directory: Path, collection: str, summary: dict[str, Any], master: bytes) -> Iterator[bytes]:
+def csv_document(store: Store, prefix: str, collection: str, summary: dict[str, Any],
+                 master: Keys) -> Iterator[bytes]:
     text = _Text()
     writer = csv.writer(text, lineterminator="\r\n")
     fields = summary["fields"]
     writer.writerow([csv_cell(f) for f in fields])
     yield b"\xef\xbb\xbf" + text.take()  # a BOM so spreadsheet programs read UTF-8
     if not summary["ragged"]:
-        yield from iter_sealed_file(directory / f"{collection}.csv.sealed", master, PURPOSE)
+        yield from iter_sealed_file(store, f"{prefix}/{collection}.csv.sealed", master, PURPOSE)
         return
-    for lines in _line_batches(json_lines(directory, collection, master)):
+    for lines in _line_batches(json_lines(store, prefix, collection, master)):
         for line in lines:
             row = json.loads(line)
             writer.writerow(csv_cells([row.get(f) for f in fields]))
@@ -263,14 +264,14 @@ def _line_batches(lines, size: int = 2000) -> Iterator[list[bytes]]:
         yield batch
 
 
-def first_rows(directory: Path, collection: str, master: bytes, limit: int) -> list[dict[str, Any]]:
+def first_rows(store: Store, prefix: str, collection: str, master: Keys, limit: int) -> list[dict[str, Any]]:
     rows = []
-    for line in json_lines(directory, collection, master):
+    for line in json_lines(store, prefix, collection, master):
         rows.append(json.loads(line))
         if len(rows) >= limit:
             break
     return rows
 
 
-def read_upload(path: Path, master: bytes) -> Iterator[bytes]:
-    return iter_sealed_file(path, master, PURPOSE)
+def read_upload(store: Store, key: str, master: Keys) -> Iterator[bytes]:
+    return iter_sealed_file(store, key, master, PURPOSE)

@@ -28,6 +28,7 @@ from dsr.models import (
 
 SOON_DAYS = 7
 HIDDEN = "[hidden]"
+REMOVED = "[removed]"  # a closed case reduced under the portal's retention (dsr.retention)
 
 
 def mask_email(email: str | None) -> str:
@@ -128,7 +129,7 @@ def queue_rows(
             right=r.right.value,
             status=r.status.value,
             channel=r.channel.value,
-            email=mask_email(r.email) if masked else r.email,
+            email=REMOVED if r.reduced_at else mask_email(r.email) if masked else r.email,
             received_on=local_date(r.received_at, tz),
             deadline_on=r.deadline_on,
             extended=r.extended_at is not None,

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from dsr.cases.states import OPEN_STATUSES
+from dsr.crypto import email_digests
 from dsr.models import RequestStatus, Right, StaffUser, SubjectRequest
 
 PAGE_SIZE = 50
@@ -85,8 +86,9 @@ def _search_condition(text: str, reference_only: bool):
         return SubjectRequest.reference == reference
     if reference_only:
         return sa.false()
-    # Exact address, as typed or lower-cased: both stay on the e-mail index.
-    return SubjectRequest.email.in_(sorted({text, text.lower()}))
+    # Exact address, as typed or lower-cased: both stay on the e-mail index; a reduced case by its digest.
+    return sa.or_(SubjectRequest.email.in_(sorted({text, text.lower()})),
+                  SubjectRequest.email_digest.in_(email_digests(text)))
 
 
 def status_page_query(

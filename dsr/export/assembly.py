@@ -2,17 +2,16 @@
 
 One ExportBundle row per (case, kind) (a unique constraint): a second job finds it and stops. The
 bundle is built under a database lease (a dead worker's assembly is handed on by the sweep). The file
-is written to a temporary name, fsynced, renamed, and only then recorded with a compare-and-set; the
-case moves to "ready for review".
+is written through the store's writer (a temporary file fsynced and renamed, or a multipart upload
+completed only when it is whole) and only then recorded with a compare-and-set; the case moves to
+"ready for review".
 """
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import secrets
 from enum import StrEnum
-from pathlib import Path
 
 import sqlalchemy as sa
 from flask import current_app
@@ -20,7 +19,7 @@ from sqlalchemy import orm
 
 from dsr.audit.service import record
 from dsr.bundle import content
-from dsr.bundle.sealed import SealedWriter, durable_replace
+from dsr.bundle.sealed import SealedWriter
 from dsr.bundle.signing import private_key
 from dsr.bundle.writer import BundleWriter
 from dsr.cases import states
@@ -120,14 +119,14 @@ def make_room_for_retry(session: orm.Session, request: SubjectRequest, task: Sys
     if bundle is None or not bundle.partial:
         raise TaskNotRetryable("the bundle already holds every system")
     app = current_app._get_current_object()
-    path = storage.bundles_dir(app) / bundle.storage_name if bundle.storage_name else None
+    name = bundle.storage_name
     record(session, "bundle.partial_discarded", actor_type="staff", actor_id=staff_id, request_id=request.id,
            bundle_id=bundle.id)
     session.delete(bundle)  # one bundle per case and kind: the full one takes its place
     states.apply(request, Action.REOPEN_WORK)
     session.flush()
-    if path is not None:
-        on_commit(session, lambda: path.unlink(missing_ok=True))
+    if name:
+        on_commit(session, lambda: storage.delete_bundle(name, app))
     return "The partial bundle was discarded: a full one is assembled when it is done."
 
 
@@ -230,17 +229,13 @@ def build_bundle(session: orm.Session, request: SubjectRequest, bundle: ExportBu
     A failure gives the lease back (and fails the bundle on the last attempt) and raises RetryLater."""
     app = current_app._get_current_object()
     request_id = request.id
-    final = storage.bundles_dir(app) / f"bundle-{bundle.id}-{secrets.token_hex(8)}.zip.sealed"
-    temp = final.with_name(f".tmp-{final.name}")
-    try:
-        size, digest, manifest_sha = _write(session, request, bundle, tasks, temp, lease)
-        durable_replace(temp, final)
+    name = f"bundle-{bundle.id}-{secrets.token_hex(8)}.zip.sealed"
+    try:  # the store's writer leaves nothing behind when this fails
+        size, digest, manifest_sha = _write(session, request, bundle, tasks, storage.bundle_key(name), lease)
     except LeaseLost:
-        temp.unlink(missing_ok=True)
         session.rollback()
         return AssemblyOutcome.BUSY  # another job took the assembly over
     except Exception as exc:
-        temp.unlink(missing_ok=True)
         session.rollback()
         if final_attempt:
             BUNDLE_STATES.move(session, bundle.id, BundleEvent.FAIL, lease_until=None)
@@ -252,11 +247,11 @@ def build_bundle(session: orm.Session, request: SubjectRequest, bundle: ExportBu
         raise RetryLater(f"the bundle could not be written ({type(exc).__name__})") from exc
     session.refresh(request, with_for_update=True)  # serialises this with a withdrawal; one round trip
     stored = BUNDLE_STATES.move(session, bundle.id, BundleEvent.STORED, where=(ExportBundle.storage_name.is_(None),),
-                                storage_name=final.name, size_bytes=size, sha256=digest, manifest_sha256=manifest_sha,
+                                storage_name=name, size_bytes=size, sha256=digest, manifest_sha256=manifest_sha,
                                 ready_at=utcnow(), lease_until=None)
     if not stored:
         session.rollback()
-        final.unlink(missing_ok=True)
+        storage.delete_bundle(name, app)
         return AssemblyOutcome.ALREADY
     if request.status is RequestStatus.IN_PROGRESS:
         states.apply(request, Action.BUNDLE_READY)
@@ -270,21 +265,20 @@ def build_bundle(session: orm.Session, request: SubjectRequest, bundle: ExportBu
     return AssemblyOutcome.READY
 
 
-def _write(session, request, bundle, tasks, temp: Path, lease: Lease) -> tuple[int, str, str]:
+def _write(session, request, bundle, tasks, key: str, lease: Lease) -> tuple[int, str, str]:
     app = current_app._get_current_object()
-    master = storage.sealing_key(app)
+    store = storage.get_store(app)
     language = request.language if request.language in ("en", "nb") else "en"
     systems = system_parts(tasks, request, language, app)
     history = request_history(session, request)
     rights = rights_text(language)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as raw:
-        sealed = SealedWriter(raw, master, BUNDLE_PURPOSE)
+    with store.writer(key) as raw:  # visible under `key` only once whole
+        sealed = SealedWriter(raw, storage.sealing_key(app), BUNDLE_PURPOSE)
         writer = BundleWriter(sealed, compresslevel=int(app.config["BUNDLE_COMPRESSLEVEL"]))
         for path, chunks, expected in content.members(
                 kind=bundle.kind.value, language=language, reference=request.reference,
                 controller=app.extensions["dsr.controller"], systems=systems, history=history, rights=rights,
-                master=master, partial=bundle.partial):
+                store=store, master=storage.opening_keys(app), partial=bundle.partial):
             writer.add(path, chunks, expected_size=expected)
             lease.renew_due()
         manifest = writer.finish(private_key(app.config["SIGNING_KEY"]), {

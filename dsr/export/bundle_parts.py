@@ -27,13 +27,13 @@ def system_parts(tasks, request, language, app) -> list[content.SystemPart]:
                        for name, info in (result.get("collections") or {}).items() if info["records"]]
         upload = None
         if result.get("upload"):
-            upload = {**result["upload"], "path": storage.upload_path(request.id, task.id, app)}
+            upload = {**result["upload"], "key": storage.upload_key(request.id, task.id)}
         records = sum(c.records for c in collections) + (1 if upload else 0)
         if task.state not in FINISHED:
             status = "not_collected"
         else:
             status = "collected" if records else "nothing_found"
-        spool_dir = storage.request_spool(request.id, app) / result["spool"] if result.get("spool") else None
+        spool_dir = f"{storage.request_spool(request.id)}/{result['spool']}" if result.get("spool") else None
         name = (system.connector.settings.get("name_nb") if language == "nb" else None) or system.name
         parts.append(content.SystemPart(key=task.system_key, name=name, kind=system.connector.kind,
                                         status=status, facts=content.facts_for(system, language),

@@ -1,7 +1,8 @@
 """Downloads of a bundle (the subject's, a password-protected copy, the staff review), and its
 deletion once it expires.
 
-The file on disk is sealed; these functions hand out a decrypting stream (constant memory).
+The stored file is sealed; these functions hand out a decrypting stream (constant memory), read from
+the store (the local folder, or ranged reads from S3).
 The subject's download is bound to their own case: a download id of another case is simply
 not found. Every preview and download is audited.
 """
@@ -15,7 +16,6 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
-from dsr.bundle.sealed import iter_sealed_file
 from dsr.db import utcnow
 from dsr.export import protected as protected_zip
 from dsr.export import storage
@@ -57,8 +57,7 @@ class Download:
 
 
 def _stream(bundle: ExportBundle) -> Iterator[bytes]:
-    path = storage.bundles_dir() / bundle.storage_name
-    return iter_sealed_file(path, storage.sealing_key(), BUNDLE_PURPOSE)
+    return storage.open_sealed(storage.bundle_key(bundle.storage_name), BUNDLE_PURPOSE)
 
 
 def _download(bundle: ExportBundle, request: SubjectRequest) -> Download:
@@ -119,12 +118,12 @@ def open_protected_download(session: orm.Session, request_id: int, download_id: 
         raise ProtectionUnavailable("no phone number is on file for you, so we cannot send a password")
     download = open_download_stream(session, request_id, download_id, protected=True)
     password = protected_zip.new_password()
-    handle, size = protected_zip.write_protected(download.chunks, password)
+    chunks, size = protected_zip.write_protected(download.chunks, password)
     queue_sms(session, to=phone, template="download_password", language=request.language,
               context={"reference": request.reference, "controller": current_app.extensions["dsr.controller"]},
               request_id=request_id, secret=password)
     return Download(filename=download.filename.removesuffix(".zip") + "-protected.zip", size=size, sha256="",
-                    chunks=protected_zip.stream_and_close(handle))
+                    chunks=chunks)
 
 
 def open_staff_preview(session: orm.Session, bundle_id: int, staff_id: int) -> Download:
@@ -146,13 +145,14 @@ def delete_expired_bundles(session: orm.Session) -> int:
         ExportBundle.deleted_at.is_(None))).all()
     for bundle in expired:
         if bundle.storage_name:
-            (storage.bundles_dir() / bundle.storage_name).unlink(missing_ok=True)
+            storage.delete_bundle(bundle.storage_name)
         bundle.status = BUNDLE_STATES.target(bundle.status, BundleEvent.EXPIRE)
         bundle.deleted_at = now
         record(session, "bundle.deleted", actor_type="system", request_id=bundle.request_id, bundle_id=bundle.id,
                reason="expired")
     session.flush()
     _remove_stale_spools(session)
+    storage.sweep_incomplete()  # what a killed worker left half-written (temporary files, uploads)
     return len(expired)
 
 
@@ -160,14 +160,11 @@ def _remove_stale_spools(session: orm.Session) -> None:
     """Per-system spool files of cases no longer worked on (withdrawn, closed by hand, answered) are
     deleted: no loose copies of personal data outside a bundle. A case in review keeps them (a partial
     bundle's, for a retry of the failed system)."""
-    root = storage.storage_root() / "spool"
-    if not root.exists():
-        return
-    ids = {int(p.name[1:]): p for p in root.iterdir() if p.name.startswith("r") and p.name[1:].isdigit()}
+    ids = storage.spooled_request_ids()
     if not ids:
         return
     open_ids = set(session.scalars(sa.select(SubjectRequest.id).where(
-        SubjectRequest.id.in_(list(ids)), SubjectRequest.status.in_([RequestStatus.IN_PROGRESS, RequestStatus.READY_FOR_REVIEW]))))
+        SubjectRequest.id.in_(ids), SubjectRequest.status.in_([RequestStatus.IN_PROGRESS, RequestStatus.READY_FOR_REVIEW]))))
     for request_id in ids:
         if request_id not in open_ids:
             storage.remove_request_spool(request_id)

@@ -10,7 +10,7 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
-from dsr.bundle.sealed import SealedWriter, durable_replace
+from dsr.bundle.sealed import SealedWriter
 from dsr.bundle.spool import PURPOSE
 from dsr.db import utcnow
 from dsr.export import storage
@@ -60,20 +60,14 @@ def complete_manual_task(session: orm.Session, task_id: int, staff_id: int, *, n
 
 def _store(task: SystemTask, upload: BinaryIO) -> dict:
     limit = int(current_app.config["MANUAL_UPLOAD_MAX_BYTES"])
-    final = storage.upload_path(task.request_id, task.id)
-    final.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = final.with_name(f".tmp-{final.name}")
     stream = getattr(upload, "stream", upload)
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as raw, SealedWriter(raw, storage.sealing_key(), PURPOSE) as sealed:
-            while chunk := stream.read(1 << 20):
-                if sealed.size + len(chunk) > limit:
-                    raise ManualTaskError(f"the file is larger than {limit // 1_000_000} MB")
-                sealed.write(chunk)
-        durable_replace(temp, final)
-    finally:
-        temp.unlink(missing_ok=True)
+    # Whole or not at all: a file too large (or a failure) leaves nothing under the upload's key.
+    with storage.get_store().writer(storage.upload_key(task.request_id, task.id)) as raw, \
+            SealedWriter(raw, storage.sealing_key(), PURPOSE) as sealed:
+        while chunk := stream.read(1 << 20):
+            if sealed.size + len(chunk) > limit:
+                raise ManualTaskError(f"the file is larger than {limit // 1_000_000} MB")
+            sealed.write(chunk)
     return {"filename": safe_filename(getattr(upload, "filename", None)), "size": sealed.size,
             "sha256": sealed.sha256.hexdigest()}
 

@@ -63,8 +63,8 @@ class ExportWork:
         app = current_app._get_current_object()
         ref = subject_ref(attempt.task, attempt.system, attempt.request)
         attempt.keep["ref"] = ref.to_json()
-        directory = storage.task_spool(attempt.request.id, attempt.task.id, attempt.number, app)
-        self.spool = spool = SpoolWriter(directory, storage.sealing_key(app),
+        prefix = storage.task_spool(attempt.request.id, attempt.task.id, attempt.number)
+        self.spool = spool = SpoolWriter(storage.get_store(app), prefix, storage.sealing_key(app),
                                          portable_only=attempt.request.right is Right.PORTABILITY)
         connector = attempt.system.connector
         batches = getattr(connector, "export_batches", None)
@@ -78,7 +78,7 @@ class ExportWork:
                 spool.add(item)
                 attempt.progress(spool.records)
         collections = spool.close()
-        return Outcome(result={"ref": ref.to_json(), "found": ref.found, "spool": directory.name,
+        return Outcome(result={"ref": ref.to_json(), "found": ref.found, "spool": prefix.rsplit("/", 1)[1],
                                "collections": collections},
                        records=spool.records, audit={"records": spool.records})
 

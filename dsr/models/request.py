@@ -96,6 +96,11 @@ class SubjectRequest(Base):
     #: a paragraph staff add to the outcome letter built from the tasks
     outcome_note: Mapped[str | None] = mapped_column(sa.Text)
 
+    #: the portal's own retention (dsr.retention) reduced the closed case to proof of handling at
+    reduced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: keyed hash of the reduced case's e-mail (lower case): staff can still answer "did this address ask?"
+    email_digest: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

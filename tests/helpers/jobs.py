@@ -66,7 +66,8 @@ def worker_env(app) -> dict[str, str]:
     env = {**os.environ, "DSR_INSTANCE_PATH": app.instance_path, "PYTHONUNBUFFERED": "1"}
     for key in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEY", "SIGNING_KEY", "AUDIT_KEY", "BASE_URL",
                 "SMTP_HOST", "SMTP_PORT", "OUTBOX_DIR", "STORAGE_DIR", "SYSTEMS_FILE", "QUEUE_PREFIX",
-                "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_BEACON_TTL", "WORKER_CLASS", "JOB_TIMEOUT", "CONNECTOR_MODULES"):
+                "OUTBOX_SWEEP_SECONDS", "JOB_LEASE_SECONDS", "WORKER_BEACON_TTL", "WORKER_CLASS", "JOB_TIMEOUT", "CONNECTOR_MODULES",
+                "STORAGE_URL", "S3_ENDPOINT_URL", "S3_REGION", "EXPORT_LEASE_SECONDS"):
         if config.get(key) is not None:
             env[f"DSR_{key}"] = str(config[key])
     env["DSR_JOB_RETRY_INTERVALS"] = " ".join(str(i) for i in config["JOB_RETRY_INTERVALS"])
