@@ -218,9 +218,13 @@ class HttpConnector(Connector):
         origins = declaration.read_origins(spec.get("fields"), "fields")
         default = declaration.read_default_origin(spec)
         children = [c for c in self.collection_specs if c.get("parent") == name]
+        flatten = spec.get("flatten")
         for item in self._pages(spec, values, name):
             if spec.get("emit", True):
-                yield Record(name, item, {k: origins.get(k, default) for k in item})
+                data = item
+                if flatten and isinstance(item.get(flatten), dict):  # HubSpot's "properties": fields of their own
+                    data = {**{k: v for k, v in item.items() if k != flatten}, **item[flatten]}
+                yield Record(name, data, {k: origins.get(k, default) for k in data})
             for child in children:
                 yield from self._walk(child, item)
 

@@ -4,7 +4,9 @@ made by dsr.connectors.http_actions).
 Each action is one call `{ method, path, body, expect, shows }`, or for erase a list of calls made in
 order (Zendesk deletes a user, then deletes the deleted user for good). A path stays under the base URL
 and holds `{key}` (the located record, one URL-safe segment) unless the body names the record with
-"{key}"; `{var:<name>}` takes a value of `vars`. Segments are letters, digits and `_ - . ~ :` (never
+"{key}" (or, to unsubscribe, with "{email}"); `{var:<name>}` takes a value of `vars`. An erase step with
+`each = "<collection>"` is made once per record of that collection found under the located one, its path
+holding that record's fields (`/tickets/{id}`). Segments are letters, digits and `_ - . ~ :` (never
 `..`, `//`, `%`, `?`, `#`, a leading dot or colon).
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ ENDPOINTS: dict[str, Action] = {"erase": Action.ERASE, "update": Action.RECTIFY,
                                 "lift_restriction": Action.LIFT_RESTRICTION, "unsubscribe": Action.STOP}
 BY_ACTION = {action: name for name, action in ENDPOINTS.items()}
 METHODS = ("DELETE", "POST", "PATCH", "PUT")
-SETTINGS = ("method", "path", "body", "expect", "shows")
+SETTINGS = ("method", "path", "body", "expect", "shows", "each")
 DEFAULT_EXPECT = (200, 201, 202, 204)
 PROCESSING_SETTINGS = {"key", "name", "name_nb", "bases"}
 _SEGMENT = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~:-]*$")
@@ -38,10 +40,11 @@ class Endpoint:
     body: dict[str, Any] | None
     expect: frozenset[int]
     shows: dict[str, Any]
+    each: str | None = None  # a collection: one call per record of it found under the located one
 
     @property
     def text(self) -> str:
-        return f"{self.method} {self.path}"
+        return f"{self.method} {self.path}" + (f" for each of {self.each}" if self.each else "")
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ def read_declaration(settings: Mapping[str, Any]) -> Declared:
     """DeclarationError names the key."""
     rectify = _read_rectify(settings)
     variables = read_vars(settings)
+    collections = [c.get("name") for c in settings.get("collections") or [] if isinstance(c, dict)]
     table = declaration.need_table(settings, "actions")
     if "update" in table and not rectify:
         raise DeclarationError("actions.update", "needs rectify = [fields], the fields it may change")
@@ -66,10 +70,10 @@ def read_declaration(settings: Mapping[str, Any]) -> Declared:
         if name not in ENDPOINTS:
             raise DeclarationError(f"actions.{name}", f"is not an action (one of {list(ENDPOINTS)})")
         if isinstance(entry, list) and name == "erase" and entry:
-            endpoints[name] = tuple(_read_endpoint(name, step, rectify, variables, f"actions.{name}[{index}].")
-                                    for index, step in enumerate(entry))
+            endpoints[name] = tuple(_read_endpoint(name, step, rectify, variables, f"actions.{name}[{index}].",
+                                                   collections) for index, step in enumerate(entry))
         else:
-            endpoints[name] = (_read_endpoint(name, entry, rectify, variables, f"actions.{name}."),)
+            endpoints[name] = (_read_endpoint(name, entry, rectify, variables, f"actions.{name}.", collections),)
     if rectify and "update" not in endpoints:
         raise DeclarationError("rectify", "needs [systems.actions] update, the call that changes them")
     processing = declaration.read_processing(settings)
@@ -95,7 +99,7 @@ def _read_rectify(settings: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _read_endpoint(name: str, entry: Any, rectify: tuple[str, ...], variables: Mapping[str, str],
-                   prefix: str) -> Endpoint:
+                   prefix: str, collections: list[str]) -> Endpoint:
     if not isinstance(entry, dict):
         raise DeclarationError(prefix.rstrip("."), "must be a table { method, path, body, expect }"
                                + (" or, for erase, a list of them" if name == "erase" else ""))
@@ -107,12 +111,18 @@ def _read_endpoint(name: str, entry: Any, rectify: tuple[str, ...], variables: M
         raise DeclarationError(prefix + "method", f"must be one of {list(METHODS)}")
     path = declaration.need_str(entry, "path", prefix=prefix)
     names = PLACEHOLDER.findall(path)
+    each = entry.get("each")
+    if each is not None and (name != "erase" or each not in collections):
+        raise DeclarationError(prefix + "each", f"is for erase steps, naming a declared collection ({collections})")
     for placeholder in names:
-        if placeholder != "key" and not (placeholder.startswith("var:") and placeholder[4:] in variables):
+        if placeholder.startswith("var:") and placeholder[4:] in variables:
+            continue
+        if placeholder != "key" and not (each and "." not in placeholder and ":" not in placeholder):
             raise DeclarationError(prefix + "path", f"{{{placeholder}}} is not available in a path (only {{key}} "
                                    "and {var:<name>} of vars; an e-mail address goes in the body)")
     body = entry.get("body")
-    if "key" not in names and not (isinstance(body, dict) and "key" in placeholders(body)):
+    named = placeholders(body) if isinstance(body, dict) else set()
+    if not each and "key" not in names and "key" not in named and not (name == "unsubscribe" and "email" in named):
         raise DeclarationError(prefix + "path", "must name the record with {key} (or the body must)")
     segments = path.split("/")
     if segments[0] or not all(_SEGMENT.match(PLACEHOLDER.sub("x", s)) for s in segments[1:]):
@@ -148,7 +158,7 @@ def _read_endpoint(name: str, entry: Any, rectify: tuple[str, ...], variables: M
                                "checked by the record being gone, update by its new values)")
     if not all(isinstance(v, str | int | float) for v in shows.values()):
         raise DeclarationError(prefix + "shows", "values must be strings, numbers or booleans")
-    return Endpoint(name, method, path, body, frozenset(expect), dict(shows))
+    return Endpoint(name, method, path, body, frozenset(expect), dict(shows), each)
 
 
 def _means_done(status: Any) -> bool:

@@ -86,11 +86,12 @@ class HttpActions:
             if action is Action.ERASE:
                 records = list(self.connector.export(SubjectRef(self.connector.key, keys={"key": [key]})))
                 kept = self._kept(key, records, today)
-                if kept:
-                    plan.kept.extend(kept)
-                    continue
+                plan.kept.extend(kept)
+                if any(k.collection == RECORD for k in kept):
+                    continue  # the record stays while a hold keeps what belongs to it
                 # What the export finds under the key: the record's own data the call takes with it.
-                found = Counter(record.collection for record in records)
+                staying = {k.collection for k in kept}
+                found = Counter(record.collection for record in records if record.collection not in staying)
                 count += sum(found.values())
                 if found:
                     note += (f": the {RECORD} record and what the export finds under it ("
@@ -103,29 +104,30 @@ class HttpActions:
         """What a hold keeps under one located record: its held collections, and the record itself (the
         held records are its own, e.g. a customer's invoices). Nothing when no hold covers anything now."""
         holds = self.connector.holds
-        held: dict[str, list[date | None]] = {}
-        hold_of: dict[str, str] = {}
+        kept: list[Kept] = []
+        keeping: list[Kept] = []  # what keeps the record itself
         for spec in self.connector.collection_specs:
             if not spec.get("hold"):
                 continue
             hold = holds[spec["hold"]]
+            untils: list[date | None] = []
             for record in records:
                 if record.collection == spec["name"]:
-                    dated = _date(value_at(record.data, spec["hold_date_field"]))
+                    dated = _date(value_at(record.data, spec["hold_date_field"])) if spec.get("hold_date_field") \
+                        else None
                     until = hold.retain_until(dated) if dated is not None else None  # undated: kept, no end
                     if until is None or until >= today:
-                        held.setdefault(spec["name"], []).append(until)
-                        hold_of[spec["name"]] = hold.key
-        if not held:
-            return []
-        kept = []
-        for collection, untils in held.items():
-            hold = holds[hold_of[collection]]
-            until = None if None in untils else max(untils)
-            kept.append(Kept(collection, len(untils), hold.key, hold.ground, until.isoformat() if until else None,
-                             keys=[key]))
-        latest = kept[0] if len(kept) == 1 else max(kept, key=lambda k: (k.until is None, k.until or ""))
-        return [Kept(RECORD, 1, latest.hold, latest.ground, latest.until, keys=[key]), *kept]
+                        untils.append(until)
+            if untils:
+                until = None if None in untils else max(untils)
+                kept.append(Kept(spec["name"], len(untils), hold.key, hold.ground,
+                                 until.isoformat() if until else None, keys=[key]))
+                if spec.get("keeps_record", True):
+                    keeping.append(kept[-1])
+        if keeping:
+            latest = max(keeping, key=lambda k: (k.until is None, k.until or ""))
+            kept.insert(0, Kept(RECORD, 1, latest.hold, latest.ground, latest.until, keys=[key]))
+        return kept
 
     def _rectification(self, values: Mapping[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {}
@@ -176,7 +178,21 @@ class HttpActions:
         for change in calls:
             for key in change.keys:
                 if key not in done:
-                    changed += max(self._call(step, ref, key, change.values) for step in steps)
+                    changed += self._steps(steps, ref, key, change.values)
+        return changed
+
+    def _steps(self, steps: tuple[Endpoint, ...], ref: SubjectRef, key: Any, values: Mapping[str, Any]) -> int:
+        """An action's calls for one located record, in order; 1 if any of them changed something."""
+        each = {step.each for step in steps if step.each}
+        items: dict[str, list[dict[str, Any]]] = {name: [] for name in each}
+        if each:  # read before any call: a first step may hide them from the listing (a soft delete)
+            for record in self.connector.export(SubjectRef(self.connector.key, keys={"key": [key]})):
+                if record.collection in items:
+                    items[record.collection].append(record.data)
+        changed = 0
+        for step in steps:
+            for item in (items[step.each] if step.each else [{}]):
+                changed = max(changed, self._call(step, ref, key, values, item))
         return changed
 
     def _expected(self, endpoint: Endpoint | None, change: Change) -> dict[str, Any]:
@@ -208,9 +224,10 @@ class HttpActions:
         """A rectified address: the record is found under it afterwards."""
         return [email for change in calls if (email := contacts.normalise_email(change.values.get("email")))]
 
-    def _call(self, endpoint: Endpoint, ref: SubjectRef, key: Any, values: Mapping[str, Any]) -> int:
+    def _call(self, endpoint: Endpoint, ref: SubjectRef, key: Any, values: Mapping[str, Any],
+              item: Mapping[str, Any]) -> int:
         connector = self.connector
-        url = connector.url(endpoint.path, {"key": key}, endpoint.name)
+        url = connector.url(endpoint.path, {**item, "key": key}, endpoint.name)
         dots = any(segment in (".", "..") for segment in urlsplit(url).path.split("/"))
         if dots or not connector.transport.within_base(url):  # a key such as ".." is URL-safe, yet climbs
             raise PermanentConnectorError(f"system {connector.key} gave a key that would take {endpoint.name} "
@@ -250,7 +267,7 @@ class HttpActions:
             located: set[Any] = set()
             for email in ref.emails:
                 located |= set(self.connector.locate(Identity(email=email)).keys.get("key", []))
-            located -= {key for kept in plan.kept for key in kept.keys}
+            located -= {key for kept in plan.kept if kept.collection == RECORD for key in kept.keys}
             found = {RECORD: len(located)}
             if located:
                 problems.append(f"{RECORD}: {len(located)} record(s) of the subject still found after the erase")

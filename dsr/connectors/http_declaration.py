@@ -95,15 +95,29 @@ def validate(settings: dict[str, Any]) -> None:
         declaration.read_default_origin(entry, prefix=prefix)
         if not isinstance(entry.get("emit", True), bool):
             raise DeclarationError(prefix + "emit", "must be true or false (false: walked, not exported)")
-        hold = entry.get("hold")
-        if hold is not None and hold not in holds:
-            raise DeclarationError(prefix + "hold", f"names no declared hold (declared: {sorted(holds) or 'none'})")
-        if (entry.get("hold_date_field") is not None) != (hold is not None):
-            raise DeclarationError(prefix + "hold_date_field", "a collection under a hold names the date field "
-                                   "its period counts from (and only such a collection)")
-        declaration.need_str(entry, "hold_date_field", prefix=prefix, optional=True)
+        declaration.need_str(entry, "flatten", prefix=prefix, optional=True)
+        _check_hold(entry, prefix, holds)
         names.append(name)
     declaration.validate_translated_facts(settings)
+
+
+def _check_hold(entry: dict, prefix: str, holds: Mapping[str, Any]) -> None:
+    """`hold` (a declared hold's key), `hold_date_field` (the date its period counts from; an indefinite
+    hold needs none) and `keeps_record` (default true: while the hold keeps these, the located record they
+    belong to is kept too, e.g. a customer with invoices; false: the record goes, these stay, e.g. a
+    company shared with other contacts)."""
+    hold = entry.get("hold")
+    if hold is None:
+        for name in ("hold_date_field", "keeps_record"):
+            if entry.get(name) is not None:
+                raise DeclarationError(prefix + name, "is for a collection under a hold")
+        return
+    if hold not in holds:
+        raise DeclarationError(prefix + "hold", f"names no declared hold (declared: {sorted(holds) or 'none'})")
+    if not holds[hold].indefinite:
+        declaration.need_str(entry, "hold_date_field", prefix=prefix)
+    if not isinstance(entry.get("keeps_record", True), bool):
+        raise DeclarationError(prefix + "keeps_record", "must be true or false")
 
 
 def check_endpoint(entry: dict, prefix: str, allowed: set[str] | None, variables: Mapping[str, str]) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 PLACEHOLDER = re.compile(r"\{([A-Za-z_@][A-Za-z0-9_.@]*(?::[A-Za-z_][A-Za-z0-9_]*)?)\}")
-SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
+SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:=\-]{1,256}$")  # ids, Graph's base64 ones too
 DOT_SEGMENTS = (".", "..")
 _MISSING = object()
 
