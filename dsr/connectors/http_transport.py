@@ -4,8 +4,8 @@
   redirects only within it, any other method never follows one.
 - Paced and bounded: `rate_limit` requests per second and at most `max_concurrency` at once, per system
   and process; answers are capped at `max_response_bytes`.
-- Polite when busy: a 429, or a 503 with Retry-After, is waited out (Retry-After in seconds or as a date;
-  without one, 1, 2, 4 ... seconds) at most `busy_retries` times and never longer than `max_retry_after`
+- Polite when busy: a 429, or a 503 with Retry-After, is waited out (Retry-After in seconds or as a date,
+  or a vendor's rate-limit reset header; without any, 1, 2, 4 ... seconds) at most `busy_retries` times and never longer than `max_retry_after`
   each; meanwhile no other request to the system starts. Beyond that the error is retryable: the job's
   own retries come later.
 - Authenticated by dsr.connectors.http_auth; a 401 drops a fetched token and asks once more.
@@ -168,7 +168,7 @@ class Transport:
 
     def _busy_wait(self, status: int, headers: httpx.Headers, busy: int) -> float | None:
         """Seconds to wait before asking again, or None: give up (the job retries later)."""
-        asked = retry_after(headers.get("retry-after"))
+        asked = busy_seconds(headers)
         if busy >= self.busy_retries or (status == 503 and asked is None):
             return None
         wait = asked if asked is not None else float(2 ** busy)
@@ -176,7 +176,7 @@ class Transport:
 
     def check_status(self, status: int, what: str, headers: httpx.Headers | None = None) -> None:
         if status in (408, 429) or status >= 500:
-            asked = retry_after((headers or {}).get("retry-after"))
+            asked = busy_seconds(headers or {})
             later = f" (it asks to wait {asked:g} s)" if asked is not None else ""
             raise ConnectorError(f"system {self.system} answered {what} with HTTP {status}{later}")
         if status == 401:
@@ -218,6 +218,20 @@ class Transport:
             return status, json.loads(raw) if raw.strip() else None
         except ValueError:
             return status, None
+
+
+def busy_seconds(headers: Mapping[str, str]) -> float | None:
+    """How long a busy system asks us to wait: Retry-After, else the rate-limit reset some vendors send
+    instead (X-RateLimit-Reset, a Unix time at Intercom; X-Rate-Limit-Reset, seconds at Tripletex)."""
+    asked = retry_after(headers.get("retry-after"))
+    if asked is not None:
+        return asked
+    for name in ("x-ratelimit-reset", "x-rate-limit-reset"):
+        value = (headers.get(name) or "").strip()
+        if value.isdigit():
+            number = float(value)
+            return max(0.0, number - time.time()) if number > 1e9 else number
+    return None
 
 
 def retry_after(value: str | None) -> float | None:
