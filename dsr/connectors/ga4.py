@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 from typing import Any
 
-from dsr.connectors import declaration, http_action_declaration, http_auth, http_declaration
+from dsr.connectors import by_hand, declaration, http_action_declaration, http_auth, http_declaration
 from dsr.connectors.base import (
     Action,
     Change,
@@ -63,6 +63,7 @@ class Ga4Connector(HttpConnector):
                 raise DeclarationError(name, "a ga4 system has none: it is found by the client id the form asks for")
         if "erase" not in http_action_declaration.read_declaration(settings).endpoints:
             raise DeclarationError("actions.erase", "is required (the user-deletion call)")
+        by_hand.read_by_hand(settings, None)
         declaration.validate_translated_facts(settings)
 
     def locate(self, identity: Identity) -> SubjectRef:

@@ -124,7 +124,10 @@ class Auth:
 
     @property
     def check(self) -> str:
-        return "check " + " and ".join(variables(self.spec)) if variables(self.spec) else "check the credentials"
+        names = variables(self.spec)
+        if not names:
+            return "check the credentials"
+        return "check " + (f"{', '.join(names[:-1])} and {names[-1]}" if len(names) > 1 else names[0])
 
 
 class HeaderAuth(Auth):

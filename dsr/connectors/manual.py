@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from dsr.connectors import by_hand, declaration
-from dsr.connectors.base import Action, Connector, DeclarationError, Identity, Record, SubjectRef
+from dsr.connectors.base import Action, Connector, DeclarationError, Identity, Processing, Record, SubjectRef
 from dsr.connectors.registry import kind
 
 
@@ -29,6 +29,7 @@ class ManualConnector(Connector):
         declaration.read_default_origin(settings)
         declaration.validate_translated_facts(settings)
         by_hand.read_by_hand(settings, None)
+        declaration.read_processing(settings)
 
     @property
     def instructions(self) -> str:
@@ -48,6 +49,10 @@ class ManualConnector(Connector):
 
     def collections(self) -> list[str]:
         return []
+
+    def processing(self) -> list[Processing]:
+        """What a subject can stop here (`[[systems.processing]]`); a person stops it, from `by_hand.stop`."""
+        return [item for item, _ in declaration.read_processing(self.settings)]
 
     def steps_by_hand(self, ref: SubjectRef, action: Action) -> list[str]:
         entry = by_hand.read_by_hand(self.settings, None).get(action)
