@@ -68,10 +68,11 @@ class Transport:
         return self._base_url()
 
     def client(self) -> httpx.Client:
-        if self._client is None:
-            self._client = httpx.Client(headers=self.headers, timeout=self.timeout, follow_redirects=False,
-                                        trust_env=False)
-        return self._client
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(headers=self.headers, timeout=self.timeout, follow_redirects=False,
+                                            trust_env=False)
+            return self._client
 
     def close(self) -> None:
         if self._client is not None:
