@@ -164,6 +164,19 @@ def test_an_objection_to_direct_marketing_unsubscribes_where_the_vendor_offers_i
     assert next(c for c in vendors["intercom"].contacts.values() if c["email"] == KARI)["unsubscribed_from_emails"]
 
 
+def test_a_withdrawn_consent_stops_by_api_or_goes_to_a_person_who_is_told_why(vendor_app, vendor_session, vendors):
+    session = vendor_session
+    newsletter = _case(session, Right.WITHDRAW_CONSENT, consent="newsletter")
+    analytics = _case(session, Right.WITHDRAW_CONSENT, consent="web_analytics")
+    run_jobs(vendor_app)
+    [stopped] = _tasks(session, newsletter, TaskAction.WITHDRAW_CONSENT).values()
+    assert (stopped.system_key, stopped.state) == ("newsletter", TaskState.DONE)
+    assert vendors["mailchimp"].members[subscriber_hash(KARI)]["status"] == "unsubscribed"
+    [by_hand] = _tasks(session, analytics, TaskAction.WITHDRAW_CONSENT).values()
+    assert (by_hand.system_key, by_hand.state) == ("analytics", TaskState.WAITING_FOR_STAFF)
+    assert any("withdrawn in our cookie banner" in step for step in by_hand.result["checklist"])
+
+
 def test_a_restriction_marks_the_record_where_the_vendor_can(vendor_app, vendor_session, vendors):
     session = vendor_session
     staff = officer(session)

@@ -7,6 +7,7 @@ import copy
 import json
 import threading
 import time
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -14,7 +15,14 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from dsr.connectors.base import ConnectorContext, ConnectorError, Facts, Identity, PermanentConnectorError
+from dsr.connectors.base import (
+    Action,
+    ConnectorContext,
+    ConnectorError,
+    Facts,
+    Identity,
+    PermanentConnectorError,
+)
 from dsr.connectors.http import HttpConnector
 from dsr.connectors.registry import build_systems
 from dsr.connectors.templates import available
@@ -161,6 +169,27 @@ def test_a_google_service_account_key_signs_the_token_request(systems, servers, 
     with pytest.raises(PermanentConnectorError, match=r"refused our credentials at its token endpoint with HTTP 400 "
                                                       r"\(invalid_grant\): check DSR_GA4_KEY_FILE"):
         analytics.apply(ref, plan)
+
+
+# ---------------------------------------------------------------------- holds
+
+
+def test_the_bookkeeping_hold_keeps_a_customer_with_its_invoices_until_the_last_ends(systems, servers):
+    accounting = systems["accounting"]
+    ref = accounting.locate(Identity(email=KARI))
+    plan = accounting.plan(ref, Action.ERASE, {}, date(2026, 12, 6))
+    assert not plan.changes  # 2019 and 2020 are out of the hold; 2021-2026 keep the customer
+    assert [(k.collection, k.count, k.until) for k in plan.kept] == [("customer", 1, "2031-12-31"),
+                                                                     ("invoices", 6, "2031-12-31")]
+    assert accounting.apply(ref, plan) == 0 and accounting.prove(ref, plan).ok
+
+    later = accounting.plan(ref, Action.ERASE, {}, date(2032, 1, 1))  # the follow-up, when the hold has ended
+    [change] = later.changes
+    assert change.text.startswith("PUT /customer/{key}: the customer record and what the export finds under it")
+    assert accounting.apply(ref, later) == 1 and accounting.prove(ref, later).ok
+    customer = servers["tripletex"].customers[1001]
+    assert customer["email"] == "" and customer["name"] == "Slettet kunde 1001"  # anonymised; invoices stay
+    assert sum(1 for i in servers["tripletex"].invoices.values() if i["customer"]["id"] == 1001) == 8
 
 
 # ---------------------------------------------------------------------- shapes and pages

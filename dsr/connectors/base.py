@@ -56,7 +56,7 @@ class Identity:
 
     email: str
     phone: str | None = None
-    identifiers: Mapping[str, str] = field(default_factory=dict)
+    identifiers: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass
