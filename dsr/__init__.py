@@ -21,6 +21,7 @@ from dsr.actions.views import bp as actions
 from dsr.auth import policy, roles, sessions
 from dsr.auth.admin import bp as staff_admin
 from dsr.auth.views import bp as auth
+from dsr.canary import service as canary  # noqa: F401 (the nightly canary jobs)
 from dsr.cases import decision_views, reminders, views  # noqa: F401 (routes and the reminder job register)
 from dsr.cases.pages import bp as cases
 from dsr.cli import dsr_group

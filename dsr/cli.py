@@ -23,6 +23,11 @@ from dsr.auth.accounts import AccountError
 from dsr.auth.accounts import create_staff as create
 from dsr.bundle.signing import fingerprint, private_key, public_key_text
 from dsr.bundle.writer import SIGNATURE, verify_bundle
+from dsr.canary.check import check_system
+from dsr.canary.service import record_check
+from dsr.connectors.base import Identity
+from dsr.connectors.registry import get_systems
+from dsr.connectors.templates import available as available_templates
 from dsr.db import get_session
 from dsr.deadlines.rules import compute_deadlines, parse_instant
 from dsr.demo import load_demo
@@ -219,6 +224,67 @@ def run(port: int, host: str) -> None:
     """Start the portal with its worker on the embedded defaults (what the README's run command does)."""
     _log_to_stderr()
     sys.exit(run_portal(current_app._get_current_object(), host=host, port=port))
+
+
+systems_group = AppGroup("systems", help="Connected systems: the ready-made templates, and a check of one system.")
+dsr_group.add_command(systems_group)
+
+
+@systems_group.command("list")
+def systems_list() -> None:
+    """The shipped templates (on: which [[systems]] entries use them), then every declared system."""
+    systems = get_systems(current_app)
+    using: dict[str, list[str]] = {}
+    for key, system in systems.items():
+        if system.template:
+            using.setdefault(system.template, []).append(key)
+    click.echo("templates (template = \"NAME\" in a [[systems]] entry):")
+    for name, template in available_templates().items():
+        state = "on: " + ", ".join(using[name]) if name in using else "off"
+        click.echo(f"  {name:18} {state:24} {template.title}  ({template.docs})")
+    click.echo("systems:")
+    for key, system in systems.items():
+        canary = f"canary {system.canary.email}" if system.canary else "no canary"
+        click.echo(f"  {key:18} {system.connector.kind:8} {system.template or '-':18} {canary}")
+
+
+@systems_group.command("check")
+@click.argument("key")
+@click.option("--email", default=None, help="Look up this address instead of the system's canary identity.")
+@click.option("--no-export", is_flag=True, help="Only locate; do not export what is found.")
+@click.option("--save", is_flag=True, help="Keep the result as the system's canary result (dashboard, mail).")
+def systems_check(key: str, email: str | None, no_export: bool, save: bool) -> None:
+    """Locate a test identity in system KEY (its `canary`, or --email) and export it, printing each request's
+    status and time, the records and fields found. Exit 1 on an error, 2 on a wrong command."""
+    system = get_systems(current_app).get(key)
+    if system is None:
+        click.echo(f"no system {key!r} is declared (flask dsr systems list)", err=True)
+        sys.exit(2)
+    if getattr(system.connector, "needs_person", False):
+        click.echo(f"{key}: a person searches this system ({system.connector.kind}); there is nothing to check")
+        return
+    identity = Identity(email=email.strip().lower()) if email else system.canary
+    if identity is None:
+        click.echo(f"system {key} declares no test identity: add canary = {{ email = \"...\" }} or give --email",
+                   err=True)
+        sys.exit(2)
+    report = check_system(system, identity, export=not no_export)
+    for step in report.steps:
+        status = step.status if step.status is not None else "no answer"
+        click.echo(f"  {step.what:28} {step.method:6} {status!s:>9} {step.seconds * 1000:8.0f} ms")
+    click.echo(f"located: {'yes' if report.found else 'NO'} ({report.keys} record(s))")
+    for collection, count in report.records.items():
+        click.echo(f"  {collection}: {count} record(s); fields: {', '.join(report.shape.get(collection, []))}")
+    click.echo(f"{len(report.steps)} request(s) in {report.seconds:.2f} s")
+    if save:
+        _require_schema()
+        session = get_session()
+        row = record_check(session, system, report)
+        session.commit()
+        click.echo(f"saved: {'OK' if row.ok else 'problem: ' + (row.problem or '')}")
+    if report.error or not report.found:
+        click.echo(f"ERROR {report.error or 'the test identity was not found'}", err=True)
+        sys.exit(1)
 
 
 def _require_schema() -> None:

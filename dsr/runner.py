@@ -16,6 +16,8 @@ from flask import Flask
 
 from dsr import demo, migrate
 from dsr.config import DEFAULTS, ensure_instance_secrets, read_secrets_file
+from dsr.connectors.registry import get_systems
+from dsr.demo_systems.vendors import stand_ins
 from dsr.notify.transports import prune_outbox
 from dsr.queue.broker import EmbeddedRedis
 from dsr.supervisor import Child, Supervisor
@@ -24,18 +26,38 @@ from dsr.supervisor import Child, Supervisor
 def _demo_chat(app: Flask) -> list[str]:
     """The demo support-chat API on a free port; web and worker find it through DSR_DEMO_CHAT_URL."""
     if not os.environ.get("DSR_DEMO_CHAT_URL"):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        os.environ["DSR_DEMO_CHAT_URL"] = f"http://127.0.0.1:{port}/api/v1"
+        os.environ["DSR_DEMO_CHAT_URL"] = f"http://127.0.0.1:{_free_port()}/api/v1"
     os.environ.setdefault("DSR_DEMO_CHAT_TOKEN", secrets.token_urlsafe(24))
     port = urlsplit(os.environ["DSR_DEMO_CHAT_URL"]).port or 80
     return [sys.executable, "-m", "dsr.demo_systems.chat_server", "--port", str(port)]
 
 
-# Extra long-running demo processes (the demo support-chat API, ...): name -> command factory.
-# A factory may set environment variables (os.environ) that web and worker then inherit.
-DEMO_SERVICES: dict[str, object] = {"demo-chat": _demo_chat}
+def _demo_vendors(app: Flask) -> list[str] | None:
+    """The vendors' stand-ins (dsr.demo_systems.vendors), when a [[systems]] entry uses a template: each
+    template's URL variable points at its stand-in unless it is set already (a real service wins), with
+    fresh demo credentials for those that are not set."""
+    if not any(system.template for system in get_systems(app).values()):
+        return None
+    ports = {name: _free_port() for name in stand_ins.NAMES}
+    wanted = {**stand_ins.credentials(), **stand_ins.urls("127.0.0.1", ports),
+              "DSR_GA4_KEY_FILE": str(Path(app.instance_path) / "demo" / "ga4-service-account.json")}
+    for name, value in wanted.items():
+        os.environ.setdefault(name, value)
+    Path(os.environ["DSR_GA4_KEY_FILE"]).parent.mkdir(parents=True, exist_ok=True)
+    return [sys.executable, "-m", "dsr.demo_systems.vendors", "--ports",
+            ",".join(f"{name}={port}" for name, port in ports.items())]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# Extra long-running demo processes (the demo support-chat API, ...): name -> command factory, which
+# returns None when the service is not needed. A factory may set environment variables (os.environ)
+# that web and worker then inherit.
+DEMO_SERVICES: dict[str, object] = {"demo-chat": _demo_chat, "demo-vendors": _demo_vendors}
 
 
 def run_portal(app: Flask, *, host: str, port: int) -> int:
@@ -50,7 +72,8 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
 
     base = f"http://{host}:{port}"
     env = child_environment(app, instance, base)
-    children = [Child(name, factory(app), env) for name, factory in DEMO_SERVICES.items()]
+    commands = {name: factory(app) for name, factory in DEMO_SERVICES.items()}
+    children = [Child(name, command, env) for name, command in commands.items() if command is not None]
     children.append(Child("worker", [sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], env))
     children.append(Child("web", [
         sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",

@@ -26,7 +26,7 @@ from tests.helpers.mail import SmtpSink
 from tests.helpers.skips import skip_reason
 
 # Helper modules that define fixtures or hooks; tests import the helper functions they use by name.
-pytest_plugins = ["tests.helpers.factories", "tests.helpers.export", "tests.helpers.suite_report"]
+pytest_plugins = ["tests.helpers.factories", "tests.helpers.export", "tests.helpers.vendors", "tests.helpers.suite_report"]
 
 TESTS_DIR = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("DSR_CHROMIUM", "/usr/bin/chromium"))

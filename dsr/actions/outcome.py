@@ -105,8 +105,6 @@ def _processing_names(task: SystemTask, language: str) -> list[str]:
 def _grounds(task: SystemTask, language: str) -> dict[str, str]:
     """The holds' grounds in the case's language, as the controller declared them."""
     system = get_systems(current_app).get(task.system_key)
-    data_map: Any = getattr(system.connector, "data_map", None) if system else None
-    if data_map is None:
-        return {}
+    holds: Any = getattr(system.connector, "holds", None) if system else None
     return {key: (hold.ground_nb if language == "nb" and hold.ground_nb else hold.ground)
-            for key, hold in data_map.holds.items()}
+            for key, hold in (holds or {}).items()}

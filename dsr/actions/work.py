@@ -26,7 +26,8 @@ from dsr.actions.kinds import (
     restricts_by_itself,
 )
 from dsr.cases.states import OPEN_STATUSES
-from dsr.connectors.base import Action, Identity, PermanentConnectorError, Plan, Proof, SubjectRef
+from dsr.connectors.base import Action, ConnectorError, PermanentConnectorError, Plan, Proof, SubjectRef
+from dsr.connectors.registry import subject_identity
 from dsr.db import utcnow
 from dsr.deadlines.rules import local_date
 from dsr.models import RequestStatus, SubjectRequest, SystemTask, TaskAction
@@ -97,7 +98,7 @@ class ActionWork:
         proof = self.connector.prove(ref, plan)
         if self.action is Action.ERASE:
             # Located again: a record of the subject the plan did not know of (added since) is reported.
-            again = self.connector.locate(Identity(email=self.request.email))
+            again = self.connector.locate(subject_identity(self.request.email, self.request.details))
             frozen = {key: set(map(str, values)) for key, values in ref.keys.items()}
             new = sum(1 for key, values in again.keys.items() for value in values
                       if str(value) not in frozen.get(key, set()))
@@ -140,9 +141,26 @@ def checklist(attempt: Attempt) -> dict[str, Any]:
         TaskAction.OBJECT: ["Stop all direct marketing to the subject from this system."],
         TaskAction.WITHDRAW_CONSENT: [f"Stop what rests on the withdrawn consent: {details.get('consent', '')}."],
     }[task.action]
+    declared = _declared_steps(attempt)
+    if declared:  # the system's own words replace the generic ones; what the subject asked for stays
+        steps = (steps[:2] if task.action is TaskAction.RECTIFY else []) + declared
     if not getattr(system.connector, "needs_person", False):
         steps.insert(0, f"{system.name} does not do this by itself: do it by hand.")
     return {"checklist": steps}
+
+
+def _declared_steps(attempt: Attempt) -> list[str]:
+    """The system's `[systems.by_hand]` steps for this action, with what it lists of the subject's."""
+    system, action = attempt.system, CONNECTOR_ACTION[attempt.task.action]
+    if not system.connector.steps_by_hand(SubjectRef(system.key), action):
+        return []  # nothing declared (asked with an empty ref, which costs no request)
+    try:
+        return system.connector.steps_by_hand(subject_ref(attempt.task, system, attempt.request), action)
+    except ConnectorError as exc:  # the steps, less the empty listing's "nothing found" line, and why
+        return [*system.connector.steps_by_hand(SubjectRef(system.key), action)[:-1],
+                f"The list of what was found could not be made ({exc}): search {system.name} by hand."]
+    finally:
+        system.connector.close()
 
 
 def run_action_task(session: orm.Session, task_id: int, *, final_attempt: bool) -> TaskRun:

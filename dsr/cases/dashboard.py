@@ -1,5 +1,5 @@
-"""The dashboard's figures: open, due this week, overdue, and median days to close per right over
-the last 12 months."""
+"""The dashboard's figures: open, due this week, overdue, median days to close per right over the last
+12 months, and how each connected system answered its nightly canary check (dsr.canary)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from dsr.canary.service import SystemHealth, health
 from dsr.cases.states import OPEN_STATUSES
 from dsr.db import utcnow
 from dsr.models import Right, SubjectRequest
@@ -28,6 +29,11 @@ class Dashboard:
     due_this_week: int
     overdue: int
     per_right: list[RightFigure]
+    systems: list[SystemHealth]
+
+    @property
+    def systems_failing(self) -> list[SystemHealth]:
+        return [row for row in self.systems if row.canary is not None and not row.canary.ok]
 
     @property
     def longest_median(self) -> float:
@@ -68,4 +74,5 @@ def dashboard(session: orm.Session, today: date) -> Dashboard:
         ),
         overdue=_count(session, SubjectRequest.deadline_on < today),
         per_right=per_right,
+        systems=health(session),
     )

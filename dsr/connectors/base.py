@@ -50,10 +50,13 @@ class DeclarationError(ValueError):
 
 @dataclass(frozen=True)
 class Identity:
-    """What the portal knows about the subject: the verified e-mail, and a phone once verified."""
+    """What the portal knows about the subject: the verified e-mail, a phone once verified, and identifiers
+    the request form asked for because a system needs them (e.g. {"ga_client_id": "1234567890.1700000000"}:
+    the subject's own statement, used only by the system that asked)."""
 
     email: str
     phone: str | None = None
+    identifiers: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass
@@ -240,6 +243,15 @@ class Connector(ABC):
     def prove(self, ref: SubjectRef, plan: Plan) -> Proof:
         """After apply: look again and compare with the plan."""
         raise PermanentConnectorError(f"{self.kind} systems cannot check {plan.action}")
+
+    def steps_by_hand(self, ref: SubjectRef, action: Action) -> list[str]:
+        """What a person does here for an action this system does not do by itself (`[systems.by_hand]`),
+        beyond the portal's generic checklist; may list what was found. Empty: the generic checklist."""
+        return []
+
+    def identifiers_asked(self) -> tuple[str, ...]:
+        """Identifiers besides the e-mail this system needs, which the request form then asks for."""
+        return ()
 
     def prepare(self) -> None:
         """Load what the first job would otherwise wait for (a database driver), without connecting:

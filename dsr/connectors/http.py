@@ -1,36 +1,35 @@
-"""`kind = "http"`: a JSON REST API (CRM, newsletter tool, support chat), described by endpoints.
+"""`kind = "http"`: a JSON REST API (CRM, newsletter tool, support chat, accounting), described by endpoints.
 
-Everything the remote side sends is untrusted: answers are size-capped (`max_response_bytes`),
-must be JSON of the declared shape (a list of objects at `items`), redirects are followed only
-within the base URL's origin and path (never to another host), pagination links must stay there
-too (paths are compared segment by segment after percent-decoding; a "." or ".." segment, or a
-"/" or "\\" hidden in one, is refused rather than resolved), a lookup answer is the subject's only
-when its e-mail field equals the verified address, and requests are paced (`rate_limit` per second)
-with connect/read timeouts. The auth header's value comes from an environment variable named in the
-declaration, never from the file. Error messages name the system, the collection and the status,
-never a URL (a lookup URL carries the subject's address). Erasure, rectification, restriction and
-stopping a processing go through the endpoints declared in `[systems.actions]`
-(dsr.connectors.http_actions).
+Everything the remote side sends is untrusted: answers are size-capped, must be JSON of the declared
+shape (a list of objects at `items`, or one object with `single = true`), requests never leave the base
+URL (dsr.connectors.http_transport: redirects and next-page links are checked segment by segment), a
+lookup answer is the subject's only when one of its e-mail fields equals the verified address, and a
+value from an answer becomes a path segment only when it is plainly safe. Requests are paced, bounded
+in number at once, and wait out 429 and 503 answers within limits. Credentials come from environment
+variables (dsr.connectors.http_auth). Error messages name the system, the collection and the status,
+never a URL (a lookup URL carries the subject's address).
+
+Reading endpoints may GET or POST a JSON body template (`{email}`, `{email_md5}` — the MD5 of the
+lower-cased address, Mailchimp's subscriber hash — `{key}`, a parent item's `{field}`, `{var:<name>}`)
+and page by next URL, cursor (in the query or the body), page number, or offset and limit. Erasure,
+rectification, restriction and stopping a processing go through `[systems.actions]`
+(dsr.connectors.http_actions); what the system cannot do goes to a person with `[systems.by_hand]`.
 """
 from __future__ import annotations
 
-import json
+import copy
+import hashlib
 import re
-import threading
-import time
 from collections.abc import Iterator, Mapping
 from datetime import date
+from itertools import islice
 from typing import Any
-from urllib.parse import quote, unquote, urljoin, urlsplit
+from urllib.parse import quote, urljoin
 
-import httpx
-
-from dsr.connectors import contacts, declaration, http_actions
+from dsr.connectors import by_hand, contacts, declaration, http_action_declaration, http_declaration
 from dsr.connectors.base import (
     Action,
     Connector,
-    ConnectorError,
-    DeclarationError,
     Identity,
     PermanentConnectorError,
     Plan,
@@ -39,113 +38,47 @@ from dsr.connectors.base import (
     Record,
     SubjectRef,
 )
+from dsr.connectors.holds import Hold, read_holds
+from dsr.connectors.http_actions import RECORD, HttpActions
+from dsr.connectors.http_auth import make_auth, read_auth
+from dsr.connectors.http_shapes import (
+    PLACEHOLDER,
+    items_of,
+    render_body,
+    set_at,
+    usable_value,
+    value_at,
+    values_at,
+)
+from dsr.connectors.http_transport import Transport
 from dsr.connectors.registry import kind
 
-PAGINATION = ("none", "next_url", "cursor", "page")
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:\-]{1,128}$")
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_DOT_SEGMENTS = (".", "..")
-
-
-def _usable_value(value: Any) -> bool:
-    """A value the remote side gave that may become one path segment or parameter."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return False
-    return bool(_SAFE_VALUE.match(str(value))) and str(value) not in _DOT_SEGMENTS
-
-
-def path_segments(path: str) -> list[str] | None:
-    """The percent-decoded segments of a URL path, or None when one could move the path elsewhere
-    (a dot segment, or a "/" or "\\" hidden by percent-encoding): those are refused, not resolved."""
-    segments = []
-    for raw in path.split("/"):
-        segment = unquote(raw)
-        if segment in _DOT_SEGMENTS or "/" in segment or "\\" in segment:
-            return None
-        if segment:
-            segments.append(segment)
-    return segments
-
-
-def _check_base_url(value: Any, key: str) -> None:
-    if not isinstance(value, str):
-        raise DeclarationError(key, "must be an http(s) URL")
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise DeclarationError(key, "must be an http(s) URL without query or fragment")
-
-
-def _check_endpoint(entry: dict, prefix: str, allowed: set[str] | None) -> None:
-    path = declaration.need_str(entry, "path", prefix=prefix)
-    if not path.startswith("/") or "//" in path or ".." in path:
-        raise DeclarationError(prefix + "path", "must be a path under the base URL, starting with /")
-    for name in _PLACEHOLDER.findall(path):
-        if allowed is not None and name not in allowed:
-            raise DeclarationError(prefix + "path", f"{{{name}}} is not available here (use {sorted(allowed)})")
-    params = declaration.need_table(entry, "params", prefix=prefix)
-    if not all(isinstance(v, str | int) for v in params.values()):
-        raise DeclarationError(prefix + "params", "values must be strings or numbers")
-    declaration.need_str(entry, "items", prefix=prefix, optional=True)
+_VAR = re.compile(r"\{var:([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @kind("http")
 class HttpConnector(Connector):
     @classmethod
     def validate(cls, settings: dict[str, Any]) -> None:
-        _check_base_url(settings.get("base_url"), "base_url")
-        declaration.need_str(settings, "base_url_env", optional=True)
-        if settings.get("auth_header") is not None or settings.get("auth_env") is not None:
-            declaration.need_str(settings, "auth_header")
-            declaration.need_str(settings, "auth_env")
-            declaration.need_str(settings, "auth_scheme", optional=True)
-        declaration.need_number(settings, "rate_limit", 10.0, maximum=1000)
-        declaration.need_number(settings, "connect_timeout", 5.0, maximum=120)
-        declaration.need_number(settings, "read_timeout", 30.0, maximum=600)
-        declaration.need_number(settings, "max_response_bytes", 10_000_000)
-        declaration.need_number(settings, "max_pages", 1000)
-        locate = declaration.need_table(settings, "locate", optional=False)
-        _check_endpoint(locate, "locate.", {"email", "phone"})
-        declaration.need_str(locate, "key", prefix="locate.")
-        for name in ("email_field", "phone_field"):
-            declaration.need_str(locate, name, prefix="locate.", optional=True)
-        collections = declaration.need_list_of_tables(settings, "collections")
-        names: list[str] = []
-        for index, entry in enumerate(collections):
-            prefix = f"collections[{index}]."
-            name = declaration.need_identifier(entry, "name", prefix=prefix, pattern=declaration.COLLECTION)
-            if name in names:
-                raise DeclarationError(prefix + "name", f"collection {name!r} is declared twice")
-            parent = entry.get("parent")
-            if parent is not None and parent not in names:
-                raise DeclarationError(prefix + "parent", "must name a collection declared above this one")
-            _check_endpoint(entry, prefix, None if parent else {"key"})
-            pagination = entry.get("pagination", "none")
-            if pagination not in PAGINATION:
-                raise DeclarationError(prefix + "pagination", f"must be one of {list(PAGINATION)}")
-            if pagination in ("next_url", "cursor"):
-                declaration.need_str(entry, "next_field", prefix=prefix)
-            if pagination == "cursor":
-                declaration.need_str(entry, "cursor_param", prefix=prefix)
-            declaration.read_origins(entry.get("fields"), prefix + "fields")
-            declaration.read_default_origin(entry, prefix=prefix)
-            names.append(name)
-        declaration.validate_translated_facts(settings)
-        http_actions.read_declaration(settings)
+        http_declaration.validate(settings)
+        http_action_declaration.read_declaration(settings)
+        by_hand.read_by_hand(settings, [c["name"] for c in settings.get("collections", [])])
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         s = self.settings
-        self.rate_interval = 1.0 / float(s.get("rate_limit", 10))
-        self.max_bytes = int(s.get("max_response_bytes", 10_000_000))
         self.max_pages = int(s.get("max_pages", 1000))
         self.region = s.get("phone_region", "NO")
-        self.collection_specs = s["collections"]
-        self._client: httpx.Client | None = None
-        self._last_request = 0.0
-        self._lock = threading.Lock()
-        self.actions_of = http_actions.HttpActions(self)
-
-    # ------------------------------------------------------------------ transport
+        self.collection_specs: list[dict[str, Any]] = s.get("collections", [])
+        self.variables: dict[str, str] = dict(s.get("vars", {}))
+        self.holds: dict[str, Hold] = read_holds(s)
+        self.by_hand = by_hand.read_by_hand(s, [c["name"] for c in self.collection_specs])
+        auth = make_auth(self.key, read_auth(s), self.context.environ, self.fill_vars)
+        self.transport = Transport(
+            self.key, s, lambda: self.base_url, auth,
+            connect_timeout=float(s.get("connect_timeout", self.context.connect_timeout)),
+            read_timeout=float(s.get("read_timeout", self.context.read_timeout)))
+        self.actions_of = HttpActions(self)
 
     @property
     def base_url(self) -> str:
@@ -153,128 +86,125 @@ class HttpConnector(Connector):
         url = (self.context.environ.get(variable) if variable else None) or self.settings["base_url"]
         return url.rstrip("/")
 
-    def client(self) -> httpx.Client:
-        if self._client is None:
-            headers = {"Accept": "application/json", "User-Agent": "dsr-portal"}
-            if self.settings.get("auth_header"):
-                value = self.context.environ.get(self.settings["auth_env"])
-                if not value:
-                    raise PermanentConnectorError(f"the variable {self.settings['auth_env']} holding the API "
-                                                  f"credential of system {self.key} is not set")
-                scheme = self.settings.get("auth_scheme")
-                headers[self.settings["auth_header"]] = f"{scheme} {value}" if scheme else value
-            timeout = httpx.Timeout(connect=float(self.settings.get("connect_timeout", self.context.connect_timeout)),
-                                    read=float(self.settings.get("read_timeout", self.context.read_timeout)),
-                                    write=10.0, pool=10.0)
-            self._client = httpx.Client(headers=headers, timeout=timeout, follow_redirects=False, trust_env=False)
-        return self._client
+    def fill_vars(self, text: str) -> str:
+        return _VAR.sub(lambda match: quote(self.variables[match.group(1)], safe="@"), text)
 
-    def _within_base(self, url: str) -> bool:
-        base, target = urlsplit(self.base_url), urlsplit(url)
-        same_origin = (target.scheme, target.hostname, target.port) == (base.scheme, base.hostname, base.port)
-        base_segments, target_segments = path_segments(base.path), path_segments(target.path)
-        if not same_origin or base_segments is None or target_segments is None:
-            return False
-        return target_segments[:len(base_segments)] == base_segments  # "/api/v1-admin" is not under "/api/v1"
-
-    def _pace(self) -> None:
-        with self._lock:
-            wait = self._last_request + self.rate_interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_request = time.monotonic()
-
-    def get_json(self, url: str, params: dict[str, Any] | None, what: str) -> Any:
-        """GET one document, following redirects within the base URL only; `what` names it in errors."""
-        if not self._within_base(url):
-            raise PermanentConnectorError(f"system {self.key}: the {what} request would go "
-                                          "outside its base URL; not sent")
-        for _hop in range(5):
-            self._pace()
-            try:
-                with self.client().stream("GET", url, params=params) as response:
-                    if response.is_redirect:
-                        location = urljoin(url, response.headers.get("location", ""))
-                        if not self._within_base(location):
-                            raise PermanentConnectorError(
-                                f"system {self.key} redirected the {what} request to another host or "
-                                "outside its base URL; not followed")
-                        url, params = location, None
-                        continue
-                    self._check_status(response.status_code, what)
-                    body = self._read_capped(response, what)
-            except httpx.TimeoutException as exc:
-                raise ConnectorError(f"system {self.key} timed out on {what} ({type(exc).__name__})") from None
-            except httpx.HTTPError as exc:
-                raise ConnectorError(f"system {self.key} unreachable on {what} ({type(exc).__name__})") from None
-            try:
-                return json.loads(body)
-            except ValueError:
-                raise ConnectorError(f"system {self.key} answered {what} with malformed JSON") from None
-        raise PermanentConnectorError(f"system {self.key} redirected the {what} request too often")
-
-    def _check_status(self, status: int, what: str) -> None:
-        if status in (408, 429) or status >= 500:
-            raise ConnectorError(f"system {self.key} answered {what} with HTTP {status}")
-        if status >= 400:
-            raise PermanentConnectorError(f"system {self.key} refused {what} with HTTP {status}")
-        if status != 200:
-            raise PermanentConnectorError(f"system {self.key} answered {what} with unexpected HTTP {status}")
-
-    def _read_capped(self, response: httpx.Response, what: str) -> bytes:
-        declared = response.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise PermanentConnectorError(f"system {self.key} sent a {what} answer over the size cap")
-        body = bytearray()
-        for chunk in response.iter_bytes():
-            body += chunk
-            if len(body) > self.max_bytes:
-                raise PermanentConnectorError(f"system {self.key} sent a {what} answer over the size cap")
-        return bytes(body)
-
-    # ------------------------------------------------------------------ shapes
-
-    def _items(self, document: Any, path: str | None, what: str) -> list[dict[str, Any]]:
-        value = document
-        for part in (path.split(".") if path else []):
-            value = value.get(part) if isinstance(value, dict) else None
-        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
-            raise PermanentConnectorError(f"system {self.key} answered {what} in an unexpected shape "
-                                          "(expected a list of objects)")
-        return value
-
-    def _url(self, path: str, values: dict[str, Any], what: str) -> str:
+    def url(self, path: str, values: Mapping[str, Any], what: str) -> str:
+        """The URL of a path whose placeholders take values from an answer (checked) or vars (declared)."""
         def fill(match: re.Match) -> str:
-            value = values.get(match.group(1))
-            if not _usable_value(value):
-                raise PermanentConnectorError(f"system {self.key} gave an unusable {match.group(1)} for {what}")
+            name = match.group(1)
+            if name.startswith("var:"):
+                return quote(self.variables[name[4:]], safe="@")
+            value = values.get(name)
+            if not usable_value(value):
+                raise PermanentConnectorError(f"system {self.key} gave an unusable {name} for {what}")
             return quote(str(value), safe="")
 
-        return self.base_url + _PLACEHOLDER.sub(fill, path)
+        return self.base_url + PLACEHOLDER.sub(fill, path)
 
-    # ------------------------------------------------------------------ contract
+    # ------------------------------------------------------------------ reading
+
+    def _fills(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        return {**values, **{f"var:{name}": value for name, value in self.variables.items()}}
+
+    def _pages(self, spec: dict, values: dict[str, Any], what: str, url: str | None = None) -> Iterator[dict]:
+        """The items of one reading endpoint, page after page (at most max_pages)."""
+        url = url or self.url(spec["path"], values, what)
+        fills = self._fills(values)
+        try:
+            params: dict[str, Any] | None = {k: render_body(v, fills) for k, v in spec.get("params", {}).items()}
+            body = render_body(copy.deepcopy(spec["body"]), fills) if spec.get("body") is not None else None
+        except LookupError as missing:
+            raise PermanentConnectorError(f"system {self.key} gave no {missing.args[0]} for {what}") from None
+        method = spec.get("method", "GET")
+        style = spec.get("pagination", "none")
+        page = int(spec.get("first_page", 1))
+        offset, limit = 0, int(spec.get("limit", 100))
+        not_found = frozenset(spec.get("not_found", ()))
+
+        def place(name: str, value: Any) -> None:  # in the search body of a POST, else in the query
+            if body is not None:
+                set_at(body, name, value)
+            elif params is not None:
+                params[name] = value
+
+        if style == "page":
+            place(spec.get("page_param", "page"), page)
+        if style == "offset":
+            place(spec.get("offset_param", "offset"), offset)
+            place(spec.get("limit_param", "limit"), limit)
+        for _ in range(self.max_pages):
+            status, document = self.transport.document(method, url, params=params, body=body, what=what,
+                                                       accept=not_found)
+            if status in not_found:
+                return
+            items = items_of(document, spec.get("items"), bool(spec.get("single")))
+            if items is None:
+                shape = "one object" if spec.get("single") else "a list of objects"
+                raise PermanentConnectorError(f"system {self.key} answered {what} in an unexpected shape "
+                                              f"(expected {shape})")
+            yield from items
+            if style == "none":
+                return
+            if style == "page":
+                if not items:
+                    return
+                page += 1
+                place(spec.get("page_param", "page"), page)
+                continue
+            if style == "offset":
+                offset += len(items)
+                total = value_at(document, spec.get("total_field")) if spec.get("total_field") else None
+                if len(items) < limit or (isinstance(total, int) and offset >= total):
+                    return
+                place(spec.get("offset_param", "offset"), offset)
+                continue
+            following = value_at(document, spec["next_field"])
+            if following in (None, ""):
+                return
+            if not isinstance(following, str | int) or isinstance(following, bool):
+                raise PermanentConnectorError(f"system {self.key} sent an unusable next page for {what}")
+            if style == "next_url":
+                nxt = urljoin(url, str(following))
+                if not self.transport.within_base(nxt):
+                    raise PermanentConnectorError(f"system {self.key} pointed the next page of {what} at "
+                                                  "another host or outside its base URL; not followed")
+                url, params = nxt, None
+            else:
+                place(spec["cursor_param"], following)
+        raise PermanentConnectorError(f"system {self.key} returned more than max_pages pages of {what}")
+
+    def lookup_items(self, identity: Identity, exact: bool = True) -> Iterator[dict[str, Any]]:
+        """The lookup's answer items; `exact`: only those whose e-mail field holds the verified address."""
+        spec = self.settings["locate"]
+        email = contacts.normalise_email(identity.email) or ""
+        values = {"email": email, "phone": identity.phone or "",
+                  "email_md5": hashlib.md5(email.encode()).hexdigest()}  # noqa: S324 (Mailchimp's id, not security)
+        url = self.base_url + PLACEHOLDER.sub(lambda m: quote(values.get(m.group(1), ""), safe=""),
+                                              self.fill_vars(spec["path"]))
+        fields = spec.get("email_field", "email")
+        for item in self._pages(spec, values, "lookup", url=url):
+            if exact:
+                found = {contacts.normalise_email(v) for f in ([fields] if isinstance(fields, str) else fields)
+                         for v in values_at(item, f)}
+                if not email or email not in found:
+                    continue  # a fuzzy search, or a record without the address, must not hand us someone else
+            yield item
 
     def locate(self, identity: Identity) -> SubjectRef:
         spec = self.settings["locate"]
-        email = contacts.normalise_email(identity.email)
-        values = {"email": email or "", "phone": identity.phone or ""}
-        params = {k: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), str(v))
-                  for k, v in spec.get("params", {}).items()}
-        url = self.base_url + _PLACEHOLDER.sub(lambda m: quote(values.get(m.group(1), ""), safe=""), spec["path"])
         ref = SubjectRef(system_key=self.key)
         keys = ref.keys.setdefault("key", [])
-        for item in self._items(self.get_json(url, params, "lookup"), spec.get("items"), "lookup"):
-            found_email = contacts.normalise_email(item.get(spec.get("email_field", "email")))
-            if not email or found_email != email:
-                continue  # a fuzzy search, or a record without the address, must not hand us someone else
-            key = item.get(spec["key"])
-            if not _usable_value(key):
+        for item in self.lookup_items(identity):
+            key = value_at(item, spec["key"])
+            if not usable_value(key):
                 raise PermanentConnectorError(f"system {self.key} answered the lookup without a usable key")
             if key not in keys:
                 keys.append(key)
-            contacts.add_unique(ref.emails, found_email)
+            contacts.add_unique(ref.emails, contacts.normalise_email(identity.email))
             if spec.get("phone_field"):
-                contacts.add_unique(ref.phones, contacts.normalise_phone(item.get(spec["phone_field"]), self.region))
+                contacts.add_unique(ref.phones, contacts.normalise_phone(value_at(item, spec["phone_field"]),
+                                                                         self.region))
         return ref
 
     def export(self, ref: SubjectRef) -> Iterator[Record]:
@@ -288,48 +218,18 @@ class HttpConnector(Connector):
         origins = declaration.read_origins(spec.get("fields"), "fields")
         default = declaration.read_default_origin(spec)
         children = [c for c in self.collection_specs if c.get("parent") == name]
-        for item in self._pages(spec, values):
-            yield Record(name, item, {k: origins.get(k, default) for k in item})
+        flatten = spec.get("flatten")
+        for item in self._pages(spec, values, name):
+            if spec.get("emit", True):
+                data = item
+                if flatten and isinstance(item.get(flatten), dict):  # HubSpot's "properties": fields of their own
+                    data = {**{k: v for k, v in item.items() if k != flatten}, **item[flatten]}
+                yield Record(name, data, {k: origins.get(k, default) for k in data})
             for child in children:
                 yield from self._walk(child, item)
 
-    def _pages(self, spec: dict, values: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        what = spec["name"]
-        url = self._url(spec["path"], values, what)
-        params: dict[str, Any] = dict(spec.get("params", {}))
-        style = spec.get("pagination", "none")
-        page = int(spec.get("first_page", 1))
-        if style == "page":
-            params[spec.get("page_param", "page")] = page
-        for _ in range(self.max_pages):
-            document = self.get_json(url, params, what)
-            items = self._items(document, spec.get("items"), what)
-            yield from items
-            if style == "none":
-                return
-            if style == "page":
-                if not items:
-                    return
-                page += 1
-                params[spec.get("page_param", "page")] = page
-                continue
-            following = document.get(spec["next_field"]) if isinstance(document, dict) else None
-            if following in (None, ""):
-                return
-            if not isinstance(following, str | int):
-                raise PermanentConnectorError(f"system {self.key} sent an unusable next page for {what}")
-            if style == "next_url":
-                nxt = urljoin(url, str(following))
-                if not self._within_base(nxt):
-                    raise PermanentConnectorError(f"system {self.key} pointed the next page of {what} at "
-                                                  "another host or outside its base URL; not followed")
-                url, params = nxt, None
-            else:
-                params[spec["cursor_param"]] = following
-        raise PermanentConnectorError(f"system {self.key} returned more than max_pages pages of {what}")
-
     def collections(self) -> list[str]:
-        return [c["name"] for c in self.collection_specs]
+        return [c["name"] for c in self.collection_specs if c.get("emit", True)]
 
     # ------------------------------------------------------------------ actions (dsr.connectors.http_actions)
 
@@ -341,11 +241,11 @@ class HttpConnector(Connector):
 
     def rectifiable(self) -> dict[str, list[str]]:
         rectify = list(self.actions_of.declared.rectify)
-        return {http_actions.RECORD: rectify} if rectify else {}
+        return {RECORD: rectify} if rectify else {}
 
     def plan(self, ref: SubjectRef, action: Action, details: Mapping[str, Any], today: date) -> Plan:
         if action in self.actions():
-            return self.actions_of.plan(ref, action, details)
+            return self.actions_of.plan(ref, action, details, today)
         return super().plan(ref, action, details, today)
 
     def apply(self, ref: SubjectRef, plan: Plan) -> int:
@@ -354,7 +254,18 @@ class HttpConnector(Connector):
     def prove(self, ref: SubjectRef, plan: Plan) -> Proof:
         return self.actions_of.prove(ref, plan)
 
+    def steps_by_hand(self, ref: SubjectRef, action: Action) -> list[str]:
+        entry = self.by_hand.get(action)
+        if entry is None:
+            return []
+        steps = list(entry["steps"])
+        if entry.get("list"):
+            records = islice((r for r in self.export(ref) if r.collection == entry["list"]), by_hand.MAX_LINES + 1)
+            lines = [by_hand.render_line(entry["item"], record.data) for record in records]
+            if len(lines) > by_hand.MAX_LINES:
+                lines[-1] = f"… and more: search the system for the rest (only {by_hand.MAX_LINES} are listed)"
+            steps += lines or [f"Nothing of the subject was found in {entry['list']} just now."]
+        return steps
+
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+        self.transport.close()

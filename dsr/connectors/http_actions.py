@@ -1,213 +1,54 @@
 """What a `kind = "http"` system does besides exporting: erase, rectify, restrict and lift, and stop its
-declared processing, each through an endpoint declared in `[systems.actions]` (README, "Connected
-systems"; instance/systems.example.toml declares them all for the demo chat).
+declared processing, each through the calls declared in `[systems.actions]` (read by
+dsr.connectors.http_action_declaration; README, "Connected systems").
 
-A plan holds one call per located key (frozen at planning); apply makes exactly those calls, paced by
-the rate limit, never following a redirect; proof looks the subject up again by the e-mail addresses
-the lookup found. A path holds `{key}` only (a URL-safe segment: an e-mail address belongs in a body,
-not in a URL that lands in access logs), must name the record (no call acts on a whole collection) and
-stays under the base URL. A body is a JSON template ("{email}", "{key}", for update "{value:<field>}").
+A plan holds one change per located key (frozen at planning); apply makes exactly those calls (an
+erase's steps in order), paced and bounded by the transport, never following a redirect; proof looks the
+subject up again by the e-mail addresses the lookup found. An erasure keeps a record whose collections
+hold something under a legal hold (`hold` on a collection, Tripletex's invoices): the plan shows it as
+kept, with the ground and the date, and makes no call for it; the follow-up erasure comes when the hold
+ends.
 
-Apply is idempotent: a 404 on erase counts as already gone, and a record that already shows the result
-(update: the new values; restrict, lift_restriction, unsubscribe: their `shows` fields) gets no call.
-Errors name the system, the action and the HTTP status, never a URL, a key or a value.
+Apply is idempotent: a 404 on an erase step counts as already done, and a record that already shows the
+result (update: the new values; restrict, lift_restriction, unsubscribe: their `shows` fields, dotted
+paths allowed) gets no call. Errors name the system, the action and the HTTP status, never a URL, a key
+or a value.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from datetime import date
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-import httpx
-
-from dsr.connectors import contacts, declaration
+from dsr.connectors import contacts
 from dsr.connectors.base import (
     Action,
     Change,
-    ConnectorError,
-    DeclarationError,
     Identity,
+    Kept,
     PermanentConnectorError,
     Plan,
-    Processing,
     Proof,
+    Record,
     SubjectRef,
 )
+from dsr.connectors.http_action_declaration import BY_ACTION, ENDPOINTS, Endpoint, read_declaration
+from dsr.connectors.http_shapes import render_body, value_at
 
 if TYPE_CHECKING:  # the connector class imports this module
     from dsr.connectors.http import HttpConnector
 
-ENDPOINTS: dict[str, Action] = {"erase": Action.ERASE, "update": Action.RECTIFY, "restrict": Action.RESTRICT,
-                                "lift_restriction": Action.LIFT_RESTRICTION, "unsubscribe": Action.STOP}
-BY_ACTION = {action: name for name, action in ENDPOINTS.items()}
-METHODS = ("DELETE", "POST", "PATCH", "PUT")
-SETTINGS = ("method", "path", "body", "expect", "shows")
-DEFAULT_EXPECT = (200, 201, 202, 204)
-PROCESSING_SETTINGS = {"key", "name", "name_nb", "bases"}
+__all__ = ["RECORD", "HttpActions", "render_body"]
+
 #: the located record (what `key` names) in plans, proofs and rectification values
 RECORD = "customer"
 DONE = {Action.RECTIFY: "updated", Action.RESTRICT: "restricted", Action.LIFT_RESTRICTION: "released",
         Action.STOP: "unsubscribed"}
-_PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*(?::[A-Za-z_][A-Za-z0-9_]*)?)\}")
-_SEGMENT = re.compile(r"^[A-Za-z0-9_~-][A-Za-z0-9_.~-]*$")
 
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    method: str
-    path: str
-    body: dict[str, Any] | None
-    expect: frozenset[int]
-    shows: dict[str, Any]
-
-    @property
-    def text(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-@dataclass(frozen=True)
-class Declared:
-    endpoints: dict[str, Endpoint]
-    rectify: tuple[str, ...]
-    processing: list[Processing]
-
-
-# ---------------------------------------------------------------------- declaration
-
-def read_declaration(settings: Mapping[str, Any]) -> Declared:
-    """`[systems.actions]`, `rectify` and `[[systems.processing]]`; DeclarationError names the key."""
-    rectify = _read_rectify(settings)
-    table = declaration.need_table(settings, "actions")
-    if "update" in table and not rectify:
-        raise DeclarationError("actions.update", "needs rectify = [fields], the fields it may change")
-    endpoints: dict[str, Endpoint] = {}
-    for name, entry in table.items():
-        if name not in ENDPOINTS:
-            raise DeclarationError(f"actions.{name}", f"is not an action (one of {list(ENDPOINTS)})")
-        endpoints[name] = _read_endpoint(name, entry, rectify)
-    if rectify and "update" not in endpoints:
-        raise DeclarationError("rectify", "needs [systems.actions] update, the call that changes them")
-    processing = declaration.read_processing(settings)
-    for index, (_, entry) in enumerate(processing):
-        extra = set(entry) - PROCESSING_SETTINGS
-        if extra:
-            raise DeclarationError(f"processing[{index}].{min(extra)}", "is not a setting of an http system's "
-                                   "processing (key, name, name_nb, bases): the unsubscribe call stops it")
-    if "unsubscribe" in endpoints and not processing:
-        raise DeclarationError("actions.unsubscribe", "stops nothing named: declare what it stops in "
-                               "[[systems.processing]]")
-    return Declared(endpoints, rectify, [item for item, _ in processing])
-
-
-def _read_rectify(settings: Mapping[str, Any]) -> tuple[str, ...]:
-    value = settings.get("rectify")
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not value or len(set(map(str, value))) != len(value) \
-            or not all(isinstance(v, str) and declaration.IDENTIFIER.match(v) for v in value):
-        raise DeclarationError("rectify", "must list the fields update may change (plain names, each once)")
-    return tuple(value)
-
-
-def _read_endpoint(name: str, entry: Any, rectify: tuple[str, ...]) -> Endpoint:
-    prefix = f"actions.{name}."
-    if not isinstance(entry, dict):
-        raise DeclarationError(f"actions.{name}", "must be a table { method, path, body, expect }")
-    unknown = set(entry) - set(SETTINGS)
-    if unknown:
-        raise DeclarationError(prefix + min(unknown), f"is not a setting of an action ({', '.join(SETTINGS)})")
-    method = entry.get("method")
-    if method not in METHODS:
-        raise DeclarationError(prefix + "method", f"must be one of {list(METHODS)}")
-    path = declaration.need_str(entry, "path", prefix=prefix)
-    names = _PLACEHOLDER.findall(path)
-    for placeholder in names:
-        if placeholder != "key":
-            raise DeclarationError(prefix + "path", f"{{{placeholder}}} is not available in a path (only {{key}}; "
-                                   "an e-mail address goes in the body)")
-    if "key" not in names:
-        raise DeclarationError(prefix + "path", "must name the record with {key}")
-    segments = path.split("/")
-    if segments[0] or not all(_SEGMENT.match(_PLACEHOLDER.sub("key", s)) for s in segments[1:]):
-        raise DeclarationError(prefix + "path", "must stay under the base URL: /segment/{key}/..., each segment "
-                               "letters, digits, _ - . ~ (no .., //, %, ?, # or leading .)")
-    body = entry.get("body")
-    if body is not None:
-        if not isinstance(body, dict):
-            raise DeclarationError(prefix + "body", "must be a table (a JSON object)")
-        _check_body(body, prefix + "body", rectify if name == "update" else ())
-        if name == "update":
-            sent = set(_PLACEHOLDER.findall(json.dumps(body)))
-            absent = [f for f in rectify if f"value:{f}" not in sent]
-            if absent:  # else a planned change would silently never be sent
-                raise DeclarationError(prefix + "body", f"has no {{value:{absent[0]}}}: every rectify field "
-                                       "must be in the update body")
-    expect = entry.get("expect", list(DEFAULT_EXPECT))
-    if not isinstance(expect, list) or not expect or not all(_means_done(status) for status in expect):
-        raise DeclarationError(prefix + "expect", "must list the HTTP statuses that mean done (2xx, or a 4xx such "
-                               "as 404; never 3xx, 408, 429 or 5xx)")
-    shows = declaration.need_table(entry, "shows", prefix=prefix)
-    if shows and name in ("erase", "update"):
-        raise DeclarationError(prefix + "shows", "is for restrict, lift_restriction and unsubscribe (erase is "
-                               "checked by the record being gone, update by its new values)")
-    if not all(isinstance(v, str | int | float) for v in shows.values()):
-        raise DeclarationError(prefix + "shows", "values must be strings, numbers or booleans")
-    return Endpoint(name, method, path, body, frozenset(expect), dict(shows))
-
-
-def _means_done(status: Any) -> bool:
-    """A status an API may answer for "done": 2xx or 4xx (404 on an erase: already gone), never a redirect
-    (not followed), a server error or a status that asks to retry."""
-    if isinstance(status, bool) or not isinstance(status, int):
-        return False
-    return 200 <= status < 300 or (400 <= status < 500 and status not in (408, 429))
-
-
-def _check_body(value: Any, key: str, fields: tuple[str, ...]) -> None:
-    if isinstance(value, dict | list):
-        for item in (value.values() if isinstance(value, dict) else value):
-            _check_body(item, key, fields)
-    elif isinstance(value, str):
-        for name in _PLACEHOLDER.findall(value):
-            if name not in ("email", "key") and not (name.startswith("value:") and name[6:] in fields):
-                usable = "{email}, {key}" + (f" or {{value:<field>}} of {list(fields)}" if fields else "")
-                raise DeclarationError(key, f"{{{name}}} is not available here (use {usable})")
-    elif not isinstance(value, bool | int | float):
-        raise DeclarationError(key, "must hold only strings, numbers, booleans, tables and arrays (JSON)")
-
-
-def render_body(template: Any, fills: Mapping[str, Any]) -> Any:
-    """The JSON body from its template. A string that is one placeholder becomes the value itself (a
-    number stays a number); a member that is one unfilled "{value:...}" is left out. LookupError names
-    a placeholder that has no value."""
-    def fill(name: str) -> Any:
-        if name not in fills:
-            raise LookupError(name)
-        return fills[name]
-
-    def unfilled_value(item: Any) -> bool:
-        whole = _PLACEHOLDER.fullmatch(item) if isinstance(item, str) else None
-        return bool(whole) and whole.group(1).startswith("value:") and whole.group(1) not in fills
-
-    if isinstance(template, dict):
-        return {name: render_body(item, fills) for name, item in template.items() if not unfilled_value(item)}
-    if isinstance(template, list):
-        return [render_body(item, fills) for item in template]
-    if not isinstance(template, str):
-        return template
-    whole = _PLACEHOLDER.fullmatch(template)
-    if whole:
-        return fill(whole.group(1))
-    return _PLACEHOLDER.sub(lambda match: str(fill(match.group(1))), template)
-
-
-# ---------------------------------------------------------------------- plan, apply, prove
 
 class HttpActions:
     def __init__(self, connector: HttpConnector):
@@ -220,12 +61,14 @@ class HttpActions:
             found.discard(Action.STOP)
         return frozenset(found)
 
-    def plan(self, ref: SubjectRef, action: Action, details: Mapping[str, Any]) -> Plan:
+    # ------------------------------------------------------------------ plan
+
+    def plan(self, ref: SubjectRef, action: Action, details: Mapping[str, Any], today: date) -> Plan:
         plan = Plan(system_key=self.connector.key, action=action.value)
-        endpoint = self.declared.endpoints[BY_ACTION[action]]
-        keys = list(ref.keys.get("key", []))
+        name = BY_ACTION[action]
+        steps = self.declared.endpoints[name]
         values: dict[str, Any] = {}
-        text = endpoint.text
+        text = self.declared.text(name)
         if action is Action.RECTIFY:
             values = self._rectification(details.get("values") or {})
             if not values:
@@ -236,13 +79,19 @@ class HttpActions:
             if not set(details.get("processing") or ()) & set(known):
                 return plan
             text += ": stops " + ", ".join(known)  # one call stops every processing declared here
-        for key in keys:
-            self._body(endpoint, ref, key, values)  # a template it cannot fill fails now, not at apply
+        for key in ref.keys.get("key", []):
+            for step in steps:
+                self._body(step, ref, key, values)  # a template it cannot fill fails now, not at apply
             count, note = 1, text
             if action is Action.ERASE:
+                records = list(self.connector.export(SubjectRef(self.connector.key, keys={"key": [key]})))
+                kept = self._kept(key, records, today)
+                plan.kept.extend(kept)
+                if any(k.collection == RECORD for k in kept):
+                    continue  # the record stays while a hold keeps what belongs to it
                 # What the export finds under the key: the record's own data the call takes with it.
-                found = Counter(record.collection for record in
-                                self.connector.export(SubjectRef(self.connector.key, keys={"key": [key]})))
+                staying = {k.collection for k in kept}
+                found = Counter(record.collection for record in records if record.collection not in staying)
                 count += sum(found.values())
                 if found:
                     note += (f": the {RECORD} record and what the export finds under it ("
@@ -250,6 +99,35 @@ class HttpActions:
             plan.changes.append(Change(RECORD, "call", count, fields=sorted(values), keys=[key], values=dict(values),
                                        text=note))
         return plan
+
+    def _kept(self, key: Any, records: list[Record], today: date) -> list[Kept]:
+        """What a hold keeps under one located record: its held collections, and the record itself (the
+        held records are its own, e.g. a customer's invoices). Nothing when no hold covers anything now."""
+        holds = self.connector.holds
+        kept: list[Kept] = []
+        keeping: list[Kept] = []  # what keeps the record itself
+        for spec in self.connector.collection_specs:
+            if not spec.get("hold"):
+                continue
+            hold = holds[spec["hold"]]
+            untils: list[date | None] = []
+            for record in records:
+                if record.collection == spec["name"]:
+                    dated = _date(value_at(record.data, spec["hold_date_field"])) if spec.get("hold_date_field") \
+                        else None
+                    until = hold.retain_until(dated) if dated is not None else None  # undated: kept, no end
+                    if until is None or until >= today:
+                        untils.append(until)
+            if untils:
+                until = None if None in untils else max(untils)
+                kept.append(Kept(spec["name"], len(untils), hold.key, hold.ground,
+                                 until.isoformat() if until else None, keys=[key]))
+                if spec.get("keeps_record", True):
+                    keeping.append(kept[-1])
+        if keeping:
+            latest = max(keeping, key=lambda k: (k.until is None, k.until or ""))
+            kept.insert(0, Kept(RECORD, 1, latest.hold, latest.ground, latest.until, keys=[key]))
+        return kept
 
     def _rectification(self, values: Mapping[str, Any]) -> dict[str, Any]:
         wanted: dict[str, Any] = {}
@@ -268,7 +146,8 @@ class HttpActions:
     def _body(self, endpoint: Endpoint, ref: SubjectRef, key: Any, values: Mapping[str, Any]) -> Any:
         if endpoint.body is None:
             return dict(values) if endpoint.name == "update" else None
-        fills = {"key": key, **{f"value:{name}": value for name, value in values.items()}}
+        fills = {"key": key, **{f"value:{name}": value for name, value in values.items()},
+                 **{f"var:{name}": value for name, value in self.connector.variables.items()}}
         if ref.emails:
             fills["email"] = ref.emails[0]
         try:
@@ -279,25 +158,41 @@ class HttpActions:
             raise PermanentConnectorError(f"system {self.connector.key} cannot fill {{{missing.args[0]}}} in the "
                                           f"{endpoint.name} body: {why}") from None
 
+    # ------------------------------------------------------------------ apply
+
     def apply(self, ref: SubjectRef, plan: Plan) -> int:
         action = Action(plan.action)
-        endpoint = self.declared.endpoints.get(BY_ACTION[action])
+        steps = self.declared.endpoints.get(BY_ACTION[action])
         calls = [change for change in plan.changes if change.operation == "call"]
         if not calls:
             return 0
-        if endpoint is None:
+        if steps is None:
             raise PermanentConnectorError(f"system {self.connector.key} no longer declares its "
                                           f"{BY_ACTION[action]} endpoint")
         done: set[Any] = set()
         if action is not Action.ERASE:  # an erase already done answers 404
             records = self.read(ref, [key for change in calls for key in change.keys], self._new_emails(calls))
             done = {key for change in calls for key in change.keys
-                    if key in records and self._shows(records[key], self._expected(endpoint, change))}
+                    if key in records and self._shows(records[key], self._expected(steps[-1], change))}
         changed = 0
         for change in calls:
             for key in change.keys:
                 if key not in done:
-                    changed += self._call(endpoint, ref, key, change.values)
+                    changed += self._steps(steps, ref, key, change.values)
+        return changed
+
+    def _steps(self, steps: tuple[Endpoint, ...], ref: SubjectRef, key: Any, values: Mapping[str, Any]) -> int:
+        """An action's calls for one located record, in order; 1 if any of them changed something."""
+        each = {step.each for step in steps if step.each}
+        items: dict[str, list[dict[str, Any]]] = {name: [] for name in each}
+        if each:  # read before any call: a first step may hide them from the listing (a soft delete)
+            for record in self.connector.export(SubjectRef(self.connector.key, keys={"key": [key]})):
+                if record.collection in items:
+                    items[record.collection].append(record.data)
+        changed = 0
+        for step in steps:
+            for item in (items[step.each] if step.each else [{}]):
+                changed = max(changed, self._call(step, ref, key, values, item))
         return changed
 
     def _expected(self, endpoint: Endpoint | None, change: Change) -> dict[str, Any]:
@@ -307,7 +202,8 @@ class HttpActions:
         return dict(change.values) if endpoint.name == "update" else dict(endpoint.shows)
 
     def _shows(self, item: Mapping[str, Any], expected: Mapping[str, Any]) -> bool:
-        return bool(expected) and all(self._same(name, item.get(name), value) for name, value in expected.items())
+        return bool(expected) and all(self._same(name, value_at(item, name), value)
+                                      for name, value in expected.items())
 
     def _same(self, name: str, found: Any, wanted: Any) -> bool:
         """Equal, or the same address or phone number written another way (an API may normalise them)."""
@@ -328,53 +224,39 @@ class HttpActions:
         """A rectified address: the record is found under it afterwards."""
         return [email for change in calls if (email := contacts.normalise_email(change.values.get("email")))]
 
-    def _call(self, endpoint: Endpoint, ref: SubjectRef, key: Any, values: Mapping[str, Any]) -> int:
+    def _call(self, endpoint: Endpoint, ref: SubjectRef, key: Any, values: Mapping[str, Any],
+              item: Mapping[str, Any]) -> int:
         connector = self.connector
-        url = connector._url(endpoint.path, {"key": key}, endpoint.name)
+        url = connector.url(endpoint.path, {**item, "key": key}, endpoint.name)
         dots = any(segment in (".", "..") for segment in urlsplit(url).path.split("/"))
-        if dots or not connector._within_base(url):  # a key such as ".." is URL-safe, yet climbs
+        if dots or not connector.transport.within_base(url):  # a key such as ".." is URL-safe, yet climbs
             raise PermanentConnectorError(f"system {connector.key} gave a key that would take {endpoint.name} "
                                           "outside the base URL")
         body = self._body(endpoint, ref, key, values)
-        connector._pace()
-        try:
-            with connector.client().stream(endpoint.method, url, json=body) as response:
-                status = response.status_code
-        except httpx.TimeoutException as exc:
-            raise ConnectorError(f"system {connector.key} timed out on {endpoint.name} ({type(exc).__name__})") \
-                from None
-        except httpx.HTTPError as exc:
-            raise ConnectorError(f"system {connector.key} unreachable on {endpoint.name} ({type(exc).__name__})") \
-                from None
+        accept = endpoint.expect | ({404} if endpoint.name == "erase" else set())
+        status, _ = connector.transport.send(endpoint.method, url, body=body, what=endpoint.name, accept=accept)
         if endpoint.name == "erase" and status == 404:
             return 0  # already gone: a repeated erase
-        if status in endpoint.expect:
-            return 1
-        connector._check_status(status, endpoint.name)
-        raise PermanentConnectorError(f"system {connector.key} answered {endpoint.name} with unexpected HTTP {status}")
+        return 1
+
+    # ------------------------------------------------------------------ prove
 
     def read(self, ref: SubjectRef, keys: list[Any], extra_emails: Iterable[str] = ()) -> dict[Any, dict[str, Any]]:
         """The records with these keys, as the lookup by the ref's e-mail addresses answers them now."""
-        connector = self.connector
-        spec = connector.settings["locate"]
+        spec = self.connector.settings["locate"]
         wanted = {key for key in keys if isinstance(key, str | int)}
         found: dict[Any, dict[str, Any]] = {}
         for email in dict.fromkeys([*ref.emails, *extra_emails]):
-            values = {"email": email, "phone": ""}
-            params = {name: _PLACEHOLDER.sub(lambda m: values.get(m.group(1), ""), str(value))
-                      for name, value in spec.get("params", {}).items()}
-            url = connector.base_url + _PLACEHOLDER.sub(lambda m: quote(values.get(m.group(1), ""), safe=""),
-                                                        spec["path"])
-            for item in connector._items(connector.get_json(url, params, "lookup"), spec.get("items"), "lookup"):
-                key = item.get(spec["key"])
+            for item in self.connector.lookup_items(Identity(email=email), exact=False):
+                key = value_at(item, spec["key"])
                 if isinstance(key, str | int) and not isinstance(key, bool) and key in wanted:
                     found.setdefault(key, item)
         return found
 
     def prove(self, ref: SubjectRef, plan: Plan) -> Proof:
-        """Erase: looked up again by the ref's e-mail addresses, nothing is found. The others: each planned
-        record is still found and shows the result (update: the new values; restrict, lift_restriction,
-        unsubscribe: their `shows` fields; without `shows`, only that the record is still there)."""
+        """Erase: looked up again by the ref's e-mail addresses, nothing is found but what a hold keeps. The
+        others: each planned record is still found and shows the result (update: the new values; restrict,
+        lift_restriction, unsubscribe: their `shows` fields; without `shows`, only that it is still there)."""
         action = Action(plan.action)
         calls = [change for change in plan.changes if change.operation == "call"]
         keys = [key for change in calls for key in change.keys]
@@ -385,6 +267,7 @@ class HttpActions:
             located: set[Any] = set()
             for email in ref.emails:
                 located |= set(self.connector.locate(Identity(email=email)).keys.get("key", []))
+            located -= {key for kept in plan.kept if kept.collection == RECORD for key in kept.keys}
             found = {RECORD: len(located)}
             if located:
                 problems.append(f"{RECORD}: {len(located)} record(s) of the subject still found after the erase")
@@ -394,10 +277,10 @@ class HttpActions:
             missing = len(set(keys) - set(records))
             if missing and ref.emails:
                 problems.append(f"{RECORD}: {missing} record(s) no longer found")
-            endpoint = self.declared.endpoints.get(BY_ACTION[action])
+            steps = self.declared.endpoints.get(BY_ACTION[action])
             wrong = 0
             for change in calls:
-                expected = self._expected(endpoint, change)
+                expected = self._expected(steps[-1] if steps else None, change)
                 wrong += sum(1 for key in change.keys
                              if key in records and expected and not self._shows(records[key], expected))
             if wrong:
@@ -405,3 +288,13 @@ class HttpActions:
         digest = hashlib.sha256(json.dumps([plan.action, found, sorted(map(str, keys)), problems],
                                            sort_keys=True).encode()).hexdigest()
         return Proof(ok=not problems, found=found, problems=problems, digest=digest)
+
+
+def _date(value: Any) -> date | None:
+    """An ISO date (or the date of an ISO instant) from an answer; None when there is none."""
+    if not isinstance(value, str) or len(value) < 10:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None

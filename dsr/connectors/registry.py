@@ -9,12 +9,14 @@ import importlib
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, current_app
 
+from dsr.connectors import templates
 from dsr.connectors.base import (
     Connector,
     ConnectorContext,
@@ -30,7 +32,7 @@ log = logging.getLogger(__name__)
 
 # Modules that define built-in kinds (each registers itself with @kind on import).
 KIND_MODULES: tuple[str, ...] = ("dsr.connectors.sql", "dsr.connectors.http", "dsr.connectors.files",
-                                 "dsr.connectors.manual")
+                                 "dsr.connectors.manual", "dsr.connectors.ga4")
 
 _KINDS: dict[str, type[Connector]] = {}
 _SYSTEM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -75,19 +77,37 @@ class System:
     name: str
     connector: Connector
     recipients: tuple[Recipient, ...] = ()
+    template: str | None = None  # the ready-made declaration it uses (dsr.connectors.templates)
+    canary: Identity | None = None  # a test identity located (and exported) every night
+
+
+#: settings every kind shares, read here rather than by the kind
+COMMON = {"key", "name", "kind", "facts", "notify", "template", "canary"}
 
 
 def build_systems(systems_file: SystemsFile, context: ConnectorContext,
                   extra_modules: tuple[str, ...] = ()) -> dict[str, System]:
     kinds = known_kinds(extra_modules)
     systems: dict[str, System] = {}
-    for index, entry in enumerate(systems_file.systems):
-        def fail(key: str, problem: str, _index: int = index) -> SystemsFileError:
-            parts = [p for p in re.split(r"[.\[\]]+", key) if p]
-            path = ("systems", _index, *(int(p) if p.isdigit() else p for p in parts))
+    for index, raw in enumerate(systems_file.systems):
+        template = None
+
+        def fail(key: str, problem: str, _index: int = index, _raw: dict = raw) -> SystemsFileError:
+            parts = tuple(int(p) if p.isdigit() else p for p in re.split(r"[.\[\]]+", key) if p)
+            dotted = ".".join(map(str, parts))
+            if template is not None and templates.lookup(_raw, dotted) is None \
+                    and templates.lookup(template.settings, dotted) is not None:
+                # The setting came from the template: point at the template's file and line.
+                return SystemsFileError(template.path, line_of(template.text, parts),
+                                        f"systems[{_index}].{key} (from template {template.key})", problem)
+            path = ("systems", _index, *parts)
             line = line_of(systems_file.text, path) or systems_file.line_of(*path)
             return SystemsFileError(systems_file.path, line, f"systems[{_index}].{key}", problem)
 
+        try:
+            entry, template = templates.expand(raw)
+        except templates.TemplateError as exc:
+            raise fail(exc.key, exc.problem) from exc
         key = entry.get("key")
         if not isinstance(key, str) or not _SYSTEM_KEY.match(key):
             raise fail("key", "must be a lower-case identifier (letters, digits, _), at most 40 characters")
@@ -101,13 +121,15 @@ def build_systems(systems_file: SystemsFile, context: ConnectorContext,
             raise fail("kind", f"must be one of {sorted(kinds) or '(no kinds installed)'}, not {kind_name!r}")
         facts = _read_facts(entry.get("facts"), fail)
         recipients = _read_recipients(entry.get("notify", []), fail)
-        settings = {k: v for k, v in entry.items() if k not in {"key", "name", "kind", "facts", "notify"}}
+        canary = _read_canary(entry.get("canary"), fail)
+        settings = {k: v for k, v in entry.items() if k not in COMMON}
         connector_class = kinds[kind_name]
         try:
             connector_class.validate(settings)
         except DeclarationError as exc:
             raise fail(exc.key, exc.problem) from exc
-        systems[key] = System(key=key, name=name.strip(), recipients=recipients,
+        systems[key] = System(key=key, name=name.strip(), recipients=recipients, canary=canary,
+                              template=template.key if template else None,
                               connector=connector_class(key, name.strip(), facts, settings, context))
     return systems
 
@@ -174,6 +196,22 @@ def _read_recipients(entries: Any, fail) -> tuple[Recipient, ...]:
     return tuple(recipients)
 
 
+def _read_canary(table: Any, fail) -> Identity | None:
+    """`canary = { email = "...", identifiers = { ga_client_id = "..." } }`: a test identity of our own that the
+    system holds, located and exported every night (dsr.canary) and by `flask dsr systems check`."""
+    if table is None:
+        return None
+    if not isinstance(table, dict) or set(table) - {"email", "identifiers"}:
+        raise fail("canary", "must be a table { email = \"...\", identifiers = { ... } }")
+    email = table.get("email")
+    if not isinstance(email, str) or "@" not in email or len(email) > 254:
+        raise fail("canary.email", "must be the e-mail address of a test identity the system holds")
+    identifiers = table.get("identifiers", {})
+    if not isinstance(identifiers, dict) or not all(isinstance(v, str) and v for v in identifiers.values()):
+        raise fail("canary.identifiers", "must be a table of name = \"value\" (e.g. ga_client_id)")
+    return Identity(email=email.strip().lower(), identifiers=dict(identifiers))
+
+
 def _read_facts(table: Any, fail) -> Facts:
     if not isinstance(table, dict):
         raise fail("facts", "a [systems.facts] table with the Art. 15(1) facts is required")
@@ -208,6 +246,14 @@ def init_app(app: Flask) -> None:
 
 def get_systems(app: Flask | None = None) -> dict[str, System]:
     return (app or current_app).extensions["dsr.systems"]
+
+
+def subject_identity(email: str, details: Mapping[str, Any] | None, app: Flask | None = None) -> Identity:
+    """The identity the systems are asked with: the verified e-mail, and the identifiers a system asked
+    the request form for (only those; nothing else the subject typed)."""
+    asked = {name for system in get_systems(app).values() for name in system.connector.identifiers_asked()}
+    given = {name: str(value) for name, value in (details or {}).items() if name in asked and value}
+    return Identity(email=email, identifiers=given)
 
 
 @dataclass

@@ -30,7 +30,7 @@ from dsr.connectors.base import (
 )
 from dsr.connectors.registry import kind
 from dsr.connectors.sql_actions import SqlActions
-from dsr.connectors.sql_datamap import TableMap, read_data_map
+from dsr.connectors.sql_datamap import Hold, TableMap, read_data_map
 
 BATCH_ROWS = 2000
 
@@ -242,6 +242,10 @@ class SqlConnector(Connector):
 
     def processing(self) -> list[Processing]:
         return [rule.processing for rule in self.data_map.stops]
+
+    @property
+    def holds(self) -> dict[str, Hold]:
+        return self.data_map.holds
 
     def rectifiable(self) -> dict[str, list[str]]:
         return {c: fields for c, fields in self.data_map.rectifiable().items() if fields}

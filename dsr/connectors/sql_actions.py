@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from dsr.connectors.base import Action, Change, Kept, PermanentConnectorError, Plan, Proof, SubjectRef
-from dsr.connectors.sql_datamap import Hold, TableMap
+from dsr.connectors.holds import Hold
+from dsr.connectors.sql_datamap import TableMap
 from dsr.connectors.sql_rows import MASK_PREFIX, KeyedRows, references, referencing_first
 
 if TYPE_CHECKING:  # the connector class imports this module

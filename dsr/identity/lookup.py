@@ -19,8 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from dsr.audit.service import record
-from dsr.connectors.base import Identity
-from dsr.connectors.registry import locate_everywhere
+from dsr.connectors.registry import locate_everywhere, subject_identity
 from dsr.db import utcnow
 from dsr.identity.verification import advance, phone_on_file
 from dsr.models import RequestStatus, SubjectLocation, SubjectRequest
@@ -40,7 +39,7 @@ def locate_subject(session: orm.Session, request_id: int, *, final_attempt: bool
     request = session.get(SubjectRequest, request_id)
     if request is None or request.lookup_done_at is not None:
         return False
-    lookup = locate_everywhere(Identity(email=request.email))
+    lookup = locate_everywhere(subject_identity(request.email, request.details))
     now = utcnow()
     session.execute(sa.delete(SubjectLocation).where(SubjectLocation.request_id == request.id))
     for key, ref in lookup.refs.items():

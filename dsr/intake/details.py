@@ -11,12 +11,13 @@ Keys stored in SubjectRequest.details:
   no system declares a consent)
 - portability: `receiving_service` (optional)
 - restriction: `ground` (one of RESTRICTION_GROUNDS), `explanation` (optional)
-- access, erasure: nothing
+- access, erasure: nothing, unless a connected system needs an identifier besides the e-mail: then
+  `ga_client_id` (optional; a Google Analytics system's only key to a visitor, from the _ga cookie)
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,7 @@ from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 
 from dsr.cases.opening import DIRECT_MARKETING, OTHER_CONSENT
+from dsr.connectors.ga4 import IDENTIFIER, client_id
 from dsr.connectors.registry import get_systems
 from dsr.models import Right
 from dsr.validation import InvalidValue, free_text, single_line
@@ -44,6 +46,9 @@ class Question:
     #: (other question, answer): asked only when that answer was given (otherwise ignored)
     only_if: tuple[str, str] | None = None
     required_message: Any = None
+    #: the answer in its stored form, or None when it is not a valid answer (then `invalid_message`)
+    normalise: Callable[[str], str | None] | None = None
+    invalid_message: Any = None
 
 
 QUESTIONS: dict[Right, tuple[Question, ...]] = {
@@ -132,6 +137,33 @@ QUESTIONS: dict[Right, tuple[Question, ...]] = {
 }
 
 
+#: questions for identifiers a connected system needs (Connector.identifiers_asked), asked with these rights
+IDENTIFIER_QUESTIONS: dict[str, Question] = {
+    IDENTIFIER: Question(
+        IDENTIFIER,
+        _l("Your Google Analytics client ID (optional)"),
+        "line",
+        hint=_l(
+            "Only if you want us to find what Google Analytics recorded about your visits: it knows you by "
+            "this code, not by name. In your browser's settings, open the cookies of our website and find the "
+            "one named _ga. Its value looks like GA1.1.1234567890.1700000000: copy it here."
+        ),
+        required=False,
+        normalise=client_id,
+        invalid_message=_l("Enter the value of the _ga cookie, like GA1.1.1234567890.1700000000"),
+    ),
+}
+IDENTIFIER_RIGHTS = (Right.ACCESS, Right.ERASURE)
+
+
+def identifier_questions(right: Right) -> tuple[Question, ...]:
+    """The identifier questions of the systems declared now, for the rights that use them."""
+    if right not in IDENTIFIER_RIGHTS:
+        return ()
+    asked = {name for system in get_systems(current_app).values() for name in system.connector.identifiers_asked()}
+    return tuple(question for name, question in IDENTIFIER_QUESTIONS.items() if name in asked)
+
+
 def declared_consents() -> list[tuple[str, Any]]:
     """(key, name in the page's language) of every processing a system declares as resting on consent."""
     language = str(get_locale() or "en")
@@ -149,7 +181,7 @@ def questions_for(right: Right) -> tuple[Question, ...]:
     (they stop at once, with no staff step), or another one described in words (staff handle it)."""
     consents = declared_consents() if right is Right.WITHDRAW_CONSENT else []
     if not consents:
-        return QUESTIONS[right]
+        return QUESTIONS[right] + identifier_questions(right)
     return (
         Question("consent", _l("Which consent do you want to withdraw?"), "choice",
                  choices=(*consents, (OTHER_CONSENT, _l("Another consent"))),
@@ -189,8 +221,15 @@ def clean_answer(question: Question, value: Any, answers: Mapping[str, Any]) -> 
             raise InvalidValue(message or str(_l("Choose one of the options")))
         return value
     if question.kind == "line":
-        return single_line(value, required_message=message)
-    return free_text(value, required_message=message)
+        value = single_line(value, required_message=message)
+    else:
+        value = free_text(value, required_message=message)
+    if value and question.normalise is not None:
+        normalised = question.normalise(value)
+        if normalised is None:
+            raise InvalidValue(str(question.invalid_message))
+        return normalised
+    return value
 
 
 def clean_details(right: Right, answers: Mapping[str, Any] | None) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """All models, imported here so Base.metadata is complete for Alembic and tests."""
 from dsr.models.audit import AuditEvent
 from dsr.models.bundle import ExportBundle
+from dsr.models.canary import SystemCanary
 from dsr.models.enums import (
     BundleKind,
     BundleStatus,
@@ -29,6 +30,6 @@ from dsr.models.verification import VerificationChallenge
 __all__ = [
     "AuditEvent", "BundleKind", "BundleStatus", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
-    "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemTask",
+    "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",
     "TaskAction", "TaskState", "VerificationChallenge",
 ]

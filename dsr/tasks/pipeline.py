@@ -20,8 +20,8 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
-from dsr.connectors.base import ConnectorError, Identity, SubjectRef
-from dsr.connectors.registry import System, get_systems
+from dsr.connectors.base import ConnectorError, SubjectRef
+from dsr.connectors.registry import System, get_systems, subject_identity
 from dsr.db import utcnow
 from dsr.models import RequestStatus, SubjectRequest, SystemTask, TaskAction, TaskState
 from dsr.queue import Lease, LeaseLost, RetryLater
@@ -113,12 +113,14 @@ def task_lease(session: orm.Session, task_id: int, attempt: int) -> Lease:
 def subject_ref(task: SystemTask, system: System, request: SubjectRequest) -> SubjectRef:
     """The ref an earlier attempt (or the intake lookup) stored; otherwise locate now.
 
-    Only the verified e-mail is used: a phone the subject typed is never a key to anyone's data.
+    Only the verified e-mail is used: a phone the subject typed is never a key to anyone's data. An
+    identifier the form asked for because a system needs it (a Google Analytics client id) goes to
+    that system only.
     """
     stored = (task.result or {}).get("ref")
     if stored:
         return SubjectRef.from_json(stored)
-    return system.connector.locate(Identity(email=request.email))
+    return system.connector.locate(subject_identity(request.email, request.details))
 
 
 def staff_message(exc: Exception, system_key: str, doing: str) -> str:

@@ -1,7 +1,7 @@
 """case retention: a closed case reduced to proof of handling after DSR_CASE_RETENTION_DAYS
 
 Revision ID: a8d3f5c1e7b4
-Revises: e5a1c9d7b3f2
+Revises: a3f7c2e9d4b1
 Create Date: 2026-12-10 09:00:00
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "a8d3f5c1e7b4"
-down_revision = "e5a1c9d7b3f2"
+down_revision = "a3f7c2e9d4b1"
 branch_labels = None
 depends_on = None
 
