@@ -7,9 +7,20 @@ import pytest
 import sqlalchemy as sa
 
 from dsr.deadlines.service import refresh_deadlines
-from dsr.models import AuditEvent, RequestStatus, Right, StaffRole, SubjectRequest, SystemTask, TaskAction, TaskState
+from dsr.models import (
+    AuditEvent,
+    RecipientNotice,
+    RequestStatus,
+    Right,
+    StaffRole,
+    SubjectRequest,
+    SystemTask,
+    TaskAction,
+    TaskState,
+)
 from tests.helpers.export import KARI, approve
 from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import mails_to, text_of
 from tests.helpers.staff import enrolled_staff, login
 
 pytestmark = pytest.mark.slow
@@ -128,3 +139,38 @@ def test_the_approve_page_proposes_the_subjects_phone_number_for_the_phone_field
     run_jobs(demo_app)
     demo_session.expire_all()
     assert demo_session.get(SystemTask, accounting.id).state is TaskState.DONE
+
+
+def test_incomplete_data_is_completed_with_the_subjects_statement_quoted_in_the_outcome_letter(
+        demo_app, demo_session, chat):
+    officer = _client(demo_app, demo_session)
+    case = _case(demo_app, demo_session, officer, Right.RECTIFICATION,
+                 {"wrong": "You have no record that I opted out of phone calls",
+                  "correct": "Add that I do not want marketing calls"})
+    page = officer.get(f"/staff/cases/{case.id}/actions/approve").get_data(as_text=True)
+    assert "Supplementary statement" in page
+    statement = "I told your sales team on 3 March 2026 that I do not want marketing calls."
+    too_long = officer.post(f"/staff/cases/{case.id}/actions/approve", data={"statement": "x" * 2001})
+    assert too_long.status_code == 400
+    demo_session.expire_all()
+    assert demo_session.get(SubjectRequest, case.id).supplementary_statement is None  # nothing changed
+    assert officer.post(f"/staff/cases/{case.id}/actions/approve", data={"statement": statement}).status_code == 302
+    run_jobs(demo_app)
+    assert f"“{statement}”" in _page(officer, case)
+
+    # What no system does by itself (the newsletter list, the mailbox) and the accountant, who has no
+    # address, are done by staff; then the case completes with its letter.
+    for task in demo_session.scalars(sa.select(SystemTask).where(SystemTask.request_id == case.id,
+                                                                 SystemTask.state == TaskState.WAITING_FOR_STAFF)):
+        assert officer.post(f"/staff/cases/{case.id}/actions/tasks/{task.id}/done",
+                            data={"note": "Checked: nothing to correct"}).status_code == 302
+    for notice in demo_session.scalars(sa.select(RecipientNotice).where(RecipientNotice.request_id == case.id,
+                                                                        RecipientNotice.email.is_(None))):
+        assert officer.post(f"/staff/cases/{case.id}/actions/notices/{notice.id}/done").status_code == 302
+    run_jobs(demo_app)
+    demo_session.expire_all()
+    assert demo_session.get(SubjectRequest, case.id).status is RequestStatus.COMPLETED
+    letter = [text_of(m) for m in mails_to(demo_app, KARI) if "is done" in m["Subject"]]
+    assert len(letter) == 1 and statement in letter[0] and "Article 16" in letter[0]
+    audit = demo_session.scalars(sa.select(AuditEvent.action).where(AuditEvent.request_id == case.id)).all()
+    assert "rectification.statement_recorded" in audit

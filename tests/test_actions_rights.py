@@ -26,7 +26,7 @@ from dsr.models import (
     TaskAction,
     TaskState,
 )
-from tests.helpers.export import KARI
+from tests.helpers.export import KARI, approve
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import text_of
 
@@ -106,7 +106,6 @@ def test_a_withdrawn_consent_stops_only_what_it_covered(demo_app, demo_session, 
 def test_a_restriction_is_lifted_only_after_the_subject_was_told(smtp, demo_app, demo_session, chat):
     officer = _officer(demo_session)
     request = _verified(demo_app, demo_session, Right.RESTRICTION, {"ground": "accuracy"})
-    from tests.helpers.export import approve
     approve(demo_session, request)
     run_jobs(demo_app)
     with demo_app.app_context():
@@ -171,7 +170,6 @@ def test_a_rectified_phone_number_changes_in_the_accounting_system_and_its_recip
     restrict = _tasks(demo_session, request, TaskAction.RESTRICT)
     assert {k for k, t in restrict.items() if t.state is TaskState.DONE} == {"crm", "accounting", "support_chat"}
     assert {k for k, t in restrict.items() if t.state is TaskState.WAITING_FOR_STAFF} == {"newsletter", "mailbox"}
-    from tests.helpers.export import approve
     approve(demo_session, request)
     run_jobs(demo_app)
     rectify = _tasks(demo_session, request, TaskAction.RECTIFY)

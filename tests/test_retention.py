@@ -52,7 +52,8 @@ def _case(session, values: dict, closed_days_ago: float, **extra) -> SubjectRequ
         verified_at=closed - timedelta(days=19), identity_method="email_code+sms_code",
         due_on=date(2026, 1, 5), deadline_on=date(2026, 1, 5), decided_at=closed - timedelta(days=3),
         closed_at=closed, details={"what_is_wrong": f"{values['text']} wrong", "should_be": values["name"]},
-        extension_reason=f"{values['text']} extension", outcome_note=f"{values['text']} outcome", **extra)
+        extension_reason=f"{values['text']} extension", outcome_note=f"{values['text']} outcome",
+        supplementary_statement=f"{values['text']} statement", **extra)
     session.add(request)
     session.flush()
     text = values["text"]

@@ -17,7 +17,7 @@ from dsr.actions.kinds import ACTIONS
 from dsr.audit.service import record
 from dsr.connectors.registry import get_systems
 from dsr.db import utcnow
-from dsr.models import StaffUser, SubjectRequest, SystemTask, TaskAction, TaskState
+from dsr.models import Right, StaffUser, SubjectRequest, SystemTask, TaskAction, TaskState
 from dsr.queue import defer
 from dsr.tasks.registry import kind_of
 from dsr.tasks.states import TASK_STATES, TaskEvent
@@ -36,16 +36,24 @@ def plans_waiting(session: orm.Session, request: SubjectRequest) -> list[SystemT
 
 
 def approve_plans(session: orm.Session, request: SubjectRequest, *, actor: StaffUser,
-                  values: Mapping[int, Mapping[str, Mapping[str, str]]], note: str, four_eyes: bool) -> str:
+                  values: Mapping[int, Mapping[str, Mapping[str, str]]], note: str, four_eyes: bool,
+                  statement: str = "") -> str:
     """Approve every waiting plan of the case and queue its apply. `values`: per rectification task id,
-    {collection: {field: new value}} (blank values are left out). Returns "applied" or "proposed"
-    (four-eyes erasure: a second officer must approve)."""
+    {collection: {field: new value}} (blank values are left out); `statement`: a rectification's
+    supplementary statement (Art. 16, incomplete data). Returns "applied" or "proposed" (four-eyes
+    erasure: a second officer must approve)."""
     tasks = plans_waiting(session, request)
     if not tasks:
         raise ApprovalError("no plan is waiting for approval on this case")
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
         raise ApprovalError(f"the paragraph for the letter is too long ({len(note)} characters; at most {MAX_NOTE})")
+    statement = (statement or "").strip()
+    if statement and request.right is not Right.RECTIFICATION:
+        raise ApprovalError("a supplementary statement completes data in a rectification only")
+    if len(statement) > MAX_NOTE:
+        raise ApprovalError(f"the supplementary statement is too long ({len(statement)} characters; "
+                            f"at most {MAX_NOTE})")
     for task in tasks:
         if task.action is TaskAction.RECTIFY:
             task.result = {**(task.result or {}), "values": _checked_values(task, values.get(task.id, {}))}
@@ -67,6 +75,10 @@ def approve_plans(session: orm.Session, request: SubjectRequest, *, actor: Staff
                                 "must approve them")
     if note:
         request.outcome_note = note
+    if statement:
+        request.supplementary_statement = statement
+        record(session, "rectification.statement_recorded", actor_type="staff", actor_id=actor.id,
+               request_id=request.id, characters=len(statement))
     now = utcnow()
     for task in tasks:
         TASK_STATES.move(session, task.id, TaskEvent.APPROVE_PLAN, plan_approved_at=now, plan_approved_by_id=actor.id)

@@ -139,7 +139,8 @@ def send_outcome_letter(session: orm.Session, request: SubjectRequest, tasks: li
         session, request, OUTCOME_LETTER, dedupe_key=f"outcome:{request.id}",
         systems=outcome_rows(session, request, tasks), held_nothing=held_nothing,
         recipients=sorted({r.name for system in searched for r in system.recipients}),
-        note=request.outcome_note or "", objection_outcome=request.objection_outcome,
+        note=request.outcome_note or "", statement=request.supplementary_statement or "",
+        objection_outcome=request.objection_outcome,
         objection_grounds=request.objection_grounds or "",
         lifts_restriction=bool(request.restricted_at) and request.right is not Right.RESTRICTION,
         restricted=request.right is Right.RESTRICTION)

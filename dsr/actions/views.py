@@ -32,6 +32,8 @@ _VALUE_FIELD = re.compile(r"^value-(\d+)-([A-Za-z0-9_]{1,63})-([A-Za-z0-9_]{1,63
 
 class ApproveForm(FlaskForm):
     note = TextAreaField("A paragraph for the outcome letter (optional)", [Length(max=2000)])
+    statement = TextAreaField("Supplementary statement (optional; Art. 16: when the data is incomplete rather "
+                              "than wrong)", [Length(max=2000)])
 
 
 class DoneForm(FlaskForm):
@@ -73,7 +75,8 @@ def approve(case_id: int):
     if form.validate_on_submit():
         try:
             outcome = approve_plans(session, case, actor=g.staff, values=_posted_values(),
-                                    note=form.note.data or "", four_eyes=bool(current_app.config["ERASURE_FOUR_EYES"]))
+                                    note=form.note.data or "", four_eyes=bool(current_app.config["ERASURE_FOUR_EYES"]),
+                                    statement=form.statement.data or "")
         except ApprovalError as exc:
             session.commit()  # a refused four-eyes attempt stays in the audit log
             form.note.errors.append(str(exc)[:1].upper() + str(exc)[1:] + ".")

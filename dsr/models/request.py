@@ -95,6 +95,9 @@ class SubjectRequest(Base):
     objection_decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     #: a paragraph staff add to the outcome letter built from the tasks
     outcome_note: Mapped[str | None] = mapped_column(sa.Text)
+    #: Art. 16: incomplete data completed by a statement from the subject, kept with the case and quoted in
+    #: the outcome letter (the officer records it when approving a rectification)
+    supplementary_statement: Mapped[str | None] = mapped_column(sa.Text)
 
     #: the portal's own retention (dsr.retention) reduced the closed case to proof of handling at
     reduced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

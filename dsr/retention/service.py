@@ -8,8 +8,8 @@ was handled). Reduced means:
 - gone: the e-mail address (a keyed hash of it stays, `email_digest`, so staff searching by
   address still find that the person asked, and when), the phone and name as typed, the
   right-specific details, every free text staff or subject wrote (extension reason, refusal
-  text, objection grounds, outcome note, notes, replies), the bodies, subjects and addresses of
-  all letters and notes, one-time secrets, the contact details and system keys the lookup found,
+  text, objection grounds, outcome note, supplementary statement, notes, replies), the bodies,
+  subjects and addresses of all letters and notes, one-time secrets, the contact details and system keys the lookup found,
   and of each system task the keys, new values and notes of its plan, its subject reference and
   the name of an uploaded file; a bundle file still stored is deleted;
 - kept, as proof of handling: the reference, the right, the channel, the language, every date
@@ -105,6 +105,7 @@ def reduce_case(session: orm.Session, request_id: int, now: datetime | None = No
     request.phone = request.full_name = None
     request.details = {}
     request.extension_reason = request.rejection_text = request.objection_grounds = request.outcome_note = None
+    request.supplementary_statement = None
     request.reduced_at = now
     session.execute(sa.update(Message).where(Message.request_id == request_id).values(
         to_address=None, subject_line=None, body_text="", body_html=None, secret_sealed=None, last_error=None))
