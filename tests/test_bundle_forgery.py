@@ -17,6 +17,7 @@ import pytest
 
 from dsr.bundle import signing
 from dsr.bundle.content import members
+from dsr.export import storage
 from dsr.notify.service import render_letter
 from tests.test_bundle import _bundle
 
@@ -128,5 +129,6 @@ def test_the_bundles_index_page_carries_the_controllers_key_fingerprint(app, lan
     with app.test_request_context():
         path, content, _size = next(members(
             kind="access", language=language, reference="DSR-TEST-0001", controller=app.extensions["dsr.controller"],
-            systems=[], history=[], rights={}, master=secrets.token_bytes(32), partial=False))
+            systems=[], history=[], rights={}, store=storage.get_store(app), master=[secrets.token_bytes(32)],
+            partial=False))
     assert path == "index.html" and fingerprint.encode() in content

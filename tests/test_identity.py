@@ -116,7 +116,8 @@ def test_a_code_works_only_in_the_browser_that_asked_for_it_and_only_for_its_req
     assert stranger.post(f"/verify/{request.public_id}", data={"code": code_in(mail)}).status_code == 400
     assert client.post(f"/verify/{other_request.public_id}", data={"code": code_in(mail)}).status_code == 400
     assert client.post(f"/verify/{request.public_id}", data={"code": code_in(mail)}).status_code == 303
-    assert _refresh(session, request).status is RequestStatus.IN_PROGRESS  # consent withdrawal: at once
+    # verified: the case opens for staff (this consent is not one a system declares, so nothing stops by itself)
+    assert _refresh(session, request).status is RequestStatus.OPEN
 
 
 def test_a_link_works_once_and_a_get_alone_consumes_nothing(app, client, session):
@@ -132,7 +133,7 @@ def test_a_link_works_once_and_a_get_alone_consumes_nothing(app, client, session
     phone = app.test_client()  # the subject opens the mail on another device: the link is proof enough
     used = phone.post(path)
     assert used.status_code == 303 and used.headers["Location"] == f"/case/{request.public_id}"
-    assert _refresh(session, request).status is RequestStatus.IN_PROGRESS
+    assert _refresh(session, request).status is RequestStatus.OPEN
     assert app.test_client().post(path).status_code == 410  # used once: never again
     assert "This link has already been used" in scanner.get(path + "?lang=en").get_data(as_text=True)
     assert phone.get(f"/case/{request.public_id}").status_code == 200
@@ -232,11 +233,11 @@ def test_a_request_filed_before_a_restart_can_still_be_verified(app_config, app,
     browser = restarted.test_client()
     browser.set_cookie("dsr", cookie.value)
     assert browser.post(f"/verify/{request.public_id}", data={"code": code_in(mail)}).status_code == 303
-    assert _refresh(session, request).status is RequestStatus.IN_PROGRESS
+    assert _refresh(session, request).status is RequestStatus.OPEN
 
     second, second_mail = _filed(app, client, session, right="withdraw_consent", email=OLA["email"])
     again = create_app(app_config)
     assert again.test_client().post(link_in(second_mail)).status_code == 303  # the link needs no cookie
-    assert _refresh(session, second).status is RequestStatus.IN_PROGRESS
+    assert _refresh(session, second).status is RequestStatus.OPEN
     get_db(restarted).engine.dispose()
     get_db(again).engine.dispose()

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 from babel.dates import format_date
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from playwright.sync_api import expect
 
 from dsr.links import CASE_SALT
 from dsr.models import RequestStatus, SubjectRequest
@@ -76,11 +77,11 @@ def erasure_in_norwegian(portal, page, shots, *, name: str, email: str, phone: s
     _check(page, shots, "form")
     page.get_by_role("button", name="Fortsett").click()
 
-    assert page.get_by_role("heading", name="Sjekk svarene dine før du sender forespørselen").is_visible()
+    expect(page.get_by_role("heading", name="Sjekk svarene dine før du sender forespørselen")).to_be_visible()
     _check(page, shots, "check-answers")
     page.get_by_role("button", name="Send forespørselen").click()
 
-    assert page.get_by_role("heading", name="Forespørselen er mottatt").is_visible()
+    expect(page.get_by_role("heading", name="Forespørselen er mottatt")).to_be_visible()
     reference = page.locator(".reference").inner_text()
     _check(page, shots, "received")
     mail = portal.latest_mail_text(email)
@@ -102,7 +103,7 @@ def erasure_in_norwegian(portal, page, shots, *, name: str, email: str, phone: s
     assert request.language == "nb"
     due = format_date(request.deadline_on, "long", locale="nb")
     assert due in page.locator(".due-date").inner_text()
-    assert page.get_by_role("heading", name="Få opplysningene dine slettet").is_visible()
+    expect(page.get_by_role("heading", name="Få opplysningene dine slettet")).to_be_visible()
     _check(page, shots, "case")
     return request
     assert page.csp_violations == []
@@ -121,7 +122,7 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
     _check(page, shots, "start")
     page.goto(f"{portal.url}/request")
     page.locator("form button[type=submit]").click()  # nothing chosen
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     _check(page, shots, "choose-error")
     for slug in (
         "access",
@@ -157,7 +158,7 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
     real = six_digit_code(portal.latest_mail_text(KARI["email"]))
     page.locator("#code").fill("000000" if real != "000000" else "111111")
     page.locator("form[action$='/" + public_id + "'] button[type=submit]").click()
-    assert page.locator(".error-summary").is_visible()
+    expect(page.locator(".error-summary")).to_be_visible()
     _check(page, shots, "verify-wrong-code")
 
     # The link in the mail opens a confirm page; its button proves the address.
@@ -176,19 +177,19 @@ def test_every_subject_page_is_accessible(portal, page, browser, shots, language
     page.wait_for_url("**/case/*")
     _check(page, shots, "case")
     page.goto(portal.url + link)
-    assert page.locator("main a[href^='/verify/']").is_visible()  # used: it says so, and offers the way on
+    expect(page.locator("main a[href^='/verify/']")).to_be_visible()  # used: it says so, and offers the way on
     _check(page, shots, "link-used")
     page.goto(f"{portal.url}/case/{public_id}")
 
     page.locator("#message").fill("Please also check the newsletter list.")
     page.locator("form[action$='/reply'] button[type=submit]").click()
-    assert page.locator(".message-from-you").is_visible()
+    expect(page.locator(".message-from-you")).to_be_visible()
     _check(page, shots, "case-after-reply")
 
     # A stranger's browser gets "not found" for the case.
     other = browser.new_context(locale="nb-NO" if language == "nb" else "en-GB").new_page()
     other.goto(f"{portal.url}/case/{public_id}?lang={language}")
-    assert other.locator("h1").is_visible()
+    expect(other.locator("h1")).to_be_visible()
     _check(other, shots, "case-not-found")
 
     # The case link every mail carries: fresh, and too old (then a fresh code opens it).
