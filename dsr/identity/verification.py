@@ -5,8 +5,10 @@
    if a system holds a phone number for the subject, a STEP_UP code goes by SMS to that number
    on file (never to one typed in the form) and must be consumed too. With no phone on file the
    e-mail alone suffices (staff can ask for more). When the systems hold different numbers, none
-   is guessed: the request waits for staff (`identity_hold`), who establish identity another way
-   and record it (`dsr.cases.registration.record_identity`); it neither expires nor gets reminders.
+   is guessed, and when a system never answered the lookup (not even at its last attempt) and none
+   that did holds a phone, the silent one may hold it: either way the request waits for staff
+   (`identity_hold`), who establish identity another way and record it
+   (`dsr.cases.opening.record_identity`); it neither expires nor gets reminders.
 3. All factors done: `dsr.cases.opening.open_case` opens the case.
 
 `advance()` moves a request as far as it can and is called wherever a factor or the lookup
@@ -36,6 +38,8 @@ EMAIL_ONLY = "email_code"
 EMAIL_AND_SMS = "email_code+sms_code"
 #: SubjectRequest.identity_hold when connected systems hold different phone numbers for the subject
 PHONE_CONFLICT = "phone_conflict"
+#: ... when a system did not answer the lookup at its last attempt and none that answered holds a phone
+SYSTEMS_UNREACHABLE = "systems_unreachable"
 
 #: the factors a browser must have shown for a case opened by each method
 FACTORS_FOR_METHOD = {EMAIL_ONLY: frozenset({"email"}), EMAIL_AND_SMS: frozenset({"email", "sms"})}
@@ -127,6 +131,10 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
         _hold_for_staff(session, request, PHONE_CONFLICT, phones=len(phones))
         return Step.STAFF
     if not phones:
+        silent = [location for location in locations(session, request) if location.error]
+        if silent:  # fail closed: the system that did not answer may hold the phone
+            _hold_for_staff(session, request, SYSTEMS_UNREACHABLE, systems=len(silent))
+            return Step.STAFF
         request.step_up_required = False
         _open(session, request, EMAIL_ONLY)
         return Step.OPENED
