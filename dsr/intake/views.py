@@ -2,13 +2,13 @@
 
 The answers travel from the form to check-your-answers as hidden fields (nothing is stored
 before the subject presses "Send"), and are checked again on sending. Sending answers with a
-redirect that is the same for every address: whether any system knows the address is only
-looked up later, in a job.
+redirect that is the same for every address (Post/Redirect/Get): whether any system knows the
+address is only looked up later, in a job. The check page carries an idempotency key derived from
+the answers and the browser, so Send, Back, reload, Send finds the first request instead of
+filing a second one.
 """
 
 from __future__ import annotations
-
-import secrets
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
@@ -21,7 +21,7 @@ from dsr.identity.code_pages import client_ip, enforce_limits
 from dsr.identity.subject_access import browser_binding
 from dsr.intake.details import questions_for
 from dsr.intake.forms import ChooseRightForm, SendForm, request_form_class
-from dsr.intake.service import InvalidRequest, submit_request
+from dsr.intake.service import InvalidRequest, existing_request, intake_key_for, submit_request
 from dsr.models import Right, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
 
@@ -73,7 +73,8 @@ def form(right_slug: str):
                 form=form,
                 right=right,
                 questions=questions_for(right),
-                send_form=SendForm(formdata=None, intake_key=secrets.token_urlsafe(24)),
+                send_form=SendForm(formdata=None, intake_key=intake_key_for(
+                    browser_binding(), right, {answer.name: answer.data for answer in form.answer_fields()})),
             )
         return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     return render_template(
@@ -93,8 +94,11 @@ def send(right_slug: str):
     send_form = SendForm()
     if not form.validate():
         return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
-    enforce_limits(("intake_ip", client_ip()), ("intake_address", form.email.data))
     db = get_session()
+    filed = existing_request(db, send_form.valid_key())
+    if filed is not None:  # the same answers sent again (Back after Send): the first request, not a new one
+        return _received(filed)
+    enforce_limits(("intake_ip", client_ip()), ("intake_address", form.email.data))
     try:
         filed = submit_request(
             db,
@@ -114,8 +118,12 @@ def send(right_slug: str):
                 form[name].errors = [message]
         return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     db.commit()  # "received" is said only after this
-    session[FILED_KEY] = filed.public_id
     current_app.logger.info("request %s filed", filed.id)
+    return _received(filed)
+
+
+def _received(filed: SubjectRequest):
+    session[FILED_KEY] = filed.public_id
     return redirect(url_for("intake.received"), code=303)
 
 
