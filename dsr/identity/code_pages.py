@@ -45,11 +45,19 @@ def request_or_404(public_id: str) -> SubjectRequest:
     return found
 
 
-def enforce_limits(*checks: tuple[str, str]) -> None:
+def first_refusal(*checks: tuple[str, str]) -> ratelimit.Decision | None:
+    """Count an attempt against each (limit, key) in turn; the first refusal, or None when all allow it."""
     for name, key in checks:
         decision = ratelimit.hit(name, key)
         if not decision.allowed:
-            raise TooManyRequests(retry_after=decision.retry_after)
+            return decision
+    return None
+
+
+def enforce_limits(*checks: tuple[str, str]) -> None:
+    refused = first_refusal(*checks)
+    if refused is not None:
+        raise TooManyRequests(retry_after=refused.retry_after)
 
 
 def client_ip() -> str:

@@ -10,14 +10,16 @@ filing a second one.
 
 from __future__ import annotations
 
+import math
+
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, session, url_for
+from flask_babel import get_locale, ngettext
 
 from dsr.auth.policy import public
 from dsr.db import get_session
 from dsr.forms import CodeForm
-from dsr.identity.code_pages import client_ip, enforce_limits
+from dsr.identity.code_pages import client_ip, first_refusal
 from dsr.identity.subject_access import browser_binding
 from dsr.intake.details import questions_for
 from dsr.intake.forms import ChooseRightForm, SendForm, request_form_class
@@ -68,14 +70,7 @@ def form(right_slug: str):
     form = request_form_class(right)()
     if request.method == "POST" and "change" not in request.form:
         if form.validate():
-            return render_template(
-                "intake/check.html",
-                form=form,
-                right=right,
-                questions=questions_for(right),
-                send_form=SendForm(formdata=None, intake_key=intake_key_for(
-                    browser_binding(), right, {answer.name: answer.data for answer in form.answer_fields()})),
-            )
+            return _check_page(form, right)
         return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     return render_template(
         "intake/form.html",
@@ -84,6 +79,22 @@ def form(right_slug: str):
         questions=questions_for(right),
         focus=request.form.get("change"),
     )
+
+
+def _check_page(form, right: Right, status: int = 200, **extra):
+    """Check your answers, with the answers as hidden fields and this browser's key for them."""
+    key = intake_key_for(browser_binding(), right, {answer.name: answer.data for answer in form.answer_fields()})
+    return render_template("intake/check.html", form=form, right=right, questions=questions_for(right),
+                           send_form=SendForm(formdata=None, intake_key=key), **extra), status
+
+
+def wait_in_words(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes <= 90:
+        return ngettext("Your answers are kept below. You can send them in %(num)d minute.",
+                        "Your answers are kept below. You can send them in %(num)d minutes.", minutes)
+    return ngettext("Your answers are kept below. You can send them in %(num)d hour.",
+                    "Your answers are kept below. You can send them in %(num)d hours.", math.ceil(minutes / 60))
 
 
 @bp.post("/request/<right_slug>/send")
@@ -98,7 +109,13 @@ def send(right_slug: str):
     filed = existing_request(db, send_form.valid_key())
     if filed is not None:  # the same answers sent again (Back after Send): the first request, not a new one
         return _received(filed)
-    enforce_limits(("intake_ip", client_ip()), ("intake_address", form.email.data))
+    refused = first_refusal(("intake_ip", client_ip()), ("intake_address", form.email.data))
+    if refused is not None:
+        # An office behind one address files more than the limit: keep what was typed, say how long to
+        # wait, and offer the controller's own contacts (the check page shows them).
+        response = make_response(_check_page(form, right, 429, wait=wait_in_words(refused.retry_after)))
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     try:
         filed = submit_request(
             db,
