@@ -19,7 +19,6 @@ import re
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
-from dsr import links
 from dsr.auth.policy import public
 from dsr.db import get_session
 from dsr.export.delivery import (
@@ -117,7 +116,7 @@ def resend(public_id: str, download_id: str):
 
 
 def _send_code(case: SubjectRequest, bundle: ExportBundle):
-    refused = send_code(case, ChallengePurpose.DOWNLOAD, context={"case_url": links.case_link_url(case.public_id)})
+    refused = send_code(case, ChallengePurpose.DOWNLOAD)
     if refused:
         return _code_page(case, bundle, CodeForm(formdata=None), 429, refused=refused)
     return redirect(url_for("export.download_code", public_id=case.public_id, download_id=bundle.download_id), code=303)

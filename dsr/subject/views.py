@@ -27,6 +27,7 @@ from dsr.identity.code_pages import (
 )
 from dsr.identity.subject_access import case_for_subject_or_404, grant_case_access
 from dsr.models import ChallengePurpose, SubjectRequest
+from dsr.notify.service import shown_text
 from dsr.subject import service as case_service
 
 bp = Blueprint("subject", __name__, url_prefix="/case")
@@ -51,6 +52,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         case=case,
         timeline=case_service.timeline(case),
         messages=case_service.conversation(get_session(), case),
+        shown_text=shown_text,
         status_text=case_service.STATUS_TEXT[case.status],
         can_reply=case_service.can_reply(case),
         can_withdraw=case_service.can_withdraw(case),
@@ -145,7 +147,7 @@ def open_link_use(token: str):
 def reopen_send_code(token: str):
     """An old link still names the case: send a fresh code to the request's own address."""
     found, _expired = _case_of_token(token)
-    refused = send_code(found, ChallengePurpose.REOPEN, context={"case_url": links.case_link_url(found.public_id)})
+    refused = send_code(found, ChallengePurpose.REOPEN)
     if refused:
         return _reopen_page(token, found, CodeForm(formdata=None), 429, refused=refused)
     return redirect(url_for("subject.reopen_code", token=token), code=303)
