@@ -21,7 +21,13 @@ from rq import Callback
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from dsr.queue.broker import EmbeddedRedis, embedded_socket_path, get_redis, redis_server_binary, worker_connection
+from dsr.queue.broker import (
+    EmbeddedRedis,
+    embedded_socket_path,
+    get_redis,
+    redis_server_binary,
+    worker_connection,
+)
 from dsr.queue.outbox import get_queue
 from dsr.queue.registry import QUEUE_DEFAULT
 from tests.helpers.jobs import run_jobs, spawn_worker, stop_worker, wait_until
