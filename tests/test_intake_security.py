@@ -123,8 +123,9 @@ def test_get_never_writes_on_any_subject_page(app, client, session):
     from dsr import links
 
     with app.test_request_context():
+        letter = session.scalars(sa.select(Message.id).where(Message.request_id == case.id)).first()
         case_token, verify_token = (
-            links.case_token(case.public_id),
+            links.case_token(case.public_id, letter),
             links.verify_token(other.public_id, "x" * 22),
         )
     flushes: list[str] = []

@@ -82,7 +82,7 @@ def test_the_request_history_in_the_bundle_holds_no_link(smtp, app, client, sess
 def test_no_staff_role_sees_a_subjects_link_or_code(smtp, app, client, session, role):
     case, codes = _open_case(app, client, session, smtp)
     with app.test_request_context():
-        old_link = links.external_url("subject.open_link", token=links.case_token(case.public_id))
+        old_link = links.external_url("subject.open_link", token=links.case_token(case.public_id, 1))
     # A letter stored before placeholders: its link is not shown either.
     session.add(Message(request_id=case.id, direction=MessageDirection.TO_SUBJECT, channel="email",
                         template="request_verified", language="en", to_address=case.email,

@@ -12,6 +12,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from dsr.cases.access import browsers_with_access
 from dsr.deadlines.rules import days_left, local_date
 from dsr.deadlines.service import deadlines_for
 from dsr.i18n import staff_time
@@ -166,6 +167,7 @@ class CaseView:
     audit: list[AuditEvent]
     staff_names: dict[int, str]
     timeline: list[tuple[str, str]]
+    subject_browsers: int  # browsers holding a proof of the case now (dsr.cases.access)
 
 
 def case_view(
@@ -215,6 +217,7 @@ def case_view(
         audit=audit,
         staff_names=names,
         timeline=_timeline(request, messages, tz),
+        subject_browsers=browsers_with_access(session, request),
     )
 
 

@@ -11,6 +11,10 @@
    (`dsr.cases.opening.record_identity`); it neither expires nor gets reminders.
 3. All factors done: `dsr.cases.opening.open_case` opens the case.
 
+Later proofs ask for the same factors (`fresh_code_route`): a browser's case access already stands
+for the e-mail (the codes, a letter's link or an e-mail code gave it), so the code before a download
+goes by SMS to the phone the case was opened with when it was opened with e-mail + SMS.
+
 `advance()` moves a request as far as it can and is called wherever a factor or the lookup
 completes (the code POST, the link POST, the lookup job), so whichever finishes last carries the
 request on; it is idempotent and serialises concurrent callers on the request row.
@@ -18,6 +22,7 @@ request on; it is idempotent and serialises concurrent callers on the request ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -52,6 +57,22 @@ class Step(StrEnum):
     STAFF = "staff"  # the codes cannot settle who this is: staff establish identity
     OPENED = "opened"  # the case is open (or further along)
     CLOSED = "closed"  # expired or withdrawn before verification
+
+
+@dataclass(frozen=True)
+class CodeRoute:
+    channel: ChallengeChannel
+    destination: str | None  # None: the code must go by SMS, but no number is known (it cannot be sent)
+
+
+def fresh_code_route(session: orm.Session, request: SubjectRequest) -> CodeRoute:
+    """Where a fresh code that re-proves the case's factors goes (a download's): by SMS to the number
+    the step-up code went to when the case was opened with e-mail + SMS (the number on file if that
+    code is gone), otherwise to the request's e-mail."""
+    if request.identity_method != EMAIL_AND_SMS:
+        return CodeRoute(ChallengeChannel.EMAIL, request.email)
+    step_up = codes.consumed_challenge(session, request, ChallengePurpose.STEP_UP)
+    return CodeRoute(ChallengeChannel.SMS, step_up.destination if step_up else phone_on_file(session, request))
 
 
 def needs_lookup_first(request: SubjectRequest) -> bool:

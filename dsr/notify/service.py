@@ -206,7 +206,7 @@ def _placeholder_values(session: orm.Session, message: Message) -> dict[str, str
     if CASE_LINK_PLACEHOLDER in bodies:
         if request is None:
             raise PermanentDeliveryError("a case link needs the message's request")
-        values[CASE_LINK_PLACEHOLDER] = case_link_url(request.public_id)
+        values[CASE_LINK_PLACEHOLDER] = case_link_url(request.public_id, message.id)
     if VERIFY_LINK_PLACEHOLDER in bodies:
         nonce = session.scalar(sa.select(VerificationChallenge.link_nonce)
                                .where(VerificationChallenge.message_id == message.id))
