@@ -3,10 +3,11 @@
 - The verification link carries {request public id, challenge nonce}: it is the equivalent of
   the code in the same mail, single use (the nonce is consumed by the confirm page's POST only,
   so mail scanners that prefetch links burn nothing) and lives as long as the code.
-- The case link in every mail carries the request's public id: it opens the subject's case page
-  (again through a confirm page and a POST). It may be used many times until it is
-  CASE_LINK_MAX_AGE_SECONDS old; an older one still names the case, and the subject can ask for
-  a fresh code to open it.
+- The case link in every mail carries the request's public id and the id of the letter it is in (made
+  by the send job: the stored letter holds a placeholder). It opens the subject's case page once
+  (through a confirm page and a POST, which records the browser's access on the server); a used
+  link, one older than CASE_LINK_MAX_AGE_SECONDS, or one without a letter id (the many-use links of
+  older versions) still names the case, and the subject can ask for a fresh code to open it.
 
 Tokens are signed with SECRET_KEY (and SECRET_KEY_FALLBACKS, for key rotation).
 """
@@ -29,6 +30,7 @@ class LinkInvalid(Exception):
 @dataclass(frozen=True)
 class CaseLink:
     public_id: str
+    message_id: int | None  # the letter whose single-use link this is; None in links of older versions
     expired: bool  # signed by us but older than CASE_LINK_MAX_AGE_SECONDS
 
 
@@ -66,13 +68,15 @@ def _load(token: str, salt: str, max_age: int) -> tuple[dict, bool]:
     return data, expired
 
 
-def case_token(public_id: str) -> str:
-    return _serializer(CASE_SALT).dumps({"r": public_id})
+def case_token(public_id: str, message_id: int) -> str:
+    return _serializer(CASE_SALT).dumps({"r": public_id, "m": message_id})
 
 
 def read_case_token(token: str) -> CaseLink:
     data, expired = _load(token, CASE_SALT, int(current_app.config["CASE_LINK_MAX_AGE_SECONDS"]))
-    return CaseLink(public_id=data["r"], expired=expired)
+    message_id = data.get("m")
+    return CaseLink(public_id=data["r"], message_id=message_id if isinstance(message_id, int) else None,
+                    expired=expired)
 
 
 def external_url(endpoint: str, **values) -> str:
@@ -86,6 +90,6 @@ def verify_link_url(public_id: str, nonce: str) -> str:
     return external_url("identity.link_confirm", token=verify_token(public_id, nonce))
 
 
-def case_link_url(public_id: str) -> str:
-    """The link every mail to the subject carries (staff letters included)."""
-    return external_url("subject.open_link", token=case_token(public_id))
+def case_link_url(public_id: str, message_id: int) -> str:
+    """The link a letter to the subject carries: it opens the case page once."""
+    return external_url("subject.open_link", token=case_token(public_id, message_id))

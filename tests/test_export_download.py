@@ -1,4 +1,5 @@
-"""The subject downloads the released bundle from their own case page after a fresh code from the e-mail;
+"""The subject downloads the released bundle from their own case page after a fresh code from the e-mail (a case
+opened with the e-mail alone; one opened with e-mail + SMS: tests/test_case_access.py);
 another browser or another case gets "not found"; expired and used-up downloads say so; downloads are
 rate-limited, counted, audited and never cached (S16, S29, S36)."""
 from __future__ import annotations
@@ -14,10 +15,20 @@ import time_machine
 from sqlalchemy import event, orm
 
 from dsr import links
-from dsr.db import utcnow
+from dsr.db import get_db, utcnow
 from dsr.export.manual import complete_manual_task
 from dsr.export.release import release_to_subject
-from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, VerificationChallenge
+from dsr.models import (
+    AuditEvent,
+    DeliveryChannel,
+    ExportBundle,
+    Message,
+    MessageDirection,
+    RequestStatus,
+    Right,
+    SubjectRequest,
+    VerificationChallenge,
+)
 from tests.helpers.export import KARI, approve, tasks_by_system
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, text_of
@@ -28,10 +39,11 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def released(smtp, demo_app, demo_session):
-    """Kari's access case with its bundle released, and a browser that opened the case from the letter."""
+    """Kari's access case (opened with the e-mail code) with its bundle released, and a browser that opened
+    the case from a letter's link."""
     session = demo_session
     case = SubjectRequest(email=KARI, status=RequestStatus.OPEN, right=Right.ACCESS, language="en",
-                          identity_method="email_code+sms_code")
+                          identity_method="email_code")
     session.add(case)
     session.commit()
     approve(session, case)
@@ -49,8 +61,14 @@ def released(smtp, demo_app, demo_session):
 
 
 def _open_case(app, browser, case) -> None:
-    with app.test_request_context():
-        token = links.case_token(case.public_id)
+    """Follow the case link of a letter to the subject (each letter's link opens the case once)."""
+    with app.app_context(), get_db(app).session() as session:
+        letter = Message(request_id=case.id, direction=MessageDirection.TO_SUBJECT, channel=DeliveryChannel.EMAIL,
+                         template="request_verified", language=case.language, to_address=case.email)
+        session.add(letter)
+        session.commit()
+        with app.test_request_context():
+            token = links.case_token(case.public_id, letter.id)
     assert browser.post(f"/case/open/{token}").status_code == 303
 
 

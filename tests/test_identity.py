@@ -145,7 +145,7 @@ def test_tampered_foreign_and_expired_links_are_refused(app, client, session):
     token = path.rsplit("/", 1)[1]
     assert client.get(path[:-2] + ("AA" if not path.endswith("AA") else "BB")).status_code == 404
     with app.test_request_context():
-        case_token = links.case_token(request.public_id)  # signed by us, but for another purpose
+        case_token = links.case_token(request.public_id, 1)  # signed by us, but for another purpose
     assert client.get(f"/verify/link/{case_token}").status_code == 404
     with time_machine.travel(utcnow() + timedelta(seconds=601), tick=False):
         page = client.get(f"/verify/link/{token}?lang=en")

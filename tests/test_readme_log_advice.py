@@ -18,7 +18,7 @@ def _production_section() -> str:
 
 def test_tokens_are_in_url_paths_not_query_strings(app):
     with app.app_context():
-        links = [verify_link_url("public-id-1", "nonce-1"), case_link_url("public-id-1")]
+        links = [verify_link_url("public-id-1", "nonce-1"), case_link_url("public-id-1", 1)]
     for link in links:
         parts = urlsplit(link)
         assert parts.query == "" and len(parts.path.rsplit("/", 1)[1]) > 40, link  # the token is the last segment

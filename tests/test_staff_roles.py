@@ -50,6 +50,7 @@ EXPECTED = {
     "cases.add_note": DECIDE,
     "cases.retry_task": DECIDE,
     "cases.resend_message": DECIDE,
+    "cases.end_subject_access": DECIDE,
     "export.manual_task": DECIDE,
     "export.preview": DECIDE,
     "export.release": DECIDE,

@@ -26,7 +26,7 @@ from dsr.models import (
     SubjectRequest,
 )
 from dsr.notify.letters import send_subject_letter
-from dsr.notify.service import deliver_message, queue_email
+from dsr.notify.service import deliver_message, queue_email, why_not_resendable
 from dsr.queue import defer
 
 #: how an answer reached us, when staff record it by hand
@@ -195,11 +195,16 @@ def case_url(request: SubjectRequest) -> str:
 
 
 def resend(session: orm.Session, request: SubjectRequest, message: Message, *, actor: StaffUser) -> None:
-    """A letter whose delivery failed for good is tried again (same text, same secret if any)."""
+    """A letter whose delivery failed for good is tried again: the same text, with fresh links (the send
+    job makes them). A one-time code or password was dropped when delivery failed: such a letter cannot
+    be sent again, and the refusal says so."""
     if message.request_id != request.id or message.direction is not MessageDirection.TO_SUBJECT:
         raise DecisionError("That message does not belong to this case.")
     if message.status is not DeliveryStatus.FAILED:
         raise DecisionError(f"Only a failed message can be sent again; this one is {message.status.value}.")
+    reason = why_not_resendable(message)
+    if reason is not None:
+        raise DecisionError(reason)
     message.status, message.last_error, message.attempts = DeliveryStatus.PENDING, None, 0
     defer(session, deliver_message, message.id, request_id=request.id)
     record_staff(session, "message.resent", actor, request, message_id=message.id)

@@ -1,6 +1,7 @@
 """What the staff pages show: days left, the deadline box, the timeline, and identifiers masked for
 viewers (S17). Templates get these objects, never the raw request, so a viewer's page cannot
-contain the subject's e-mail address, phone number or name by accident."""
+contain the subject's e-mail address, phone number or name by accident. Letters are shown through
+`Identifiers.letter`: no staff role sees the subject's case link, verification link or code."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from dsr.cases.access import browsers_with_access
 from dsr.deadlines.rules import days_left, local_date
 from dsr.deadlines.service import deadlines_for
 from dsr.i18n import staff_time
@@ -25,6 +27,7 @@ from dsr.models import (
     SystemTask,
     TaskState,
 )
+from dsr.notify.service import shown_text, why_not_resendable
 
 SOON_DAYS = 7
 HIDDEN = "[hidden]"
@@ -89,6 +92,11 @@ class Identifiers:
             text = re.sub(re.escape(value), HIDDEN, text, flags=re.IGNORECASE)
         return text
 
+    def letter(self, text: str | None) -> str:
+        """A stored letter's text as staff read it: what each link or code is, never its value (a
+        viewer could otherwise act as the subject with it), and redacted for viewers."""
+        return self.redact(shown_text(text))
+
 
 def is_masked(staff: StaffUser) -> bool:
     return staff.role is StaffRole.VIEWER
@@ -140,6 +148,12 @@ def queue_rows(
     ]
 
 
+@dataclass(frozen=True)
+class FailedLetter:
+    message: Message
+    why_not_resendable: str | None  # None: "Send again" can work
+
+
 @dataclass
 class CaseView:
     request: SubjectRequest  # for status, dates and ids only; identifiers come from `who`
@@ -149,11 +163,12 @@ class CaseView:
     urgency: Urgency
     received_local: str
     messages: list[Message]
-    failed_messages: list[Message]
+    failed_messages: list[FailedLetter]
     tasks: list[SystemTask]
     audit: list[AuditEvent]
     staff_names: dict[int, str]
     timeline: list[tuple[str, str]]
+    subject_browsers: int  # browsers holding a proof of the case now (dsr.cases.access)
 
 
 def case_view(
@@ -173,7 +188,7 @@ def case_view(
         )
     )
     failed = [
-        m
+        FailedLetter(m, why_not_resendable(m))
         for m in messages
         if m.direction is MessageDirection.TO_SUBJECT and m.status is DeliveryStatus.FAILED
     ]
@@ -203,6 +218,7 @@ def case_view(
         audit=audit,
         staff_names=names,
         timeline=_timeline(request, messages, tz),
+        subject_browsers=browsers_with_access(session, request),
     )
 
 

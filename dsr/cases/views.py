@@ -1,5 +1,5 @@
 """The staff case area: queue, dashboard, register export, request registration, the case page and
-the small actions on it (assign, note, retry a system, resend a message). The decisions are in
+the small actions on it (assign, note, retry a system, resend a message, end the subject's access). The decisions are in
 decision_views; both register on the blueprint of dsr.cases.pages. Views validate, load or 404, call
 one service, commit, then redirect."""
 
@@ -9,7 +9,7 @@ from flask import Response, abort, g, render_template, request
 
 from dsr.audit.service import record
 from dsr.auth.roles import staff_decider, staff_reader
-from dsr.cases import conversation, decisions, queue
+from dsr.cases import access, conversation, decisions, queue
 from dsr.cases.dashboard import dashboard as dashboard_figures
 from dsr.cases.forms import AssignForm, TextForm
 from dsr.cases.pages import (
@@ -151,4 +151,15 @@ def resend_message(case_id: int, message_id: int):
         case,
         lambda: conversation.resend(get_session(), case, sent, actor=g.staff),
         "The message will be sent again.",
+    )
+
+
+@bp.post("/cases/<int:case_id>/subject-access/end")
+@staff_decider
+def end_subject_access(case_id: int):
+    case = case_or_404(case_id)
+    return decide(
+        case,
+        lambda: access.end_subject_access(get_session(), case, actor=g.staff),
+        "The subject's access to the case page has ended in {result} browser(s).",
     )

@@ -12,6 +12,7 @@ from dsr.bundle import content
 from dsr.connectors.registry import get_systems
 from dsr.export import storage
 from dsr.models import Message, MessageDirection, SubjectRequest
+from dsr.notify.service import shown_text
 from dsr.tasks.states import FINISHED
 
 
@@ -63,7 +64,7 @@ def request_history(session: orm.Session, request: SubjectRequest) -> list[dict]
             "rejection_code": item.rejection_code, "rejection_text": item.rejection_text, "closed_at": item.closed_at,
             "details": item.details or {},
             "messages": [{"direction": m.direction.value, "channel": m.channel.value, "subject": m.subject_line,
-                          "text": m.body_text, "created_at": m.created_at, "sent_at": m.sent_at} for m in messages],
+                          "text": shown_text(m.body_text), "created_at": m.created_at, "sent_at": m.sent_at} for m in messages],
         })
     return history
 

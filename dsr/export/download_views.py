@@ -1,9 +1,13 @@
 """The subject downloads the released export bundle: from their own case page, after a fresh code.
 
+The code re-proves the factors the case was opened with (`fresh_code_route`): by SMS to the phone
+the step-up code went to when the case was opened with e-mail + SMS (the case access this browser
+holds already stands for the mailbox), otherwise by e-mail.
+
     GET  /case/<id>/download/<download id>            what the file holds, until when; one button
     POST /case/<id>/download/<download id>            fresh code in the last minutes: the file; else a code
                                                       (protect=1: a password-protected copy, password by SMS)
-    GET  /case/<id>/download/<download id>/code       enter the code from the e-mail
+    GET  /case/<id>/download/<download id>/code       enter the code (from the e-mail, or the SMS)
     POST /case/<id>/download/<download id>/code       right code: the file
     POST /case/<id>/download/<download id>/send-code  a new code
 
@@ -19,7 +23,6 @@ import re
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
-from dsr import links
 from dsr.auth.policy import public
 from dsr.db import get_session
 from dsr.export.delivery import (
@@ -42,9 +45,9 @@ from dsr.identity.code_pages import (
     enforce_limits,
     send_code,
 )
-from dsr.identity.subject_access import case_for_subject_or_404, is_fresh, mark_fresh
-from dsr.identity.verification import phone_on_file
-from dsr.models import ChallengePurpose, ExportBundle, SubjectRequest
+from dsr.identity.subject_access import case_for_subject_or_404, download_proven, mark_download_proven
+from dsr.identity.verification import CodeRoute, fresh_code_route, phone_on_file
+from dsr.models import ChallengeChannel, ChallengePurpose, ExportBundle, SubjectRequest
 from dsr.validation import mask_phone
 
 #: download ids are secrets.token_urlsafe(16); anything else (a NUL byte, dots, slashes) is not found
@@ -71,13 +74,21 @@ def _gone(case: SubjectRequest, reason: str):
 
 
 def _fresh(case: SubjectRequest) -> bool:
-    return is_fresh(case, ChallengePurpose.DOWNLOAD, int(current_app.config["DOWNLOAD_FRESH_SECONDS"]))
+    return download_proven(case, int(current_app.config["DOWNLOAD_FRESH_SECONDS"]))
+
+
+def _route(case: SubjectRequest) -> tuple[CodeRoute, str | None]:
+    """Where the code goes, and the number as the page shows it (None: by e-mail)."""
+    route = fresh_code_route(get_session(), case)
+    if route.channel is ChallengeChannel.EMAIL:
+        return route, None
+    return route, mask_phone(route.destination) if route.destination else ""
 
 
 def _download_page(case: SubjectRequest, bundle: ExportBundle, status: int = 200, **extra):
     phone = phone_on_file(get_session(), case)
     return render_template("export/download.html", case=case, offer=DownloadOffer(bundle, None),
-                           fresh=_fresh(case), form=ConfirmForm(formdata=None),
+                           fresh=_fresh(case), form=ConfirmForm(formdata=None), code_phone=_route(case)[1],
                            protect_phone=mask_phone(phone) if phone else None, **extra), status
 
 
@@ -117,7 +128,10 @@ def resend(public_id: str, download_id: str):
 
 
 def _send_code(case: SubjectRequest, bundle: ExportBundle):
-    refused = send_code(case, ChallengePurpose.DOWNLOAD, context={"case_url": links.case_link_url(case.public_id)})
+    route, _shown = _route(case)
+    if route.destination is None:  # the SMS factor, with no number left to send it to: never the e-mail
+        return _download_page(case, bundle, 409)
+    refused = send_code(case, ChallengePurpose.DOWNLOAD, channel=route.channel, destination=route.destination)
     if refused:
         return _code_page(case, bundle, CodeForm(formdata=None), 429, refused=refused)
     return redirect(url_for("export.download_code", public_id=case.public_id, download_id=bundle.download_id), code=303)
@@ -130,6 +144,7 @@ def _code_page(case: SubjectRequest, bundle: ExportBundle, form: CodeForm, statu
         case=case,
         offer=DownloadOffer(bundle, None),
         form=form,
+        code_phone=_route(case)[1],
         delivery_failed=delivery_failed(latest),
         **extra,
     ), status
@@ -151,10 +166,10 @@ def check(public_id: str, download_id: str):
     if bundle is None:
         return _gone(case, reason)
     refused = check_code_or_rerender(case, ChallengePurpose.DOWNLOAD,
-                                     lambda form, status: _code_page(case, bundle, form, status))
+                                     lambda form, status: _code_page(case, bundle, form, status),
+                                     lambda db: mark_download_proven(case))
     if refused is not None:
         return refused
-    mark_fresh(case, ChallengePurpose.DOWNLOAD)
     return _stream(case, bundle, bool(session.pop(_protect_key(download_id), False)))
 
 

@@ -15,7 +15,8 @@ from flask_babel import format_decimal
 from sqlalchemy import orm
 
 from dsr.export.delivery import BundleExpired, BundleNotFound, DownloadsUsedUp, downloadable_bundle
-from dsr.models import BundleStatus, ExportBundle, SubjectRequest
+from dsr.identity.verification import fresh_code_route
+from dsr.models import BundleStatus, ChallengeChannel, ExportBundle, SubjectRequest
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,8 @@ class DownloadOffer:
     bundle: ExportBundle
     #: None while it can be downloaded; "expired" or "used_up" (downloaded the most times allowed)
     unavailable: str | None
+    #: the code before the download goes by SMS (the case was opened with e-mail + SMS)
+    code_by_sms: bool = False
 
     @property
     def download_id(self) -> str:
@@ -65,7 +68,8 @@ def download_offer(session: orm.Session, request: SubjectRequest) -> DownloadOff
     ).first()
     if bundle is None:
         return None
-    return DownloadOffer(bundle=bundle, unavailable=unavailable_reason(session, bundle))
+    return DownloadOffer(bundle=bundle, unavailable=unavailable_reason(session, bundle),
+                         code_by_sms=fresh_code_route(session, request).channel is ChallengeChannel.SMS)
 
 
 def unavailable_reason(session: orm.Session, bundle: ExportBundle) -> str | None:

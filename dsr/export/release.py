@@ -16,7 +16,8 @@ from dsr.export import storage
 from dsr.export.bundle_states import BUNDLE_STATES, BundleEvent
 from dsr.export.delivery import BundleNotFound
 from dsr.export.review import system_outcomes
-from dsr.models import BundleStatus, ExportBundle, SubjectRequest
+from dsr.identity.verification import fresh_code_route
+from dsr.models import BundleStatus, ChallengeChannel, ExportBundle, SubjectRequest
 from dsr.notify.letters import send_subject_letter
 
 READY_LETTER = "data_ready"
@@ -52,8 +53,8 @@ def release_bundle(session: orm.Session, bundle_id: int, staff_id: int) -> Expor
 def release_to_subject(session: orm.Session, request_id: int, staff_id: int) -> ExportBundle:
     """Release the reviewed bundle and tell the subject, in one transaction (the caller commits).
 
-    The letter is in the case's language and carries the signed case link and the expiry of the
-    download; the download itself asks for a fresh code. Raises ReleaseRefused (or the transition
+    The letter is in the case's language and carries the case link and the expiry of the download;
+    the download itself asks for a fresh code (by SMS when the case was opened with e-mail + SMS). Raises ReleaseRefused (or the transition
     table's IllegalTransition) when the case has no bundle ready for review."""
     bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
                                                           ExportBundle.status == BundleStatus.READY_FOR_REVIEW))
@@ -66,6 +67,7 @@ def release_to_subject(session: orm.Session, request_id: int, staff_id: int) -> 
         kind=bundle.kind.value, partial=bundle.partial, expires_at=bundle.expires_at,
         systems=system_outcomes(session, request),
         code_minutes=max(1, int(current_app.config["CODE_TTL_SECONDS"]) // 60),
+        code_by_sms=fresh_code_route(session, request).channel is ChallengeChannel.SMS,
     )
     session.flush()
     return bundle

@@ -3,11 +3,9 @@ checking the code a browser posted, and the messages for a wrong one."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-import sqlalchemy as sa
-from flask import abort, request
+from flask import request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -29,27 +27,20 @@ from dsr.models import (
     VerificationChallenge,
 )
 
-#: public ids are secrets.token_urlsafe(16): anything else is not found before any query (PostgreSQL
-#: refuses a NUL byte in text with an error, which would be a 500 from a typed URL)
-_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-
-def request_or_404(public_id: str) -> SubjectRequest:
-    if not _PUBLIC_ID.match(public_id):
-        abort(404)
-    found = (
-        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
-    )
-    if found is None:
-        abort(404)
-    return found
-
-
-def enforce_limits(*checks: tuple[str, str]) -> None:
+def first_refusal(*checks: tuple[str, str]) -> ratelimit.Decision | None:
+    """Count an attempt against each (limit, key) in turn; the first refusal, or None when all allow it."""
     for name, key in checks:
         decision = ratelimit.hit(name, key)
         if not decision.allowed:
-            raise TooManyRequests(retry_after=decision.retry_after)
+            return decision
+    return None
+
+
+def enforce_limits(*checks: tuple[str, str]) -> None:
+    refused = first_refusal(*checks)
+    if refused is not None:
+        raise TooManyRequests(retry_after=refused.retry_after)
 
 
 def client_ip() -> str:

@@ -24,10 +24,9 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.crypto import keyed_hmac
 from dsr.db import utcnow
-from dsr.links import verify_link_url
 from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest, VerificationChallenge
 from dsr.notify.letters import send_subject_letter, subject_letter_context
-from dsr.notify.service import queue_sms
+from dsr.notify.service import VERIFY_LINK_PLACEHOLDER, queue_sms
 
 #: the letter (e-mail) or text (SMS) that carries a code of each purpose, unless the caller names one
 DEFAULT_TEMPLATES = {
@@ -90,7 +89,7 @@ def issue_code(
 ) -> VerificationChallenge:
     """Make a code for `request`, replace any earlier one of this purpose, and queue the mail or SMS
     that carries it (the template gets `code_minutes`, `reference`, `link_url` for e-mail, and
-    `secret` = the code). `browser_binding` ties the code to the browser that asked for it.
+    `secret` = the code; the stored letter holds placeholders for the link and the code). `browser_binding` ties the code to the browser that asked for it.
     Raises CodeLimitReached when `enforce_limits` and the request had enough codes."""
     now = utcnow()
     if enforce_limits:
@@ -124,7 +123,7 @@ def issue_code(
     values = {"code_minutes": max(1, ttl // 60), **(context or {})}
     if channel is ChallengeChannel.EMAIL:
         if purpose is ChallengePurpose.VERIFY:
-            values.setdefault("link_url", verify_link_url(request.public_id, challenge.link_nonce))
+            values.setdefault("link_url", VERIFY_LINK_PLACEHOLDER)  # the send job makes it from this challenge
         message = send_subject_letter(session, request, letter, to=destination, dedupe_key=dedupe_key, secret=code,
                                       **values)
     else:

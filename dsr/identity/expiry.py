@@ -2,7 +2,8 @@
 expiry with a message saying so at verification_expires_at (VERIFICATION_EXPIRY_SECONDS after filing).
 
 Run periodically by a job; safe to run twice or concurrently (each step is guarded by the
-request's state and by the letters' dedupe keys).
+request's state and by the letters' dedupe keys). Another job deletes case access rows no one can
+use any more (`prune_case_access`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import utcnow
 from dsr.identity.codes import burn_waiting_codes, issue_code
-from dsr.models import ChallengeChannel, ChallengePurpose, Message, RequestStatus, SubjectRequest
+from dsr.models import CaseAccess, ChallengeChannel, ChallengePurpose, Message, RequestStatus, SubjectRequest
 from dsr.notify.letters import send_subject_letter
 from dsr.queue import QUEUE_DEFAULT, job
 
@@ -100,3 +101,18 @@ def _letter_exists(session: orm.Session, dedupe_key: str) -> bool:
 def sweep_unverified_requests(session: orm.Session) -> dict[str, int]:
     counts = remind_and_expire(session)
     return {"reminded": counts.reminded, "expired": counts.expired}
+
+
+def prune_case_access(session: orm.Session, now: datetime | None = None) -> int:
+    """Delete access rows that ended longer ago than a case link lives: until then a row that a letter's
+    link made is what keeps that link single-use."""
+    before = (now or utcnow()) - timedelta(seconds=int(current_app.config["CASE_LINK_MAX_AGE_SECONDS"]))
+    pruned = session.execute(sa.delete(CaseAccess).where(
+        sa.func.coalesce(CaseAccess.revoked_at, CaseAccess.expires_at) < before)).rowcount
+    session.flush()
+    return pruned
+
+
+@job(QUEUE_DEFAULT, retries=0, every=3600)
+def prune_case_access_rows(session: orm.Session) -> int:
+    return prune_case_access(session)

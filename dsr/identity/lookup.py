@@ -4,11 +4,12 @@ It runs in a job, never in the web request, so the intake page answers the same 
 any system knows the address. One `subject_locations` row per system keeps the connector's
 SubjectRef (the export and action areas reuse it) or the error the system gave.
 
-A system that fails does not lower the bar silently: while retries remain and no system that
-answered holds a phone, the job is retried (the rows written so far are kept for staff). On the
-last attempt the lookup completes with what there is: step-up by SMS if any system that
-answered holds a phone, otherwise e-mail alone (staff see the per-system errors on the case and
-can ask for more).
+A system that fails does not lower the bar: while retries remain and no system that answered
+holds a phone, the job is retried (the rows written so far are kept for staff). On the last
+attempt the lookup completes with what there is: step-up by SMS if a system that answered holds
+a phone; otherwise `advance` sends an access, portability or erasure request to staff
+(SYSTEMS_UNREACHABLE), since the silent system may hold the phone; rights without step-up go on
+with the e-mail alone. Staff see the per-system errors on the case.
 """
 
 from __future__ import annotations

@@ -1,28 +1,38 @@
-"""What this browser has proven, kept in the (signed) Flask session.
+"""What this browser has proven about a request, kept on the server (`CaseAccess` rows).
 
-Per request public id: the verification factors shown here ("email", "sms"), whether the
-browser may see the case page, and when it last gave a fresh code for a purpose (a download).
-A browser that has not proven a case gets 404 for it, never 403: the answer must not tell a
-stranger that the case exists. Timestamps are Unix seconds; access lasts CASE_ACCESS_SECONDS.
+The (signed) Flask session holds only a random id for the browser; rows are keyed on its keyed hash,
+the same binding one-time codes are tied to. So a copied cookie is worth no more than the rows behind
+it, and staff can end a subject's access (`dsr.cases.access.end_subject_access`). A row records:
+- the verification factors this browser showed ("email", "sms"): it sees the case once the case is
+  open and those cover the factors it was opened with (FACTORS_FOR_METHOD);
+- or access by a letter's case link (single use: one row per letter) or a fresh code;
+- when it last gave a right code before a download.
+Access lasts CASE_ACCESS_SECONDS. A browser that has not proven a case gets 404 for it, never 403:
+the answer must not tell a stranger that the case exists.
 
-This module is the only one that reads or writes these session keys; services never do.
+This module is the only one that reads the browser id or these rows for the subject's pages; it adds
+rows to the request's database session, and the view commits them. GET pages only read.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
-import time
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import abort, current_app, session
 
 from dsr.crypto import keyed_hmac
-from dsr.db import get_session
-from dsr.models import ChallengePurpose, SubjectRequest
+from dsr.db import get_session, utcnow
+from dsr.identity.verification import FACTORS_FOR_METHOD
+from dsr.models import CaseAccess, RequestStatus, SubjectRequest
 
-_PROOFS = "dsr_proofs"
 _BROWSER = "dsr_browser"
-_MAX_CASES = 8  # the cookie stays small: the oldest proofs are dropped
+VERIFICATION, CASE_LINK, CODE = "verification", "case_link", "code"
+#: public ids are secrets.token_urlsafe(16): anything else is not found before any query (PostgreSQL
+#: refuses a NUL byte in text with an error, which would be a 500 from a typed URL)
+_PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def browser_binding() -> str:
@@ -33,73 +43,96 @@ def browser_binding() -> str:
     return keyed_hmac("browser", browser)
 
 
-def _proofs() -> dict[str, dict[str, int]]:
-    proofs = session.get(_PROOFS)
-    return proofs if isinstance(proofs, dict) else {}
+def _live(request: SubjectRequest, *conditions) -> list[CaseAccess]:
+    """This browser's rows for the request that still count."""
+    if not isinstance(session.get(_BROWSER), str):
+        return []  # a browser without an id has proven nothing (and a GET must not give it one)
+    return list(get_session().scalars(
+        sa.select(CaseAccess)
+        .where(CaseAccess.request_id == request.id, CaseAccess.browser == browser_binding(),
+               CaseAccess.revoked_at.is_(None), CaseAccess.expires_at > utcnow(), *conditions)
+        .order_by(CaseAccess.id)
+    ))
 
 
-def _remember(public_id: str, key: str) -> None:
-    proofs = dict(_proofs())
-    entry = dict(proofs.pop(public_id, {}))
-    entry[key] = int(time.time())
-    proofs[public_id] = entry
-    while len(proofs) > _MAX_CASES:
-        proofs.pop(next(iter(proofs)))
-    session[_PROOFS] = proofs
-
-
-def _age(public_id: str, key: str) -> float | None:
-    stamp = _proofs().get(public_id, {}).get(key)
-    return None if not isinstance(stamp, int) else time.time() - stamp
+def _expiry() -> datetime:
+    return utcnow() + timedelta(seconds=int(current_app.config["CASE_ACCESS_SECONDS"]))
 
 
 def remember_factor(request: SubjectRequest, factor: str) -> None:
     """This browser consumed a code or link of `factor` ("email" or "sms") for the request."""
-    _remember(request.public_id, f"factor:{factor}")
+    rows = _live(request, CaseAccess.via == VERIFICATION)
+    if rows:
+        row = rows[-1]
+        row.factors = "+".join(sorted({*row.factors.split("+"), factor} - {""}))
+        row.expires_at = _expiry()
+    else:
+        get_session().add(CaseAccess(request_id=request.id, browser=browser_binding(), via=VERIFICATION,
+                                     factors=factor, expires_at=_expiry()))
+    get_session().flush()
 
 
 def factors(request: SubjectRequest) -> frozenset[str]:
-    limit = int(current_app.config["CASE_ACCESS_SECONDS"])
-    return frozenset(
-        key.removeprefix("factor:")
-        for key in _proofs().get(request.public_id, {})
-        if key.startswith("factor:") and (_age(request.public_id, key) or 0) <= limit
-    )
+    """The verification factors this browser showed for the request (within CASE_ACCESS_SECONDS)."""
+    return frozenset(factor for row in _live(request, CaseAccess.via == VERIFICATION)
+                     for factor in row.factors.split("+") if factor)
 
 
-def grant_case_access(request: SubjectRequest) -> None:
-    """After a valid link or code: this browser may see the case for CASE_ACCESS_SECONDS."""
-    _remember(request.public_id, "case")
+def has_case_access(request: SubjectRequest) -> bool:
+    for row in _live(request):
+        if row.via != VERIFICATION:
+            return True
+        needed = FACTORS_FOR_METHOD.get(request.identity_method or "")
+        if (request.status is not RequestStatus.AWAITING_VERIFICATION and needed
+                and needed <= set(row.factors.split("+"))):
+            return True
+    return False
 
 
-def has_case_access(public_id: str) -> bool:
-    age = _age(public_id, "case")
-    return age is not None and age <= int(current_app.config["CASE_ACCESS_SECONDS"])
+def grant_case_access(request: SubjectRequest, via: str, *, case_link_message_id: int | None = None) -> bool:
+    """After a letter's case link (`via` CASE_LINK, with the letter's id) or a fresh code (CODE): this
+    browser may see the case for CASE_ACCESS_SECONDS. False when the letter's link was used already."""
+    db = get_session()
+    try:
+        with db.begin_nested():  # two clicks racing: the unique letter id lets one of them in
+            db.add(CaseAccess(request_id=request.id, browser=browser_binding(), via=via, factors="email",
+                              case_link_message_id=case_link_message_id, expires_at=_expiry()))
+            db.flush()
+    except sa.exc.IntegrityError:
+        return False
+    return True
+
+
+def case_link_used(message_id: int) -> bool:
+    return get_session().scalar(
+        sa.select(sa.func.count()).select_from(CaseAccess).where(CaseAccess.case_link_message_id == message_id)
+    ) > 0
+
+
+def request_or_404(public_id: str) -> SubjectRequest:
+    if not _PUBLIC_ID.match(public_id):
+        abort(404)
+    found = get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+    if found is None:
+        abort(404)
+    return found
 
 
 def case_for_subject_or_404(public_id: str) -> SubjectRequest:
     """The case this browser has proven, or 404 (for an unknown case and a foreign one alike)."""
-    if not has_case_access(public_id):
-        abort(404)
-    request = (
-        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
-    )
-    if request is None:
+    request = request_or_404(public_id)
+    if not has_case_access(request):
         abort(404)
     return request
 
 
-def mark_fresh(request: SubjectRequest, purpose: ChallengePurpose | str) -> None:
-    """This browser just gave a valid code of `purpose` (e.g. DOWNLOAD) for the request."""
-    _remember(request.public_id, f"fresh:{ChallengePurpose(purpose).value}")
+def mark_download_proven(request: SubjectRequest) -> None:
+    """This browser just gave a right download code for the request."""
+    for row in _live(request):
+        row.download_proven_at = utcnow()
+    get_session().flush()
 
 
-def is_fresh(request: SubjectRequest, purpose: ChallengePurpose | str, max_age_seconds: int) -> bool:
-    age = _age(request.public_id, f"fresh:{ChallengePurpose(purpose).value}")
-    return age is not None and age <= max_age_seconds
-
-
-def forget(public_id: str) -> None:
-    proofs = dict(_proofs())
-    if proofs.pop(public_id, None) is not None:
-        session[_PROOFS] = proofs
+def download_proven(request: SubjectRequest, max_age_seconds: int) -> bool:
+    since = utcnow() - timedelta(seconds=max_age_seconds)
+    return any(row.download_proven_at is not None and row.download_proven_at >= since for row in _live(request))

@@ -5,9 +5,15 @@
    if a system holds a phone number for the subject, a STEP_UP code goes by SMS to that number
    on file (never to one typed in the form) and must be consumed too. With no phone on file the
    e-mail alone suffices (staff can ask for more). When the systems hold different numbers, none
-   is guessed: the request waits for staff (`identity_hold`), who establish identity another way
-   and record it (`dsr.cases.registration.record_identity`); it neither expires nor gets reminders.
+   is guessed, and when a system never answered the lookup (not even at its last attempt) and none
+   that did holds a phone, the silent one may hold it: either way the request waits for staff
+   (`identity_hold`), who establish identity another way and record it
+   (`dsr.cases.opening.record_identity`); it neither expires nor gets reminders.
 3. All factors done: `dsr.cases.opening.open_case` opens the case.
+
+Later proofs ask for the same factors (`fresh_code_route`): a browser's case access already stands
+for the e-mail (the codes, a letter's link or an e-mail code gave it), so the code before a download
+goes by SMS to the phone the case was opened with when it was opened with e-mail + SMS.
 
 `advance()` moves a request as far as it can and is called wherever a factor or the lookup
 completes (the code POST, the link POST, the lookup job), so whichever finishes last carries the
@@ -16,6 +22,7 @@ request on; it is idempotent and serialises concurrent callers on the request ro
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -36,6 +43,8 @@ EMAIL_ONLY = "email_code"
 EMAIL_AND_SMS = "email_code+sms_code"
 #: SubjectRequest.identity_hold when connected systems hold different phone numbers for the subject
 PHONE_CONFLICT = "phone_conflict"
+#: ... when a system did not answer the lookup at its last attempt and none that answered holds a phone
+SYSTEMS_UNREACHABLE = "systems_unreachable"
 
 #: the factors a browser must have shown for a case opened by each method
 FACTORS_FOR_METHOD = {EMAIL_ONLY: frozenset({"email"}), EMAIL_AND_SMS: frozenset({"email", "sms"})}
@@ -48,6 +57,22 @@ class Step(StrEnum):
     STAFF = "staff"  # the codes cannot settle who this is: staff establish identity
     OPENED = "opened"  # the case is open (or further along)
     CLOSED = "closed"  # expired or withdrawn before verification
+
+
+@dataclass(frozen=True)
+class CodeRoute:
+    channel: ChallengeChannel
+    destination: str | None  # None: the code must go by SMS, but no number is known (it cannot be sent)
+
+
+def fresh_code_route(session: orm.Session, request: SubjectRequest) -> CodeRoute:
+    """Where a fresh code that re-proves the case's factors goes (a download's): by SMS to the number
+    the step-up code went to when the case was opened with e-mail + SMS (the number on file if that
+    code is gone), otherwise to the request's e-mail."""
+    if request.identity_method != EMAIL_AND_SMS:
+        return CodeRoute(ChallengeChannel.EMAIL, request.email)
+    step_up = codes.consumed_challenge(session, request, ChallengePurpose.STEP_UP)
+    return CodeRoute(ChallengeChannel.SMS, step_up.destination if step_up else phone_on_file(session, request))
 
 
 def needs_lookup_first(request: SubjectRequest) -> bool:
@@ -127,6 +152,10 @@ def advance(session: orm.Session, request: SubjectRequest) -> Step:
         _hold_for_staff(session, request, PHONE_CONFLICT, phones=len(phones))
         return Step.STAFF
     if not phones:
+        silent = [location for location in locations(session, request) if location.error]
+        if silent:  # fail closed: the system that did not answer may hold the phone
+            _hold_for_staff(session, request, SYSTEMS_UNREACHABLE, systems=len(silent))
+            return Step.STAFF
         request.step_up_required = False
         _open(session, request, EMAIL_ONLY)
         return Step.OPENED

@@ -19,17 +19,16 @@ from dsr.identity.code_pages import (
     client_ip,
     delivery_failed,
     enforce_limits,
-    request_or_404,
     send_code,
 )
 from dsr.identity.subject_access import (
     browser_binding,
     factors,
-    grant_case_access,
     has_case_access,
     remember_factor,
+    request_or_404,
 )
-from dsr.identity.verification import FACTORS_FOR_METHOD, Step, advance, current_step, phone_on_file
+from dsr.identity.verification import Step, advance, current_step, phone_on_file
 from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest
 from dsr.validation import mask_phone
 
@@ -49,14 +48,11 @@ def wants_email_proof(case: SubjectRequest) -> bool:
 def next_page(case: SubjectRequest):
     """Where this browser goes next, from what the request and this browser have proven."""
     step = current_step(get_session(), case)
-    shown = factors(case)
     if step is Step.OPENED:
-        needed = FACTORS_FOR_METHOD.get(case.identity_method or "")
-        if has_case_access(case.public_id) or (needed and needed <= shown):
-            grant_case_access(case)
-            return redirect(url_for("subject.case", public_id=case.public_id), code=303)
-        return redirect(url_for("identity.verify", public_id=case.public_id), code=303)
-    if step in (Step.CLOSED, Step.STAFF) or "email" not in shown:
+        # The factors this browser showed cover the case's (kept on the server: subject_access).
+        target = "subject.case" if has_case_access(case) else "identity.verify"
+        return redirect(url_for(target, public_id=case.public_id), code=303)
+    if step in (Step.CLOSED, Step.STAFF) or "email" not in factors(case):
         return redirect(url_for("identity.verify", public_id=case.public_id), code=303)
     if step is Step.PHONE:
         return redirect(url_for("identity.phone", public_id=case.public_id), code=303)
@@ -82,7 +78,7 @@ def _verify_page(case: SubjectRequest, form: CodeForm, status: int = 200, **extr
         form=form,
         step=step,
         show_form=wants_email_proof(case),
-        has_access=has_case_access(case.public_id),
+        has_access=has_case_access(case),
         proven="email" in factors(case),
         delivery_failed=delivery_failed(latest),
         resend_form=ConfirmForm(formdata=None),
@@ -153,7 +149,7 @@ def link_use(token: str):
         advance(db, case)
     db.commit()
     if not result.ok:
-        if "email" in factors(case) or has_case_access(case.public_id):
+        if "email" in factors(case) or has_case_access(case):
             return next_page(case)  # a second click in the browser that used it: carry on
         abort(410)
     return next_page(case)

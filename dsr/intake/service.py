@@ -7,6 +7,7 @@ phone or e-mail (with the real receipt time). The caller commits; only then may 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +17,7 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
+from dsr.crypto import keyed_hmac
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
 from dsr.identity.codes import issue_code
@@ -34,6 +36,21 @@ class InvalidRequest(ValueError):
     def __init__(self, errors: dict[str, str]):
         self.errors = errors
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def intake_key_for(browser_binding: str, right: Right, answers: Mapping[str, Any]) -> str:
+    """The check-your-answers page's idempotency key: the same answers in the same browser give the same
+    key however often the page is rebuilt (Back, then reload, posts the form again), so a second "Send"
+    finds the first request. Another browser, or one changed answer, gives another key."""
+    canonical = json.dumps([browser_binding, Right(right).value, dict(answers)], sort_keys=True, default=str)
+    return keyed_hmac("intake-key", canonical)[:32]
+
+
+def existing_request(session: orm.Session, intake_key: str | None) -> SubjectRequest | None:
+    """The request already filed with this key, if any."""
+    if intake_key is None:
+        return None
+    return session.scalars(sa.select(SubjectRequest).where(SubjectRequest.intake_key == intake_key)).first()
 
 
 def submit_request(
@@ -56,12 +73,9 @@ def submit_request(
     link) and the lookup job. A second call with the same `intake_key` returns the first request.
 
     Raises InvalidRequest for bad input (nothing is stored)."""
-    if intake_key is not None:
-        existing = session.scalars(
-            sa.select(SubjectRequest).where(SubjectRequest.intake_key == intake_key)
-        ).first()
-        if existing is not None:
-            return existing
+    existing = existing_request(session, intake_key)
+    if existing is not None:
+        return existing
     values = _clean(right, email, language, phone, full_name, details)
     now = utcnow()
     received_at = received_at or now
@@ -80,10 +94,8 @@ def submit_request(
             session.add(request)
             session.flush()
     except sa.exc.IntegrityError:
-        existing = session.scalars(
-            sa.select(SubjectRequest).where(SubjectRequest.intake_key == intake_key)
-        ).first()
-        if intake_key is None or existing is None:
+        existing = existing_request(session, intake_key)
+        if existing is None:
             raise
         return existing
     refresh_deadlines(request, current_app.extensions["dsr.controller"])

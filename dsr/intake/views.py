@@ -2,26 +2,38 @@
 
 The answers travel from the form to check-your-answers as hidden fields (nothing is stored
 before the subject presses "Send"), and are checked again on sending. Sending answers with a
-redirect that is the same for every address: whether any system knows the address is only
-looked up later, in a job.
+redirect that is the same for every address (Post/Redirect/Get): whether any system knows the
+address is only looked up later, in a job. The check page carries an idempotency key derived from
+the answers and the browser, so Send, Back, reload, Send finds the first request instead of
+filing a second one.
 """
 
 from __future__ import annotations
 
-import secrets
+import math
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
-from flask_babel import get_locale
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale, ngettext
 
 from dsr.auth.policy import public
 from dsr.db import get_session
 from dsr.forms import CodeForm
-from dsr.identity.code_pages import client_ip, enforce_limits
+from dsr.identity.code_pages import client_ip, first_refusal
 from dsr.identity.subject_access import browser_binding
 from dsr.intake.details import questions_for
 from dsr.intake.forms import ChooseRightForm, SendForm, request_form_class
-from dsr.intake.service import InvalidRequest, submit_request
+from dsr.intake.service import InvalidRequest, existing_request, intake_key_for, submit_request
 from dsr.models import Right, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
 
@@ -68,13 +80,7 @@ def form(right_slug: str):
     form = request_form_class(right)()
     if request.method == "POST" and "change" not in request.form:
         if form.validate():
-            return render_template(
-                "intake/check.html",
-                form=form,
-                right=right,
-                questions=questions_for(right),
-                send_form=SendForm(formdata=None, intake_key=secrets.token_urlsafe(24)),
-            )
+            return _check_page(form, right)
         return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     return render_template(
         "intake/form.html",
@@ -85,6 +91,22 @@ def form(right_slug: str):
     )
 
 
+def _check_page(form, right: Right, status: int = 200, **extra):
+    """Check your answers, with the answers as hidden fields and this browser's key for them."""
+    key = intake_key_for(browser_binding(), right, {answer.name: answer.data for answer in form.answer_fields()})
+    return render_template("intake/check.html", form=form, right=right, questions=questions_for(right),
+                           send_form=SendForm(formdata=None, intake_key=key), **extra), status
+
+
+def wait_in_words(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    if minutes <= 90:
+        return ngettext("Your answers are kept below. You can send them in %(num)d minute.",
+                        "Your answers are kept below. You can send them in %(num)d minutes.", minutes)
+    return ngettext("Your answers are kept below. You can send them in %(num)d hour.",
+                    "Your answers are kept below. You can send them in %(num)d hours.", math.ceil(minutes / 60))
+
+
 @bp.post("/request/<right_slug>/send")
 @public
 def send(right_slug: str):
@@ -93,8 +115,17 @@ def send(right_slug: str):
     send_form = SendForm()
     if not form.validate():
         return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
-    enforce_limits(("intake_ip", client_ip()), ("intake_address", form.email.data))
     db = get_session()
+    filed = existing_request(db, send_form.valid_key())
+    if filed is not None:  # the same answers sent again (Back after Send): the first request, not a new one
+        return _received(filed)
+    refused = first_refusal(("intake_ip", client_ip()), ("intake_address", form.email.data))
+    if refused is not None:
+        # An office behind one address files more than the limit: keep what was typed, say how long to
+        # wait, and offer the controller's own contacts (the check page shows them).
+        response = make_response(_check_page(form, right, 429, wait=wait_in_words(refused.retry_after)))
+        response.headers["Retry-After"] = str(refused.retry_after)
+        return response
     try:
         filed = submit_request(
             db,
@@ -114,8 +145,12 @@ def send(right_slug: str):
                 form[name].errors = [message]
         return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
     db.commit()  # "received" is said only after this
-    session[FILED_KEY] = filed.public_id
     current_app.logger.info("request %s filed", filed.id)
+    return _received(filed)
+
+
+def _received(filed: SubjectRequest):
+    session[FILED_KEY] = filed.public_id
     return redirect(url_for("intake.received"), code=303)
 
 

@@ -1,4 +1,5 @@
 """All models, imported here so Base.metadata is complete for Alembic and tests."""
+from dsr.models.access import CaseAccess
 from dsr.models.audit import AuditEvent
 from dsr.models.bundle import ExportBundle
 from dsr.models.canary import SystemCanary
@@ -28,7 +29,7 @@ from dsr.models.task import SystemTask
 from dsr.models.verification import VerificationChallenge
 
 __all__ = [
-    "AuditEvent", "BundleKind", "BundleStatus", "ChallengeChannel", "ChallengePurpose", "Channel",
+    "AuditEvent", "BundleKind", "BundleStatus", "CaseAccess", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
     "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",
     "TaskAction", "TaskState", "VerificationChallenge",

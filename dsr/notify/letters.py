@@ -1,7 +1,8 @@
 """Letters to the data subject: the one way any part of the portal writes to them by e-mail.
 
 Every letter gets the same facts about the case (its reference, the right, when it was received and
-is due, the signed link to the case page, ...) in the case's language; the caller adds its own."""
+is due, the link to the case page, ...) in the case's language; the caller adds its own. The case link
+is a placeholder in the stored letter: the send job makes it (dsr.notify.service)."""
 from __future__ import annotations
 
 from typing import Any
@@ -10,9 +11,9 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.deadlines.rules import local_date
-from dsr.links import case_link_url, external_url
+from dsr.links import external_url
 from dsr.models import Message, SubjectRequest
-from dsr.notify.service import queue_email
+from dsr.notify.service import CASE_LINK_PLACEHOLDER, queue_email
 from dsr.rights_text import RIGHT_TITLES
 
 
@@ -26,7 +27,7 @@ def subject_letter_context(request: SubjectRequest) -> dict[str, Any]:
         "received_at": request.received_at,
         "received_on": local_date(request.received_at, current_app.extensions["dsr.controller"].timezone),
         "due_on": request.deadline_on,
-        "case_url": case_link_url(request.public_id),
+        "case_url": CASE_LINK_PLACEHOLDER,
         "verify_page_url": external_url("identity.verify", public_id=request.public_id),
         "start_url": external_url("intake.index"),
         "expiry_days": int(current_app.config["VERIFICATION_EXPIRY_SECONDS"]) // 86400,

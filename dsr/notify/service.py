@@ -2,22 +2,39 @@
 
 Letters live in `templates/emails/<lang>/<template>.txt` (first line `Subject: ...`, then
 the body) with an optional `.html` twin; SMS texts in `templates/sms/<lang>/<template>.txt`.
+
+What stands for the subject never rests in a stored body: a one-time code or ZIP password is a
+placeholder whose value is sealed on the message until it is sent (then dropped); the case link and
+the verification link are placeholders the send job fills in, made at sending for this message. Pages
+show a stored letter through `shown_text`, which names each placeholder instead.
 """
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import current_app, render_template
 from flask_babel import force_locale
+from flask_babel import lazy_gettext as _l
 from jinja2 import TemplateNotFound
+from markupsafe import escape
 from sqlalchemy import orm
 
 from dsr.bundle.signing import installation_fingerprint
 from dsr.crypto import seal, unseal
 from dsr.db import utcnow
-from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
+from dsr.links import case_link_url, verify_link_url
+from dsr.models import (
+    DeliveryChannel,
+    DeliveryStatus,
+    Message,
+    MessageDirection,
+    SubjectRequest,
+    VerificationChallenge,
+)
 from dsr.notify.transports import (
     MailTransport,
     PermanentDeliveryError,
@@ -32,6 +49,38 @@ log = logging.getLogger(__name__)
 # Templates render `{{ secret }}` as this placeholder; the send job puts the sealed secret
 # (a one-time code, a zip password) in its place, so the stored message never holds it.
 SECRET_PLACEHOLDER = "[[dsr-secret]]"
+#: `{{ case_url }}` in a letter to the subject: the send job makes the case link for this message
+CASE_LINK_PLACEHOLDER = "[[dsr-case-link]]"
+#: `{{ link_url }}` in a letter carrying a verification code: the link of that code's challenge
+VERIFY_LINK_PLACEHOLDER = "[[dsr-verify-link]]"
+
+#: what each placeholder stands for, when a page shows a stored letter
+PLACEHOLDER_LABELS = {
+    SECRET_PLACEHOLDER: _l("[one-time code]"),
+    CASE_LINK_PLACEHOLDER: _l("[link to the request's page]"),
+    VERIFY_LINK_PLACEHOLDER: _l("[confirmation link]"),
+}
+# Letters stored before the placeholders hold their links in clear: pages name those too.
+_CLEAR_LINK = re.compile(r"\bhttps?://[^\s\"'<>]*?/(case/open|verify/link)/[A-Za-z0-9_.\-]+")
+_CLEAR_LINK_KIND = {"case/open": CASE_LINK_PLACEHOLDER, "verify/link": VERIFY_LINK_PLACEHOLDER}
+SECRET_LOST = ("This letter carried a one-time code or password, which is not kept once its delivery has "
+               "failed, so it cannot be sent again. The subject can ask for a new code on the portal, or "
+               "contact them another way.")
+
+
+def shown_text(body: str | None) -> str:
+    """A stored letter as a page shows it (to staff, to the subject, in the bundle): each placeholder
+    named in the page's language, never filled in."""
+    text = _CLEAR_LINK.sub(lambda match: _CLEAR_LINK_KIND[match.group(1)], body or "")
+    for placeholder, label in PLACEHOLDER_LABELS.items():
+        text = text.replace(placeholder, str(label))
+    return text
+
+
+def why_not_resendable(message: Message) -> str | None:
+    """Why "Send again" cannot work for this failed message, or None when it can."""
+    bodies = (message.body_text or "") + (message.body_html or "")
+    return SECRET_LOST if SECRET_PLACEHOLDER in bodies and not message.secret_sealed else None
 
 
 def render_letter(template: str, language: str, context: dict[str, Any]) -> tuple[str, str, str | None]:
@@ -106,7 +155,7 @@ def deliver(session: orm.Session, message_id: int, *, final_attempt: bool) -> De
         return None if message is None else message.status
     message.attempts += 1
     try:
-        _send(message)
+        _send(session, message)
     except PermanentDeliveryError as exc:
         return _mark_failed(message, str(exc))
     except TransientDeliveryError as exc:
@@ -130,10 +179,11 @@ def _mark_failed(message: Message, reason: str) -> DeliveryStatus:
     return message.status
 
 
-def _send(message: Message) -> None:
+def _send(session: orm.Session, message: Message) -> None:
     config = current_app.config
     key = f"dsr-msg-{message.id}"
-    text, html = _with_secrets(message, message.body_text), _with_secrets(message, message.body_html)
+    values = _placeholder_values(session, message)
+    text, html = _filled(message.body_text, values), _filled(message.body_html, values, html=True)
     if message.channel is DeliveryChannel.SMS:
         SmsTransport(config).send(message.to_address, text, key)
         return
@@ -144,9 +194,31 @@ def _send(message: Message) -> None:
     MailTransport(config).send(email, stem)
 
 
-def _with_secrets(message: Message, body: str | None) -> str | None:
-    if body is None or SECRET_PLACEHOLDER not in body:
-        return body
-    if not message.secret_sealed:
-        raise PermanentDeliveryError("the one-time secret for this message is no longer available")
-    return body.replace(SECRET_PLACEHOLDER, unseal(message.secret_sealed))
+def _placeholder_values(session: orm.Session, message: Message) -> dict[str, str]:
+    """The values of the placeholders this message's bodies hold, made or unsealed now."""
+    bodies = (message.body_text or "") + (message.body_html or "")
+    values: dict[str, str] = {}
+    if SECRET_PLACEHOLDER in bodies:
+        if not message.secret_sealed:
+            raise PermanentDeliveryError("the one-time secret for this message is no longer available")
+        values[SECRET_PLACEHOLDER] = unseal(message.secret_sealed)
+    request = session.get(SubjectRequest, message.request_id) if message.request_id else None
+    if CASE_LINK_PLACEHOLDER in bodies:
+        if request is None:
+            raise PermanentDeliveryError("a case link needs the message's request")
+        values[CASE_LINK_PLACEHOLDER] = case_link_url(request.public_id, message.id)
+    if VERIFY_LINK_PLACEHOLDER in bodies:
+        nonce = session.scalar(sa.select(VerificationChallenge.link_nonce)
+                               .where(VerificationChallenge.message_id == message.id))
+        if request is None or not nonce:
+            raise PermanentDeliveryError("the verification link for this message is no longer available")
+        values[VERIFY_LINK_PLACEHOLDER] = verify_link_url(request.public_id, nonce)
+    return values
+
+
+def _filled(body: str | None, values: dict[str, str], *, html: bool = False) -> str | None:
+    if body is None:
+        return None
+    for placeholder, value in values.items():
+        body = body.replace(placeholder, str(escape(value)) if html else value)
+    return body

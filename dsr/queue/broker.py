@@ -2,7 +2,10 @@
 
 The embedded server is a supervised child process on a short unix socket under the
 instance folder (sockets over ~100 bytes fail), without persistence, and it dies with
-the process that started it (PR_SET_PDEATHSIG), so nothing is left behind.
+the process that started it (PR_SET_PDEATHSIG), so nothing is left behind. When the instance
+path is too long for a socket, it goes into a folder of our own under the temp folder, whose name
+is predictable: a folder there that is not private (0700, owned by us, not a symlink) is refused,
+by the server's start and by every client, so a redis-server someone else runs there is never used.
 """
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ import fcntl
 import hashlib
 import importlib.util
 import logging
+import os
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -42,7 +47,42 @@ def embedded_socket_path(instance_path: str | Path) -> Path:
     if len(str(candidate)) < MAX_SOCKET_PATH:
         return candidate
     digest = hashlib.sha256(str(instance).encode()).hexdigest()[:12]
-    return Path(tempfile.gettempdir()) / f"dsr-{digest}.sock"
+    return Path(tempfile.gettempdir()) / f"dsr-{os.geteuid()}-{digest}" / "redis.sock"
+
+
+def _is_fallback(socket: Path, instance_path: str | Path) -> bool:
+    return socket.parent != Path(instance_path).resolve()
+
+
+def check_private_folder(folder: Path, *, create: bool = False) -> None:
+    """Raise PermissionError unless `folder` is a real directory owned by this user with mode 0700 (made
+    so when `create` and it does not exist). A missing folder is fine otherwise: nothing answers there."""
+    if create:
+        try:
+            folder.mkdir(mode=0o700)
+            os.chmod(folder, 0o700)  # whatever the umask
+        except FileExistsError:
+            pass
+    try:
+        info = os.lstat(folder)
+    except FileNotFoundError:
+        if create:
+            raise
+        return
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or stat.S_IMODE(info.st_mode) != 0o700:
+        raise PermissionError(f"{folder} is not private (a directory of uid {os.geteuid()} with mode 0700): "
+                              "refusing to use a Redis socket in it; remove it, or set DSR_REDIS_URL")
+
+
+class _PrivateFolderConnection(redis.UnixDomainSocketConnection):
+    """A client connection to the fallback socket: made only through a private folder."""
+
+    def _connect(self):
+        try:
+            check_private_folder(Path(self.path).parent)
+        except PermissionError as exc:
+            raise redis.ConnectionError(str(exc)) from None
+        return super()._connect()
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> None:
@@ -67,6 +107,11 @@ class EmbeddedRedis:
     def answers(self) -> bool:
         if not self.socket.exists():
             return False
+        if _is_fallback(self.socket, self.instance):
+            try:
+                check_private_folder(self.socket.parent)
+            except PermissionError:
+                return False  # whatever answers there is not ours
         try:
             return bool(redis.Redis(unix_socket_path=str(self.socket), socket_timeout=1).ping())
         except (redis.RedisError, OSError):
@@ -74,6 +119,8 @@ class EmbeddedRedis:
 
     def start(self, timeout: float = 10.0) -> EmbeddedRedis:
         self.instance.mkdir(parents=True, exist_ok=True)
+        if _is_fallback(self.socket, self.instance):
+            check_private_folder(self.socket.parent, create=True)
         with open(self.instance / ".redis.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # two processes starting at once must not race
             if self.answers():
@@ -117,6 +164,12 @@ def redis_url(app: Flask) -> str:
     return app.config["REDIS_URL"] or f"unix://{embedded_socket_path(app.instance_path)}"
 
 
+def _client_options(app: Flask) -> dict:
+    if app.config["REDIS_URL"] or not _is_fallback(embedded_socket_path(app.instance_path), app.instance_path):
+        return {}
+    return {"connection_class": _PrivateFolderConnection}
+
+
 def ensure_embedded(app: Flask) -> EmbeddedRedis | None:
     """Start the embedded server if this app uses it and nobody serves the socket yet."""
     if app.config["REDIS_URL"]:
@@ -135,7 +188,8 @@ def get_redis(app: Flask | None = None) -> redis.Redis:
     client = app.extensions.get("dsr.redis")
     if client is None:
         timeout = app.config["REDIS_TIMEOUT"]
-        client = redis.Redis.from_url(redis_url(app), socket_timeout=timeout, socket_connect_timeout=timeout)
+        client = redis.Redis.from_url(redis_url(app), socket_timeout=timeout, socket_connect_timeout=timeout,
+                                      **_client_options(app))
         app.extensions["dsr.redis"] = client
     return client
 
@@ -144,7 +198,8 @@ def worker_connection(app: Flask) -> redis.Redis:
     """Client for workers: no read timeout (blocking dequeues), health checks on idle sockets."""
     url = redis_url(app)
     keepalive = {} if url.startswith("unix://") else {"socket_keepalive": True}
-    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30, **keepalive)
+    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30, **keepalive,
+                                **_client_options(app))
 
 
 

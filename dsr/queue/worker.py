@@ -4,6 +4,9 @@ The sweep runs in a thread of every worker (publishing twice is harmless), so a 
 needs nothing but web and worker processes: no cron, no separate scheduler host. Delayed work
 and retries wait in the outbox (run_at) and the sweep publishes them when due, so RQ's
 scheduler (a forked child process per worker, with its own copy of the app) is not started.
+
+Workers run only the registered `@job` functions (`RegisteredJobsOnly`): a job someone wrote into Redis
+naming any other importable function, or a callback, fails without that name being imported.
 """
 from __future__ import annotations
 
@@ -14,13 +17,14 @@ import threading
 import redis
 from flask import Flask
 from rq import SimpleWorker, Worker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from dsr.connectors.registry import get_systems
 from dsr.queue import broker
 from dsr.queue.jobs import use_app
 from dsr.queue.outbox import get_queue
-from dsr.queue.registry import ALL_QUEUES
+from dsr.queue.registry import ALL_QUEUES, registered
 from dsr.queue.sweep import beacon_key, beat, enqueue_periodic, reap_abandoned_jobs, sweep_outbox
 
 log = logging.getLogger(__name__)
@@ -80,6 +84,39 @@ class Beacon(threading.Thread):
             pass
 
 
+class UnregisteredJob(Exception):
+    """A job in Redis names a function that is not a registered `@job`, or a callback: it is not run."""
+
+
+class RegisteredJobsOnly(Job):
+    """A job as the portal's workers load it. RQ imports and calls whatever dotted path a job names
+    (and its success, failure and stopped callbacks): anyone who can write to Redis could run any
+    importable function. Only the paths of registered jobs are imported here; the portal never sets
+    callbacks, so a job naming one was not made by it, and none of them is ever called."""
+
+    @property
+    def func(self):
+        names_callback = any(getattr(self, f"_{kind}_callback_name", None)
+                             for kind in ("success", "failure", "stopped"))
+        if names_callback or self.func_name not in {spec.path for spec in registered().values()}:
+            log.warning("refused job %s: it names a function that is not a registered job", self.id)
+            raise UnregisteredJob(f"refused: {self.func_name!r} is not a registered job"
+                                  + (" (and it names a callback)" if names_callback else ""))
+        return super().func
+
+    @property
+    def success_callback(self):
+        return None
+
+    @property
+    def failure_callback(self):
+        return None
+
+    @property
+    def stopped_callback(self):
+        return None
+
+
 class _PromptCommands:
     """RQ listens for worker commands on a pubsub thread that blocks up to 60 s per read; since redis-py
     8.2 stopping that thread waits for the read, so a worker's shutdown (and every burst run) could hang
@@ -104,7 +141,7 @@ def build_worker(app: Flask, connection: redis.Redis, queues: list[str] | None =
     worker_class = PortalSimpleWorker if app.config["WORKER_CLASS"] == "simple" else PortalForkWorker
     return worker_class(
         [get_queue(app, q, connection) for q in (queues or ALL_QUEUES)],
-        connection=connection, serializer=JSONSerializer,
+        connection=connection, serializer=JSONSerializer, job_class=RegisteredJobsOnly,
         maintenance_interval=int(app.config["WORKER_MAINTENANCE_SECONDS"]),
         log_job_description=False,  # descriptions hold only ids, but keep job logs minimal anyway
     )

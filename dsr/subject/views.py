@@ -1,8 +1,9 @@
 """The subject's case page: where the request stands, the due date, messages, reply, withdraw.
 
-A browser sees a case only after proving it (the verification steps, the signed case link that
-every mail carries, or a fresh code); otherwise the answer is 404, as for a case that does not
-exist. The page speaks the case's language unless the visitor picked another.
+A browser sees a case only after proving it (the verification steps, the case link in a letter,
+which works once, or a fresh code), recorded on the server (dsr.identity.subject_access); otherwise
+the answer is 404, as for a case that does not exist. The page speaks the case's language unless
+the visitor picked another.
 """
 
 from __future__ import annotations
@@ -22,11 +23,19 @@ from dsr.identity.code_pages import (
     client_ip,
     delivery_failed,
     enforce_limits,
-    request_or_404,
     send_code,
 )
-from dsr.identity.subject_access import case_for_subject_or_404, grant_case_access
-from dsr.models import ChallengePurpose, SubjectRequest
+from dsr.identity.subject_access import (
+    CASE_LINK,
+    CODE,
+    case_for_subject_or_404,
+    case_link_used,
+    grant_case_access,
+    has_case_access,
+    request_or_404,
+)
+from dsr.models import ChallengePurpose, Message, SubjectRequest
+from dsr.notify.service import shown_text
 from dsr.subject import service as case_service
 
 bp = Blueprint("subject", __name__, url_prefix="/case")
@@ -51,6 +60,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         case=case,
         timeline=case_service.timeline(case),
         messages=case_service.conversation(get_session(), case),
+        shown_text=shown_text,
         status_text=case_service.STATUS_TEXT[case.status],
         can_reply=case_service.can_reply(case),
         can_withdraw=case_service.can_withdraw(case),
@@ -114,38 +124,55 @@ def withdraw(public_id: str):
 # --------------------------------------------------------------------------- the case link in every mail
 
 
-def _case_of_token(token: str) -> tuple[SubjectRequest, bool]:
+def _case_of_token(token: str) -> tuple[SubjectRequest, links.CaseLink]:
     try:
         link = links.read_case_token(token)
     except links.LinkInvalid:
         abort(404)
-    return request_or_404(link.public_id), link.expired
+    found = request_or_404(link.public_id)
+    if link.message_id is not None:
+        letter = get_session().get(Message, link.message_id)
+        if letter is None or letter.request_id != found.id:
+            abort(404)
+    return found, link
+
+
+def _spent(link: links.CaseLink) -> str | None:
+    """Why this link no longer opens the case by itself: "expired" (too old, or a many-use link of an
+    older version), "used" (each letter's link works once), or None."""
+    if link.expired or link.message_id is None:
+        return "expired"
+    return "used" if case_link_used(link.message_id) else None
 
 
 @bp.get("/open/<token>")
 @public
 def open_link(token: str):
-    found, expired = _case_of_token(token)
+    found, link = _case_of_token(token)
     _speak_case_language(found)
-    return render_template("subject/open.html", case=found, expired=expired, form=ConfirmForm(formdata=None))
+    return render_template("subject/open.html", case=found, spent=_spent(link), form=ConfirmForm(formdata=None))
 
 
 @bp.post("/open/<token>")
 @public
 def open_link_use(token: str):
-    found, expired = _case_of_token(token)
-    if expired:
-        return redirect(url_for("subject.open_link", token=token), code=303)
-    grant_case_access(found)
-    return redirect(url_for("subject.case", public_id=found.public_id), code=303)
+    found, link = _case_of_token(token)
+    if has_case_access(found):  # a second click in the browser the link already let in
+        return redirect(url_for("subject.case", public_id=found.public_id), code=303)
+    db = get_session()
+    if _spent(link) is None and grant_case_access(found, CASE_LINK, case_link_message_id=link.message_id):
+        db.commit()
+        return redirect(url_for("subject.case", public_id=found.public_id), code=303)
+    db.rollback()
+    return redirect(url_for("subject.open_link", token=token), code=303)  # it offers a fresh code
 
 
 @bp.post("/open/<token>/send-code")
 @public
 def reopen_send_code(token: str):
-    """An old link still names the case: send a fresh code to the request's own address."""
-    found, _expired = _case_of_token(token)
-    refused = send_code(found, ChallengePurpose.REOPEN, context={"case_url": links.case_link_url(found.public_id)})
+    """A spent link still names the case: send a fresh code to the request's own address."""
+    found, _link = _case_of_token(token)
+    refused = send_code(found, ChallengePurpose.REOPEN)
     if refused:
         return _reopen_page(token, found, CodeForm(formdata=None), 429, refused=refused)
     return redirect(url_for("subject.reopen_code", token=token), code=303)
@@ -167,17 +194,17 @@ def _reopen_page(token: str, found: SubjectRequest, form: CodeForm, status: int 
 @bp.get("/open/<token>/code")
 @public
 def reopen_code(token: str):
-    found, _expired = _case_of_token(token)
+    found, _link = _case_of_token(token)
     return _reopen_page(token, found, CodeForm(formdata=None))
 
 
 @bp.post("/open/<token>/code")
 @public
 def reopen_check(token: str):
-    found, _expired = _case_of_token(token)
+    found, _link = _case_of_token(token)
     refused = check_code_or_rerender(found, ChallengePurpose.REOPEN,
-                                     lambda form, status: _reopen_page(token, found, form, status))
+                                     lambda form, status: _reopen_page(token, found, form, status),
+                                     lambda db: grant_case_access(found, CODE))
     if refused is not None:
         return refused
-    grant_case_access(found)
     return redirect(url_for("subject.case", public_id=found.public_id), code=303)
