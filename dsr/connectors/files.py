@@ -74,11 +74,6 @@ class FilesConnector(Connector):
     def email_of(self, row: dict[str, Any]) -> str | None:
         return contacts.normalise_email(row.get(self.identity["email"]))
 
-    def header(self) -> list[str]:
-        """The CSV file's columns, in their order (to write it back as it was)."""
-        with open(self.path, encoding=self.settings.get("encoding", "utf-8-sig"), newline="") as handle:
-            return next(csv.reader(handle, delimiter=self.settings.get("delimiter", ",")), [])
-
     def _rows(self) -> Iterator[dict[str, Any]]:
         try:
             handle = open(self.path, "rb")  # noqa: SIM115 (closed by the with below)
@@ -96,12 +91,16 @@ class FilesConnector(Connector):
             elif self.format == "jsonl":
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
-                        yield self._object(line, number)
+                        yield self.parse_line(line, number)
             else:
                 if self.path.stat().st_size > self.settings.get("max_bytes", 50_000_000):
                     raise PermanentConnectorError(f"the file of system {self.key} is over its max_bytes")
                 data = self._object(handle.read(), 0, array=True)
                 yield from data
+
+    def parse_line(self, line: bytes, number: int) -> dict[str, Any]:
+        """One line of a JSON-lines file (`number` counts from 1, for the error message)."""
+        return self._object(line, number)
 
     def _object(self, raw: bytes, number: int, array: bool = False):
         try:

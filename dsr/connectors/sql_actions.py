@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from dsr.connectors.base import Action, Change, Kept, PermanentConnectorError, Plan, Proof, SubjectRef
 from dsr.connectors.holds import Hold
 from dsr.connectors.sql_datamap import TableMap
-from dsr.connectors.sql_rows import MASK_PREFIX, KeyedRows, references, referencing_first
+from dsr.connectors.sql_rows import MASK_PREFIX, KeyedRows, references, referencing_first, untyped
 
 if TYPE_CHECKING:  # the connector class imports this module
     from dsr.connectors.sql import SqlConnector
@@ -332,9 +332,9 @@ class SqlActions:
             wrong = sa.or_(*(sa.not_(view.c[c].startswith(MASK_PREFIX)) for c in change.fields))
         elif change.operation in ("flag", "unflag"):
             wrong = view.c[change.fields[0]] != (change.operation == "flag")
-        else:  # update, stop: the new values are there
-            wrong = sa.or_(*(sa.or_(view.c[c].is_(None), view.c[c] != v) if v is not None else view.c[c].is_not(None)
-                             for c, v in change.values.items()))
+        else:  # update, stop: the new values are there (untyped: a date or timestamp column compares with text)
+            wrong = sa.or_(*(sa.or_(view.c[c].is_(None), view.c[c] != untyped(v)) if v is not None
+                             else view.c[c].is_not(None) for c, v in change.values.items()))
         left = self.rows.count(connection, table, change.keys, wrong, view=view)
         return [f"{change.collection}: {left} record(s) not {DONE[change.operation]} as planned"] if left else []
 

@@ -37,6 +37,13 @@ def among(connection: sa.Connection, column, keys: list[Any], key_type: Any) -> 
         yield column.in_(chunk)
 
 
+def untyped(value: Any) -> Any:
+    """A value to compare a column with, bound without a type: SQLAlchemy types a str as VARCHAR, which the
+    PostgreSQL dialect casts (`$1::VARCHAR`) and no date or timestamp column compares with; untyped, the
+    database reads it as the column's type, as it does in the UPDATE's SET."""
+    return value if isinstance(value, sa.ColumnElement) else sa.bindparam(None, value, type_=sa.types.NullType())
+
+
 def references(tables: Mapping[str, TableMap]) -> dict[str, list[tuple[str, str, str]]]:
     """Which rows point at which, whatever way the data map walks them: per table, (column here, other
     table, its column) for every link where one side is the other table's primary key. invoices.customer_id
@@ -109,7 +116,10 @@ class KeyedRows:
 
     def update(self, connection: sa.Connection, table: TableMap, keys: list[Any], values: dict[str, Any]) -> int:
         view = self.view(table, *values)
-        return sum(connection.execute(sa.update(view).where(condition)
+        # Only the rows still differing: a row count is what changed (a second apply returns 0, as the
+        # contract says), not what matched (UPDATE counts matched rows, even when nothing changes).
+        differs = sa.or_(*(view.c[c].is_distinct_from(untyped(v)) for c, v in values.items()))
+        return sum(connection.execute(sa.update(view).where(condition, differs)
                                       .values({view.c[c]: v for c, v in values.items()})).rowcount
                    for condition in self.among(connection, table, view.c[table.primary_key], keys))
 
