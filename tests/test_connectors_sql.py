@@ -2,7 +2,9 @@
 restriction and rectification are declared and validated now (file, line and key in every error)."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import uuid
 from datetime import date
 
 import pytest
@@ -143,11 +145,16 @@ def test_a_link_cycle_is_refused():
         SqlConnector.validate({"url": "sqlite://", **settings})
 
 
+def test_an_anonymised_table_must_say_which_fields_it_clears():
+    settings = {"tables": [{"name": "customers", "identity": {"email": "email"}, "erasure": "anonymise",
+                            "fields": {"segment": {"origin": "derived", "erasure": "delete_row"}}}]}
+    with pytest.raises(DeclarationError, match="declares none: an erasure would change nothing"):
+        SqlConnector.validate({"url": "sqlite://", **settings})
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def shop_url(request, tmp_path):
     """The shop's database on SQLite, and on PostgreSQL when the server pass gives one."""
-    import os
-    import uuid
 
     import sqlalchemy as sa
 

@@ -18,7 +18,8 @@ PER, ANNE = "per@example.no", "anne@example.no"
 
 SHOP_SCHEMA = """
 CREATE TABLE customers (id INTEGER PRIMARY KEY, email VARCHAR(200) NOT NULL UNIQUE, name TEXT, phone TEXT,
-                        nickname TEXT, segment TEXT, restricted BOOLEAN NOT NULL DEFAULT FALSE, created_on DATE);
+                        nickname TEXT, segment TEXT, restricted BOOLEAN NOT NULL DEFAULT FALSE, created_on DATE,
+                        do_not_contact INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers (id),
                      ordered_on DATE, total_cents INTEGER, shipping_address TEXT);
 CREATE TABLE order_lines (id INTEGER PRIMARY KEY, order_id INTEGER NOT NULL REFERENCES orders (id), item TEXT,
@@ -331,12 +332,14 @@ def test_rectification_updates_only_rectifiable_fields_and_refuses_others_by_nam
         shop.plan(ref, Action.RECTIFY, {"values": {"invoices": {"name": "x"}}}, TODAY)
 
 
-@pytest.mark.parametrize("restriction", [{"flag_column": "restricted"},
+@pytest.mark.parametrize("restriction", [{"flag_column": "restricted"}, {"flag_column": "do_not_contact"},
                                          {"suppression_table": "suppressed", "column": "customer_id"}])
 def test_restriction_marks_the_subjects_rows_and_the_lift_removes_the_mark(shop_db, restriction):
     shop = shop_db.connector(tables=[{**CUSTOMERS, "restriction": restriction}, ORDERS, LINES, CONSENTS])
 
     def marked() -> list[int]:
+        if restriction.get("flag_column") == "do_not_contact":  # a 0/1 integer flag
+            return [row[0] for row in shop_db.rows("customers", "do_not_contact = 1")]
         if "flag_column" in restriction:
             return [row[0] for row in shop_db.rows("customers", "restricted = TRUE")]
         return [row[0] for row in shop_db.rows("suppressed", order="customer_id")]
@@ -399,3 +402,20 @@ def test_a_subject_with_more_rows_than_one_key_list_holds_is_erased_completely(d
     assert len(deletes) == (4 if db.kind == "sqlite" else 2)
     assert db.kind == "sqlite" or "= ANY" in deletes[0]
     assert db.rows("orders", order="id") == [(rows + 1, 2, None, None, None), (rows + 2, 2, None, None, None)]
+
+
+def test_a_row_that_stays_keeps_the_row_it_points_at_with_the_subjects_fields_masked(shop_db):
+    orders = {**ORDERS, "erasure": "anonymise", "fields": {"shipping_address": _rule("null")}}
+    shop = shop_db.connector(tables=[CUSTOMERS, orders, LINES, CONSENTS])
+    ref = shop.locate(Identity(email=PER))
+    plan = shop.plan(ref, Action.ERASE, {}, TODAY)
+    changes = {(c.collection, c.operation): c for c in plan.changes}
+    assert ("customers", "delete") not in changes  # the anonymised orders still point at them (NOT NULL FK)
+    assert changes[("customers", "mask")].keys == [1, 3]
+    assert {"email", "name", "phone", "nickname"} <= set(changes[("customers", "mask")].fields)
+    assert "restricted" not in changes[("customers", "mask")].fields + changes[("customers", "null")].fields
+    _done(shop, ref, plan, changed=2 + 2 + 3 + 4)  # customers, orders, order lines, consents
+    assert shop_db.rows("customers", "id = 1")[0][:5] == (1, "erased-1", "erased-1", "erased-1", "erased-1")
+    order = shop_db.rows("orders", "id = 10")[0]
+    assert (order[0], order[1], order[3], order[4]) == (10, 1, 49900, None)  # still Per's order, address gone
+    assert not shop.locate(Identity(email=PER)).found

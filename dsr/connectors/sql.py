@@ -55,6 +55,7 @@ class SqlConnector(Connector):
         self._write_engine: sa.Engine | None = None
         self._columns: dict[str, list[str]] = {}
         self._types: dict[str, dict[str, Any]] = {}
+        self._required: dict[str, set[str]] = {}
         self.actions_of = SqlActions(self)
 
     # ------------------------------------------------------------------ connection
@@ -104,7 +105,8 @@ class SqlConnector(Connector):
         """Every column of the table with its type (an erasure clears excluded columns too)."""
         if table.name not in self._types:
             try:
-                found = {c["name"]: c["type"] for c in sa.inspect(connection).get_columns(table.name)}
+                described = sa.inspect(connection).get_columns(table.name)
+                found = {c["name"]: c["type"] for c in described}
             except sa.exc.NoSuchTableError:
                 raise PermanentConnectorError(f"table {table.name} does not exist in system {self.key}") from None
             missing = {table.primary_key, *(c for cols in table.identity.values() for c in cols),
@@ -112,7 +114,13 @@ class SqlConnector(Connector):
             if missing:
                 raise PermanentConnectorError(f"table {table.name} has no column {min(missing)}")
             self._types[table.name] = found
+            self._required[table.name] = {c["name"] for c in described if not c.get("nullable", True)}
         return self._types[table.name]
+
+    def required_columns(self, connection: sa.Connection, table: TableMap) -> set[str]:
+        """The columns declared NOT NULL (an erasure that keeps a row cannot null them)."""
+        self.table_columns(connection, table)
+        return self._required[table.name]
 
     def wrap_error(self, exc: Exception) -> ConnectorError:
         return self._wrap(exc)

@@ -45,6 +45,7 @@ class SqlActions:
         self.data_map = connector.data_map
         self.by_collection = {t.collection: t for t in self.data_map.tables.values()}
         self.rows = KeyedRows(connector)
+        self._required: dict[str, set[str]] = {}  # per table, its NOT NULL columns (read when planning)
 
     # ------------------------------------------------------------------ reading
 
@@ -74,16 +75,40 @@ class SqlActions:
         order = referencing_first(tables)
         with self.connector.engine().connect() as connection:
             columns = {t.name: self.connector.table_columns(connection, t) for t in order}
+            self._required = {t.name: self.connector.required_columns(connection, t) for t in order}
             rows = {t.name: self._select(connection, t, ref, self._structural(t)) for t in order}
         held = self._held_rows(rows, today)
+        staying = self._staying(rows, held)
         for table in order:
-            self._plan_table(plan, table, rows[table.name], held.get(table.name, {}), columns[table.name])
+            self._plan_table(plan, table, rows[table.name], held.get(table.name, {}), columns[table.name],
+                             staying[table.name])
         return plan
 
+    def _staying(self, rows: dict[str, list[dict]], held: dict[str, dict]) -> dict[str, set]:
+        """Per table, the keys of the rows that stay: held ones, those of tables whose erasure clears fields
+        instead of deleting rows, and every row a staying row points at (deleting it would break the
+        reference, and a foreign key would refuse the whole erasure)."""
+        tables = self.data_map.tables
+        staying = {name: set(held.get(name, {})) for name in tables}
+        for table in tables.values():
+            if table.default_erasure not in ("delete_row", "keep"):
+                staying[table.name] |= {row[table.primary_key] for row in rows[table.name]}
+        pointing = references(tables)
+        for table in referencing_first(tables):  # children first, so a chain carries up to its root
+            for column, target_name, target_column in pointing[table.name]:
+                values = {row.get(column) for row in rows[table.name] if row[table.primary_key] in staying[table.name]}
+                target = tables[target_name]
+                staying[target_name] |= {row[target.primary_key] for row in rows[target_name]
+                                         if row.get(target_column) in values}
+        return staying
+
     def _structural(self, table: TableMap) -> list[str]:
-        """Columns an erasure never clears from a kept row: keys, links both ways, the hold's date."""
+        """Columns an erasure never clears from a kept row: keys, links both ways, the hold's date, the
+        restriction flag (a marker, and often NOT NULL)."""
         tables = self.data_map.tables
         names = [table.primary_key, *(link.column for link in table.links)]
+        if table.restriction and table.restriction.flag_column:
+            names.append(table.restriction.flag_column)
         names += [link.to_column for child in tables.values() for link in child.links if link.table == table.name]
         if table.hold_date_column:
             names.append(table.hold_date_column)
@@ -149,13 +174,16 @@ class SqlActions:
                         return found
         return None
 
-    def _plan_table(self, plan: Plan, table: TableMap, rows: list[dict], held: dict, columns: dict[str, Any]) -> None:
+    def _plan_table(self, plan: Plan, table: TableMap, rows: list[dict], held: dict, columns: dict[str, Any],
+                    staying: set) -> None:
         gone = [row[table.primary_key] for row in rows if row[table.primary_key] not in held]
-        if gone:
-            if table.default_erasure in ("delete_row", "keep"):
-                plan.changes.append(Change(table.collection, "delete", len(gone), keys=gone))
-            else:
-                self._clear(plan, table, gone, columns, keep=set(self._structural(table)))
+        deleting = table.default_erasure in ("delete_row", "keep")
+        deleted = [key for key in gone if deleting and key not in staying]
+        if deleted:
+            plan.changes.append(Change(table.collection, "delete", len(deleted), keys=deleted))
+        cleared = [key for key in gone if key not in deleted]
+        if cleared:  # rows of a clearing table, or rows a staying row points at: the subject's fields go
+            self._clear(plan, table, cleared, columns, keep=set(self._structural(table)), instead_of_delete=deleting)
         if not held:
             return
         keep = set(self._structural(table))
@@ -175,7 +203,13 @@ class SqlActions:
                                   until.isoformat() if until else None,
                                   fields=[c for c in columns if c in keep], keys=keys))
 
-    def _clear(self, plan: Plan, table: TableMap, keys: list[Any], columns: dict[str, Any], keep: set[str]) -> None:
+    def _clear(self, plan: Plan, table: TableMap, keys: list[Any], columns: dict[str, Any], keep: set[str],
+               instead_of_delete: bool = False) -> None:
+        """Null or mask the fields of rows that stay. A row kept `instead_of_delete` (others point at it)
+        loses the fields its rules would delete with the row: text masked (unique, never empty, so
+        NOT NULL and UNIQUE columns still take it), other types nulled unless NOT NULL (a count, a flag:
+        nulling it would refuse the whole erasure; a declared `null` on one still fails, loudly)."""
+        required = self._required.get(table.name, set())
         nulled, masked = [], []
         for column in columns:
             if column in keep:
@@ -184,6 +218,10 @@ class SqlActions:
             if table.default_erasure == "anonymise" and (rule is None or rule.erasure not in ("null", "mask")):
                 continue  # an anonymised row loses only the fields declared null or mask
             erasure = rule.erasure if rule else table.default_erasure
+            if instead_of_delete and erasure in ("delete_row", "keep"):
+                if column in required and not isinstance(columns[column], sa.String):
+                    continue
+                erasure = "mask"
             (masked if erasure == "mask" and isinstance(columns[column], sa.String) else nulled).append(column)
         if nulled:
             plan.changes.append(Change(table.collection, "null", len(keys), fields=nulled, keys=keys))
@@ -274,12 +312,19 @@ class SqlActions:
                         changed += self.rows.update(connection, table, change.keys, dict(change.values))
                     elif change.operation in ("flag", "unflag"):
                         changed += self.rows.update(connection, table, change.keys,
-                                                {change.fields[0]: change.operation == "flag"})
+                                                {change.fields[0]: self._flag(connection, table, change)})
                     elif change.operation in ("suppress", "unsuppress"):
                         changed += self.rows.suppress(connection, table, change.keys, change.operation == "suppress")
         except sa.exc.SQLAlchemyError as exc:
             raise self.connector.wrap_error(exc) from None
         return changed
+
+    def _flag(self, connection: sa.Connection, table: TableMap, change: Change) -> bool | int:
+        """The flag's value in the column's own type: many schemas keep flags as 0/1 integers, which
+        PostgreSQL will not compare with or set from a boolean."""
+        on = change.operation == "flag"
+        kind = self.connector.table_columns(connection, table).get(change.fields[0])
+        return int(on) if isinstance(kind, sa.Integer) and not isinstance(kind, sa.Boolean) else on
 
     # ------------------------------------------------------------------ proof
 
@@ -331,7 +376,7 @@ class SqlActions:
         elif change.operation == "mask":
             wrong = sa.or_(*(sa.not_(view.c[c].startswith(MASK_PREFIX)) for c in change.fields))
         elif change.operation in ("flag", "unflag"):
-            wrong = view.c[change.fields[0]] != (change.operation == "flag")
+            wrong = view.c[change.fields[0]] != self._flag(connection, table, change)
         else:  # update, stop: the new values are there (untyped: a date or timestamp column compares with text)
             wrong = sa.or_(*(sa.or_(view.c[c].is_(None), view.c[c] != untyped(v)) if v is not None
                              else view.c[c].is_not(None) for c, v in change.values.items()))

@@ -139,6 +139,9 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
         fields = _read_fields(entry.get("fields"), prefix, holds, table_hold=hold)
         if default_erasure == "keep" and not hold:
             raise DeclarationError(prefix + "erasure", "keep needs a hold naming the legal ground")
+        if default_erasure == "anonymise" and not any(rule.erasure in ("null", "mask") for rule in fields.values()):
+            raise DeclarationError(prefix + "erasure", "anonymise clears only the fields declared null or mask, "
+                                   "and this table declares none: an erasure would change nothing here")
         exclude = entry.get("exclude", [])
         if not isinstance(exclude, list) or not all(isinstance(c, str) and declaration.IDENTIFIER.match(c) for c in exclude):
             raise DeclarationError(prefix + "exclude", "must be a list of column names")
