@@ -301,6 +301,16 @@ def test_apply_writes_through_the_write_url_while_plan_and_proof_read_through_th
     assert shop_db.value("SELECT count(*) FROM orders") == 1
 
 
+def test_without_a_write_url_a_read_only_database_is_a_permanent_error_that_says_what_to_set(shop_db):
+    shop = shop_db.connector(tables=[CUSTOMERS, ORDERS, LINES, CONSENTS], url=shop_db.read_only_url())
+    ref = shop.locate(Identity(email=PER))
+    plan = shop.plan(ref, Action.ERASE, {}, TODAY)
+    with pytest.raises(PermanentConnectorError, match=r"^database of system shop (is read-only here: give the "
+                                                      r"system a write_url|refused a query)"):
+        shop.apply(ref, plan)  # a retry would fail the same way: staff are told at once
+    assert shop_db.value("SELECT count(*) FROM orders") == 3
+
+
 def test_the_writes_land_where_the_write_url_points(shop_db):
     copy = shop_db.copy_url()
     shop = shop_db.connector(tables=[CUSTOMERS, ORDERS, LINES, CONSENTS], url=copy, write_url=shop_db.url)

@@ -127,6 +127,10 @@ class SqlConnector(Connector):
 
     def _wrap(self, exc: Exception) -> ConnectorError:
         # Driver messages can quote row values: staff see only the class and the system.
+        if isinstance(exc, sa.exc.OperationalError) and "readonly database" in str(exc.orig):
+            # SQLite's read-only refusal is an OperationalError, but no retry will change it
+            return PermanentConnectorError(f"database of system {self.key} is read-only here: give the system a "
+                                           "write_url (or write_url_env) that may write")
         if isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError | sa.exc.TimeoutError):
             return ConnectorError(f"database of system {self.key} unreachable ({type(exc.orig or exc).__name__})")
         return PermanentConnectorError(f"database of system {self.key} refused a query ({type(exc).__name__})")
