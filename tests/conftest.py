@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from dsr import create_app
 from dsr.db import Base, get_db
+from dsr.migrate import upgrade
 from dsr.queue.broker import EmbeddedRedis
 from tests.helpers.mail import SmtpSink
 from tests.helpers.skips import skip_reason
@@ -130,8 +131,6 @@ def database_template(tmp_path_factory):
 
 
 def _migrate(url: str, instance: Path) -> None:
-    from dsr.migrate import upgrade
-
     app = create_app(_base_config(instance, url, "unix:///nonexistent"))
     upgrade(app)
     get_db(app).engine.dispose()

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from dsr.actions.approval import approve_plans, confirm_by_hand
 from dsr.actions.completion import complete_if_done
 from dsr.actions.recipients import confirm_notice
+from dsr.export.manual import complete_manual_task
 from dsr.models import (
     ExportBundle,
     Message,
@@ -156,7 +157,6 @@ def test_an_access_request_after_the_erasure_finds_only_what_was_kept(demo_app, 
     approve(demo_session, access)
     run_jobs(demo_app)
     mailbox = tasks_by_system(demo_session, access.id)["mailbox"]
-    from dsr.export.manual import complete_manual_task
     with demo_app.app_context():
         complete_manual_task(demo_session, mailbox.id, officer.id, nothing_found=True)
         demo_session.commit()

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from dsr.actions.approval import approve_plans, confirm_by_hand
 from dsr.actions.objection import decide_objection
 from dsr.actions.restriction import request_lift
+from dsr.actions.sweep import sweep_actions
 from dsr.cases.opening import DIRECT_MARKETING, open_case
 from dsr.models import (
     DeliveryStatus,
@@ -141,7 +142,6 @@ def test_a_restriction_is_lifted_only_after_the_subject_was_told(smtp, demo_app,
 
     run_jobs(demo_app)  # the notice goes out; the sweep starts the lift; the lift runs
     with demo_app.app_context():
-        from dsr.actions.sweep import sweep_actions
         sweep_actions(demo_session)
         demo_session.commit()
     run_jobs(demo_app)

@@ -15,9 +15,19 @@ import pytest
 import sqlalchemy as sa
 
 from dsr import create_app
-from dsr.audit.service import content_hash, record, verify, write_audit_head
+from dsr.audit.service import (
+    GENESIS,
+    audit_key,
+    content_hash,
+    record,
+    record_audit_head,
+    seal_of,
+    verify,
+    write_audit_head,
+)
 from dsr.config import ensure_instance_secrets
 from dsr.models import AuditEvent
+from dsr.queue.registry import job_spec
 from tests.helpers.audit_tamper import tampering
 from tests.helpers.skips import skip_reason
 
@@ -94,8 +104,6 @@ def test_the_daily_head_is_appended_to_a_private_file_and_a_later_rewrite_contra
                 event.details = {"field": "forged"}
     rows = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.seq)).all()
     with tampering(session), app.app_context():
-        from dsr.audit.service import GENESIS, audit_key, seal_of
-
         previous = GENESIS
         for event in rows:
             event.prev_hash = previous
@@ -108,9 +116,6 @@ def test_the_daily_head_is_appended_to_a_private_file_and_a_later_rewrite_contra
 
 
 def test_the_head_is_written_by_a_daily_job(app, session):
-    from dsr.audit.service import record_audit_head
-    from dsr.queue.registry import job_spec
-
     assert job_spec("record_audit_head").every == 86400
     _chain(session, 1)
     with app.app_context():

@@ -3,6 +3,7 @@ secret, spreadsheet formulas escaped, and the same data giving the same manifest
 from __future__ import annotations
 
 import base64
+import csv as csv_module
 import io
 import json
 import secrets
@@ -12,7 +13,7 @@ import pytest
 
 from dsr.bundle import signing
 from dsr.bundle.sealed import CHUNK, SealedFileError, SealedWriter, read_sealed
-from dsr.bundle.spool import csv_cell
+from dsr.bundle.spool import SpoolWriter, csv_cell, csv_document, json_document
 from dsr.bundle.writer import BundleWriter, verify_bundle
 from dsr.storage.local import LocalStore
 
@@ -135,10 +136,6 @@ def test_csv_cells_starting_a_formula_are_escaped(value, cell):
 
 
 def test_spooled_rows_give_the_same_json_and_csv_whatever_their_content(tmp_path):
-    import csv as csv_module
-
-    from dsr.bundle.spool import SpoolWriter, csv_document, json_document
-
     rows = [(1, "plain"), (2, 'tricky "},{" text'), (3, "=1+1"), (4, None)]
     store = LocalStore(tmp_path)
     spool = SpoolWriter(store, "s", MASTER, portable_only=False)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
+from dsr import create_app
 from dsr.audit.service import verify
 from dsr.cases import conversation, decisions
 from dsr.cases.states import IllegalTransition
@@ -28,6 +29,8 @@ from dsr.models import (
     TaskAction,
     TaskState,
 )
+from dsr.notify.service import deliver_message
+from dsr.tasks import registry
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import text_of
 from tests.helpers.staff import enrolled_staff, login
@@ -285,9 +288,6 @@ def test_assign_and_notes(client, session, officer, open_case, make_staff):
 
 
 def test_a_failed_system_can_be_retried_from_the_case_page(client, session, officer, open_case, monkeypatch):
-    from dsr.notify.service import deliver_message
-    from dsr.tasks import registry
-
     monkeypatch.setitem(registry._KINDS, TaskAction.EXPORT, registry.TaskKind(TaskAction.EXPORT, deliver_message))
     case = open_case(status=RequestStatus.IN_PROGRESS)
     task = SystemTask(
@@ -365,8 +365,6 @@ def test_four_eyes_erasure_approval(app, session, open_case, make_staff):
 
 
 def test_four_eyes_refusal_over_http_is_403_and_audited(app_config, session, make_request):
-    from dsr import create_app
-
     app_config["ERASURE_FOUR_EYES"] = True
     app = create_app(app_config)
     user, secret = enrolled_staff(session, app, StaffRole.OFFICER)

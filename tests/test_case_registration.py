@@ -3,14 +3,19 @@ recorded by staff opens the case through the same open_case as the portal."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, time, timedelta, timezone
 
 import pytest
 import sqlalchemy as sa
 import time_machine
 
+from dsr import create_app
+from dsr.db import get_db
 from dsr.intake.registration import RegistrationError, receipt_instant
 from dsr.models import AuditEvent, Channel, RequestStatus, Right, StaffRole, SubjectRequest
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
+from tests.helpers.people import KARI, use_directory
 from tests.helpers.staff import enrolled_staff, login
 
 
@@ -93,13 +98,7 @@ def test_receipt_instant_takes_the_first_of_a_repeated_hour():
 def test_a_registered_request_can_be_proven_with_the_web_forms_codes(app_config, tmp_path):
     """Staff register a letter and choose "send the codes": the subject proves the e-mail and the phone on
     file exactly as on the web, and the clock still runs from the letter's arrival."""
-    from datetime import timedelta
 
-    from dsr import create_app
-    from dsr.db import get_db
-    from tests.helpers.jobs import run_jobs
-    from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
-    from tests.helpers.people import KARI, use_directory
 
     use_directory(app_config, tmp_path)
     app = create_app(app_config)

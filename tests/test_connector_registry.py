@@ -5,8 +5,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from dsr import create_app
 from dsr.connectors.base import Connector, DeclarationError, Identity, Record, SubjectRef
-from dsr.connectors.registry import build_systems, kind
+from dsr.connectors.registry import build_systems, get_systems, kind
 from dsr.controller import SystemsFileError, load_systems_file
 from tests.helpers.systems import system, write_systems
 
@@ -65,9 +66,6 @@ def test_duplicate_keys_are_refused(tmp_path):
 
 
 def test_connector_modules_add_kinds_from_configuration(app_config, tmp_path):
-    from dsr import create_app
-    from dsr.connectors.registry import get_systems
-
     systems = write_systems(tmp_path, SYSTEM)
     app_config.update(SYSTEMS_FILE=str(systems), CONNECTOR_MODULES="tests.test_connector_registry")
     app = create_app(app_config)

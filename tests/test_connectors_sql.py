@@ -8,7 +8,9 @@ import uuid
 from datetime import date
 
 import pytest
+import sqlalchemy as sa
 
+from dsr.connectors import sql
 from dsr.connectors.base import ConnectorContext, DeclarationError, Facts, Identity, Origin
 from dsr.connectors.registry import build_systems
 from dsr.connectors.sql import SqlConnector
@@ -156,7 +158,6 @@ def test_an_anonymised_table_must_say_which_fields_it_clears():
 def shop_url(request, tmp_path):
     """The shop's database on SQLite, and on PostgreSQL when the server pass gives one."""
 
-    import sqlalchemy as sa
 
     if request.param == "sqlite":
         _shop_db(tmp_path / "shop.sqlite3")
@@ -193,8 +194,6 @@ def shop_url(request, tmp_path):
 
 @pytest.mark.parametrize("rows", [1, 1999, 2000, 2001, 4000])
 def test_batches_hold_every_row_once_in_key_order_whatever_their_number(shop_url, tmp_path, rows):
-    from dsr.connectors import sql
-
     systems = write_systems(tmp_path, SHOP.replace("sqlite:///{instance}/shop.sqlite3", shop_url))
     shop = _systems(systems)["shop"].connector
     ref = shop.locate(Identity(email="per@example.no"))

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from dsr.db import utcnow
+from dsr.db import get_db, utcnow
+from dsr.export import delivery
 from dsr.export.delivery import (
     BundleNotFound,
     BundleUnavailable,
@@ -138,9 +139,6 @@ def test_a_manual_task_needs_an_upload_or_a_nothing_found_confirmation(demo_app,
 
 
 def test_two_downloads_at_once_cannot_both_take_the_last_one(demo_app, demo_session, ready_bundle, monkeypatch):
-    from dsr.db import get_db
-    from dsr.export import delivery
-
     request, bundle, staff = ready_bundle
     demo_app.config["BUNDLE_MAX_DOWNLOADS"] = 1
     release_bundle(demo_session, bundle.id, staff.id)

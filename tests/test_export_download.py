@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import io
 import re
+import struct
+import zipfile
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import pyzipper
 import sqlalchemy as sa
 import time_machine
 from sqlalchemy import event, orm
@@ -26,12 +29,13 @@ from dsr.models import (
     MessageDirection,
     RequestStatus,
     Right,
+    SubjectLocation,
     SubjectRequest,
     VerificationChallenge,
 )
 from tests.helpers.export import KARI, approve, tasks_by_system
 from tests.helpers.jobs import run_jobs
-from tests.helpers.mail import code_in, text_of
+from tests.helpers.mail import code_in, sms_lines, text_of
 from tests.helpers.staff import enrolled_staff
 
 pytestmark = pytest.mark.slow
@@ -233,7 +237,6 @@ def test_get_never_writes_on_the_download_pages(smtp, demo_app, demo_session, re
 
 def _phone_on_file(session, case, phone: str = "+4791234789") -> None:
     """What the intake lookup records when a connected system holds a phone for the subject."""
-    from dsr.models import SubjectLocation
 
     session.add(SubjectLocation(request_id=case.id, system_key="crm", found=True,
                                 ref={"system_key": "crm", "keys": {"contacts.id": [1]}, "phones": [phone],
@@ -245,13 +248,8 @@ def test_a_password_protected_copy_opens_only_with_the_password_sent_by_sms(smtp
                                                                              released, tmp_path):
     """S37: WinZip-AES-256 (AE-2: no CRC in clear), one generic member name, password by SMS to the
     phone on file, no temporary file left; the signed bundle inside still verifies."""
-    import struct
-    import zipfile
 
-    import pyzipper
 
-    from dsr.models import Message
-    from tests.helpers.mail import sms_lines
 
     case, bundle, browser = released
     _phone_on_file(demo_session, case)

@@ -7,7 +7,7 @@ import json
 
 from dsr import REPO_ROOT
 from dsr.export.manual import complete_manual_task
-from dsr.models import BundleStatus, RequestStatus, Right, StaffRole, StaffUser, TaskState
+from dsr.models import BundleStatus, RequestStatus, Right, StaffRole, StaffUser, SubjectRequest, TaskState
 from tests.helpers.export import KARI, approve, bundle_zip, tasks_by_system
 from tests.helpers.jobs import run_jobs
 
@@ -98,8 +98,6 @@ def test_a_portability_bundle_holds_only_what_the_subject_provided(demo_app, dem
 
 
 def make_request_in(session, **values):
-    from dsr.models import SubjectRequest
-
     request = SubjectRequest(email=KARI.upper().replace("EXAMPLE.NO", "example.no"),
                              status=RequestStatus.OPEN, **{"language": "en", **values})
     session.add(request)

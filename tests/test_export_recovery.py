@@ -3,6 +3,7 @@ leaves no partial file and runs again, and a worker killed mid-export still ends
 from __future__ import annotations
 
 import errno
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from dsr import create_app
 from dsr.bundle import writer as bundle_writer
 from dsr.bundle.writer import verify_bundle
 from dsr.db import get_db, utcnow
-from dsr.export.assembly import assemble
+from dsr.export.assembly import assemble, retry_assembly
+from dsr.export.manual import complete_manual_task
 from dsr.export.sweep import sweep_export
 from dsr.export.tasks import export_system
 from dsr.models import (
@@ -51,7 +53,6 @@ def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app
 def test_an_assembly_that_fails_mid_write_leaves_no_file_and_runs_again(demo_app, demo_session, monkeypatch):
     request = approved_access_case(demo_session)
     run_jobs(demo_app)
-    from dsr.export.manual import complete_manual_task
 
     real_add = bundle_writer.BundleWriter.add
     calls = {"n": 0}
@@ -81,10 +82,6 @@ def test_an_assembly_that_fails_mid_write_leaves_no_file_and_runs_again(demo_app
 
 
 def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_session):
-    import json
-
-    from dsr.export.manual import complete_manual_task
-
     def build(request) -> list[dict]:
         run_jobs(demo_app)
         mailbox = tasks_by_system(demo_session, request.id)["mailbox"]
@@ -112,9 +109,6 @@ def test_the_same_data_exported_twice_gives_the_same_manifest(demo_app, demo_ses
 
 def test_an_assembly_that_fails_for_good_is_marked_failed_and_staff_can_start_it_again(demo_app, demo_session,
                                                                                     monkeypatch):
-    from dsr.export.assembly import retry_assembly
-    from dsr.export.manual import complete_manual_task
-
     request = approved_access_case(demo_session)
     run_jobs(demo_app)
 

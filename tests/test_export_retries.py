@@ -7,13 +7,29 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dsr.export.assembly import PartialNotAllowed, assemble_partial
+from dsr.cases import states
+from dsr.cases.states import Action
+from dsr.export.assembly import PartialNotAllowed, assemble, assemble_partial
 from dsr.export.manual import complete_manual_task
-from dsr.models import AuditEvent, ExportBundle, RequestStatus, Right, SubjectRequest, TaskState
+from dsr.export.release import release_to_subject
+from dsr.export.tasks import run_export_task
+from dsr.models import (
+    AuditEvent,
+    ExportBundle,
+    Message,
+    RequestStatus,
+    Right,
+    SubjectRequest,
+    SystemTask,
+    TaskState,
+)
+from dsr.queue import broker
 from dsr.queue.outbox import get_queue
+from dsr.queue.registry import job_spec
 from dsr.tasks.registry import retry_task
 from tests.helpers.export import KARI, approve, bundle_zip, tasks_by_system
 from tests.helpers.jobs import run_jobs
+from tests.helpers.staff import enrolled_staff
 
 
 def _approved(session, app, right=Right.ACCESS) -> SubjectRequest:
@@ -89,9 +105,6 @@ def test_staff_may_choose_a_partial_bundle_that_names_the_missing_system(demo_ap
 
 
 def test_a_job_run_twice_builds_one_bundle(demo_app, demo_session):
-    from dsr.export.assembly import assemble
-    from dsr.export.tasks import run_export_task
-
     request = _approved(demo_session, demo_app)
     _finish_mailbox(demo_session, demo_app, request)
     crm = tasks_by_system(demo_session, request.id)["crm"]
@@ -103,9 +116,6 @@ def test_a_job_run_twice_builds_one_bundle(demo_app, demo_session):
 
 
 def test_a_case_withdrawn_before_its_exports_run_collects_nothing(demo_app, demo_session):
-    from dsr.cases import states
-    from dsr.cases.states import Action
-
     request = _approved(demo_session, demo_app)
     states.apply(request, Action.WITHDRAW)
     demo_session.commit()
@@ -122,11 +132,6 @@ def test_every_job_delivered_a_second_time_changes_nothing(smtp, demo_app, demo_
     """SECURITY-PLAN F14: each export, assembly and mail job of finished cases enqueued again under a new
     id, run by a real worker: still one bundle per case (the same file), one mail per letter, and the
     tasks' records as they were."""
-    from dsr.export.release import release_to_subject
-    from dsr.models import Message, SystemTask
-    from dsr.queue import broker
-    from dsr.queue.registry import job_spec
-    from tests.helpers.staff import enrolled_staff
 
     staff, _ = enrolled_staff(demo_session, demo_app)
     cases = [_approved(demo_session, demo_app) for _ in range(4)]

@@ -16,6 +16,8 @@ from babel.dates import format_date
 
 from dsr.bundle.signing import installation_fingerprint
 from dsr.deadlines.service import refresh_deadlines
+from dsr.export import assembly
+from dsr.export.assembly import make_room_for_retry
 from dsr.export.release import release_bundle
 from dsr.models import (
     AuditEvent,
@@ -29,6 +31,7 @@ from dsr.models import (
     TaskState,
 )
 from dsr.notify.service import render_letter
+from dsr.tasks.registry import TaskNotRetryable
 from tests.helpers.export import KARI, bundle_zip, tasks_by_system
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import text_of
@@ -317,8 +320,6 @@ def test_a_partial_bundle_is_chosen_on_its_own_page_with_a_warning(demo_app, dem
 
 def test_a_failed_assembly_is_started_again_from_the_case_page(demo_app, demo_session, officer, approved,
                                                                monkeypatch):
-    from dsr.export import assembly
-
     case = approved(right=Right.PORTABILITY)
     run_jobs(demo_app)
     original = assembly._write
@@ -416,9 +417,6 @@ def test_retrying_the_failed_system_after_a_partial_bundle_replaces_it_with_a_fu
 
 def test_a_released_partial_bundle_is_final_retry_is_refused_and_changes_nothing(
         demo_app, demo_session, officer, approved, chat):
-    from dsr.export.assembly import make_room_for_retry
-    from dsr.tasks.registry import TaskNotRetryable
-
     case = _partial_bundle_in_review(demo_app, demo_session, officer, approved, chat)
     bundle = demo_session.scalars(sa.select(ExportBundle)).one()
     release_bundle(demo_session, bundle.id, 1)

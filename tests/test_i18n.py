@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from babel.support import Translations
 
-from dsr import i18n
+from dsr import REPO_ROOT, i18n
+from dsr.i18n import CATALOG_DIR
 
 
 def test_the_start_page_speaks_norwegian_when_asked(client):
@@ -34,7 +38,6 @@ def test_area_catalogues_merge_and_conflicting_translations_are_refused(tmp_path
     (catalogs / "b.po").write_text(_po({"No": "Nei", "Yes": "Ja"}))
     monkeypatch.setattr(i18n, "CATALOG_DIR", tmp_path / "translations")
     i18n.compile_catalogs(tmp_path / "out")
-    from babel.support import Translations
 
     translations = Translations.load(str(tmp_path / "out"), ["nb"])
     assert translations.gettext("Yes") == "Ja" and translations.gettext("No") == "Nei"
@@ -54,11 +57,7 @@ def test_the_language_switcher_never_links_to_a_page_that_only_takes_a_post(clie
 def test_every_text_a_subject_can_see_has_a_norwegian_translation():
     """Subject pages, the bundle, error pages, form macros and the messages code builds for them;
     staff pages are English only. (Letters and SMS have a template per language.)"""
-    from babel.messages.extract import extract_from_dir
-    from babel.messages.pofile import read_po
 
-    from dsr import REPO_ROOT
-    from dsr.i18n import CATALOG_DIR
 
     translated = {}
     for path in (CATALOG_DIR / "nb" / "LC_MESSAGES").glob("*.po"):

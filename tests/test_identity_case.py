@@ -12,8 +12,9 @@ import time_machine
 from flask import session as flask_session
 
 from dsr import links
+from dsr.cases.decisions import ask_subject
 from dsr.db import get_db, utcnow
-from dsr.identity.expiry import remind_and_expire
+from dsr.identity.expiry import remind_and_expire, sweep_unverified_requests
 from dsr.identity.subject_access import (
     CODE,
     download_proven,
@@ -31,6 +32,8 @@ from dsr.models import (
     SubjectRequest,
 )
 from dsr.notify.service import queue_email
+from dsr.queue.jobs import use_app
+from dsr.queue.registry import job_spec
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, link_in, mails_to, text_of
 from tests.helpers.people import OLA, file_request, use_directory
@@ -262,10 +265,6 @@ def test_unverified_requests_get_one_reminder_then_expire_with_a_letter(app, cli
 
 
 def test_the_periodic_job_runs_the_sweep(app, session):
-    from dsr.identity.expiry import sweep_unverified_requests
-    from dsr.queue.jobs import use_app
-    from dsr.queue.registry import job_spec
-
     assert job_spec("sweep_unverified_requests").every == 60
     use_app(app)
     assert sweep_unverified_requests() == {"reminded": 0, "expired": 0}
@@ -283,8 +282,6 @@ def test_a_code_mail_that_cannot_be_delivered_is_shown_not_lost(smtp, app, clien
 
 
 def test_an_answer_on_the_case_page_ends_the_identity_pause_and_tells_staff(app, client, session, make_staff):
-    from dsr.cases.decisions import ask_subject
-
     officer = make_staff()
     case = _open_case(app, client, session)
     with app.app_context():

@@ -10,7 +10,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from dsr.db import utcnow
+from dsr import create_app
+from dsr.db import get_db, utcnow
 from dsr.identity.expiry import remind_and_expire
 from dsr.identity.verification import PHONE_CONFLICT, Step, current_step
 from dsr.models import AuditEvent, RequestStatus, StaffRole, SubjectRequest
@@ -97,9 +98,6 @@ def test_staff_find_it_in_the_queue_and_the_case_opens_when_they_establish_ident
 
 
 def test_the_same_number_in_several_systems_is_no_conflict(app_config, tmp_path):
-    from dsr import create_app
-    from dsr.db import get_db
-
     use_directory(app_config, tmp_path / "agree", {
         "crm": {"people": [KARI]},
         "newsletter": {"people": [{"id": 3, "email": KARI["email"], "phone": KARI["phone"]}]},

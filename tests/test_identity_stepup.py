@@ -11,10 +11,12 @@ import time_machine
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dsr import create_app
 from dsr.connectors.base import SubjectRef
-from dsr.db import utcnow
+from dsr.db import get_db, utcnow
 from dsr.identity.lookup import LookupIncomplete, locate_subject
-from dsr.models import AuditEvent, RequestStatus, SubjectLocation, SubjectRequest
+from dsr.models import AuditEvent, Message, RequestStatus, SubjectLocation, SubjectRequest
+from dsr.notify.service import deliver
 from dsr.validation import mask_phone
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
@@ -46,8 +48,6 @@ def _file_and_verify_email(
         run_jobs(app)
         mail = text_of(mails_to(app, email)[-1])
     else:  # deliver only the mail, leave the lookup job waiting
-        from dsr.models import Message
-        from dsr.notify.service import deliver
 
         message = session.scalars(sa.select(Message).where(Message.request_id == request.id)).one()
         with app.app_context():
@@ -142,9 +142,6 @@ def test_before_the_lookup_finishes_a_checking_page_refreshes_itself(app, client
 
 
 def test_a_failing_system_is_retried_before_the_bar_is_lowered(app_config, tmp_path):
-    from dsr import create_app
-    from dsr.db import get_db
-
     use_directory(
         app_config,
         tmp_path / "failing",
@@ -176,9 +173,6 @@ def test_a_failing_system_is_retried_before_the_bar_is_lowered(app_config, tmp_p
 
 
 def test_a_failing_system_does_not_matter_when_another_holds_the_phone(app_config, tmp_path):
-    from dsr import create_app
-    from dsr.db import get_db
-
     use_directory(app_config, tmp_path / "half", {"crm": {"people": [KARI]}, "chat": {"fail": True}})
     app = create_app(app_config)
     with get_db(app).session() as session, app.app_context():

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from dsr import create_app
 from dsr.crypto import seal
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
-from dsr.notify.service import SECRET_PLACEHOLDER
+from dsr.notify.service import SECRET_PLACEHOLDER, deliver_message
 from dsr.notify.transports import MailTransport, SmsTransport
+from dsr.queue import defer
 from tests.helpers.jobs import free_port, run_jobs, wait_until
 from tests.test_run_command import _descendants, _get, _start
 
@@ -119,8 +121,6 @@ def test_a_message_that_failed_for_good_drops_its_sealed_secret(smtp, app, sessi
                       body_text=f"Your code is {SECRET_PLACEHOLDER}", secret_sealed=sealed)
     session.add(message)
     session.flush()
-    from dsr.notify.service import deliver_message
-    from dsr.queue import defer
 
     defer(session, deliver_message, message.id)
     session.commit()
@@ -131,7 +131,5 @@ def test_a_message_that_failed_for_good_drops_its_sealed_secret(smtp, app, sessi
 
 
 def test_the_keep_days_setting_comes_from_the_environment(app_config, monkeypatch):
-    from dsr import create_app
-
     monkeypatch.setenv("DSR_OUTBOX_KEEP_DAYS", "2")
     assert create_app(app_config).config["OUTBOX_KEEP_DAYS"] == 2

@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from babel.dates import format_date
+from sqlalchemy.orm import Session
 
 from dsr.cases.opening import DIRECT_MARKETING
 from dsr.deadlines.rules import compute_deadlines
@@ -137,8 +139,6 @@ def test_sending_stores_the_request_and_says_received_with_reference_and_due_dat
 
 
 def test_received_is_said_only_after_the_commit(client, session, monkeypatch):
-    from sqlalchemy.orm import Session
-
     def refuse(self):
         raise sa.exc.OperationalError("COMMIT", {}, Exception("database is unavailable"))
 
@@ -162,7 +162,6 @@ def test_the_acknowledgement_letter_is_in_the_request_language_with_text_and_htm
     code = code_in(text)
     assert code in html and "Få opplysningene dine slettet" in text
     assert link_in(text).startswith("/verify/link/") and link_in(text) in html.replace("&amp;", "&")
-    from babel.dates import format_date
 
     assert format_date(request.deadline_on, "long", locale="nb") in text
     stored = session.scalars(sa.select(Message).where(Message.template == "request_received")).one()

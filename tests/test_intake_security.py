@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import event, orm
 
+from dsr import create_app, links
 from dsr.db import get_db
 from dsr.models import AuditEvent, Message, OutboxJob, RequestStatus, SubjectRequest
 from dsr.queue.broker import EmbeddedRedis
@@ -44,8 +45,6 @@ def _headers(response) -> list[tuple[str, str]]:
 
 
 def test_known_and_unknown_addresses_get_byte_identical_answers(app_config):
-    from dsr import create_app
-
     app_config["WTF_CSRF_ENABLED"] = True
     app = create_app(app_config)
     answers = []
@@ -89,8 +88,6 @@ def test_known_and_unknown_addresses_get_byte_identical_answers(app_config):
 
 
 def test_a_post_without_csrf_token_is_refused_and_stores_nothing(app_config):
-    from dsr import create_app
-
     app_config["WTF_CSRF_ENABLED"] = True
     app = create_app(app_config)
     response = file_request(app.test_client(), "access")
@@ -120,7 +117,6 @@ def test_get_never_writes_on_any_subject_page(app, client, session):
     pending = file_request(client, "erasure", email="ola@example.org")
     assert pending.status_code == 303
     other = session.scalars(sa.select(SubjectRequest).order_by(SubjectRequest.id.desc())).first()
-    from dsr import links
 
     with app.test_request_context():
         letter = session.scalars(sa.select(Message.id).where(Message.request_id == case.id)).first()
@@ -233,8 +229,6 @@ def test_code_entry_and_resend_are_limited_per_ip_and_per_address(app, client, s
 
 
 def test_with_redis_down_intake_still_works_and_the_outbox_keeps_the_jobs(app_config, tmp_path):
-    from dsr import create_app
-
     private = EmbeddedRedis(tmp_path / "private-redis")
     app_config.update(REDIS_URL=private.url, RATE_LIMITS={"intake_ip": "2/3600"})  # nobody listens there yet
     app = create_app(app_config)

@@ -1,16 +1,20 @@
 """The transactional outbox: intents commit with their cause, publish after commit, survive Redis outages."""
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
-from dsr.db import get_db
+from dsr import create_app
+from dsr.db import get_db, utcnow
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection, OutboxJob
 from dsr.notify.service import deliver_message
+from dsr.queue import jobs as job_runtime
 from dsr.queue.broker import EmbeddedRedis, get_redis
 from dsr.queue.outbox import Relay, defer
 from dsr.queue.registry import ALL_QUEUES, queue_name
@@ -77,8 +81,6 @@ def test_publishing_twice_runs_the_job_once(app, session):
 
 
 def test_a_job_requested_while_redis_is_unreachable_is_delivered_after_it_returns(app_config, tmp_path):
-    from dsr import create_app
-
     private = EmbeddedRedis(tmp_path / "private-redis")
     app_config["REDIS_URL"] = private.url  # nobody listens there yet: Redis is down
     app = create_app(app_config)
@@ -119,10 +121,6 @@ def test_a_job_lost_by_redis_is_published_again_by_the_sweep(app, session):
 
 
 def test_delayed_work_waits_in_the_database_until_it_is_due(app, session):
-    from datetime import timedelta
-
-    from dsr.db import utcnow
-
     message = _message(session)
     row = defer(session, deliver_message, message.id, run_at=utcnow() + timedelta(hours=1))
     session.commit()
@@ -154,13 +152,6 @@ def test_a_savepoint_rolled_back_drops_only_its_own_rows(app, session):
 
 
 def test_a_failed_attempt_waits_in_the_outbox_for_its_backoff_then_runs_under_a_new_id(smtp, app_config):
-    from datetime import timedelta
-
-    from rq.registry import ScheduledJobRegistry
-
-    from dsr import create_app
-    from dsr.db import utcnow
-
     app_config["JOB_RETRY_INTERVALS"] = [3600]
     app = create_app(app_config)
     smtp.fail_next = 1  # the mail server says "try again later" once
@@ -204,8 +195,6 @@ def test_the_last_attempt_knows_it_is_the_last_and_the_row_fails_for_good(smtp, 
 
 
 def test_a_job_that_failed_without_recording_it_gets_its_retry_from_the_sweep(smtp, app, monkeypatch):
-    from dsr.queue import jobs as job_runtime
-
     smtp.fail_next = 1
     monkeypatch.setattr(job_runtime, "record_failure", _database_away)  # the failure cannot be written down
     with app.app_context(), get_db(app).session() as session:

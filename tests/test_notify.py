@@ -5,6 +5,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from dsr.crypto import seal
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
 from dsr.notify.service import SECRET_PLACEHOLDER, deliver_message
 from dsr.queue.outbox import defer
@@ -92,8 +93,6 @@ def test_sms_without_gateway_is_a_line_in_sms_log(app, session):
 
 
 def test_a_sealed_secret_is_sent_but_never_stored(app, session):
-    from dsr.crypto import seal
-
     with app.app_context():
         sealed = seal("482913")
     message = _queue(session, body_text=f"Your code is {SECRET_PLACEHOLDER}", body_html=None, secret_sealed=sealed)

@@ -1,6 +1,7 @@
 """Deny by default: every endpoint declares who may reach it; an undeclared one answers 404."""
 from __future__ import annotations
 
+from dsr import create_app
 from dsr.auth.policy import Policy, unmapped_endpoints, with_policy
 
 
@@ -9,8 +10,6 @@ def test_every_endpoint_of_the_app_has_an_access_policy(app):
 
 
 def test_an_endpoint_without_a_policy_is_refused(app_config):
-    from dsr import create_app
-
     app = create_app(app_config)
     app.add_url_rule("/forgotten", "forgotten", lambda: "secret page")
     assert unmapped_endpoints(app) == ["forgotten"]
@@ -20,8 +19,6 @@ def test_an_endpoint_without_a_policy_is_refused(app_config):
 
 
 def test_a_policy_can_answer_instead_of_the_view(app_config):
-    from dsr import create_app
-
     app = create_app(app_config)
     closed = Policy("closed", lambda: ("closed for maintenance", 503))
     app.add_url_rule("/closed", "closed", with_policy(closed)(lambda: "inside"))

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import pytest
+import time_machine
 
-from dsr import ratelimit
+from dsr import create_app, ratelimit
+from dsr.queue.broker import get_redis
 
 
 def test_the_limit_holds_and_says_when_to_come_back(app):
@@ -17,8 +19,6 @@ def test_the_limit_holds_and_says_when_to_come_back(app):
 
 
 def test_keys_never_reach_redis_in_clear(app):
-    from dsr.queue.broker import get_redis
-
     with app.app_context():
         ratelimit.hit("intake_address", "kari@example.org")
     keys = [k.decode() for k in get_redis(app).keys("*:rl:*")]
@@ -26,8 +26,6 @@ def test_keys_never_reach_redis_in_clear(app):
 
 
 def test_a_redis_outage_falls_back_to_memory_without_errors(app_config):
-    from dsr import create_app
-
     app_config.update(REDIS_URL="unix:///nonexistent/redis.sock", RATE_LIMITS={"login_ip": "2/60"})
     app = create_app(app_config)
     with app.app_context():
@@ -44,10 +42,6 @@ def test_limits_come_from_the_environment_string():
 
 @pytest.mark.parametrize("redis_up", [True, False])
 def test_a_burst_across_a_window_boundary_is_still_limited(app_config, redis_up):
-    import time_machine
-
-    from dsr import create_app
-
     if not redis_up:
         app_config["REDIS_URL"] = "unix:///nonexistent/redis.sock"
     app_config["RATE_LIMITS"] = {"login_account": "5/60"}

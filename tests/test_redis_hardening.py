@@ -21,6 +21,7 @@ from rq import Callback
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
+from dsr import create_app
 from dsr.queue.broker import (
     EmbeddedRedis,
     embedded_socket_path,
@@ -157,8 +158,6 @@ def test_a_redis_answering_in_a_fallback_folder_that_is_not_private_is_never_tru
 
 
 def test_clients_refuse_the_fallback_socket_in_a_folder_that_is_not_private(app_config, long_instance):
-    from dsr import create_app
-
     socket = embedded_socket_path(long_instance)
     socket.parent.mkdir(exist_ok=True)
     socket.parent.chmod(0o1777 if socket.parent == Path(tempfile.gettempdir()) else 0o777)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dsr import REPO_ROOT
+from dsr.runner import child_environment
 from tests.helpers.jobs import free_port, wait_until
 
 
@@ -103,8 +104,6 @@ def test_run_serves_the_portal_and_sigint_stops_every_process(tmp_path):
 
 
 def test_links_in_mail_follow_the_port_unless_a_base_url_is_configured(app, monkeypatch, tmp_path):
-    from dsr.runner import child_environment
-
     monkeypatch.delenv("DSR_BASE_URL", raising=False)
     app.config["BASE_URL"] = "http://127.0.0.1:5000"  # the built-in default
     assert child_environment(app, tmp_path, "http://127.0.0.1:5077")["DSR_BASE_URL"] == "http://127.0.0.1:5077"

@@ -3,8 +3,10 @@ headers; production cookies are __Host-, Secure, HttpOnly and SameSite; no page 
 from __future__ import annotations
 
 import pytest
+from flask import url_for
 
 from dsr import create_app
+from dsr.auth.policy import public
 
 REQUIRED_CSP = ("default-src 'self'", "script-src 'self'", "object-src 'none'", "base-uri 'none'",
                 "frame-ancestors 'none'", "form-action 'self'")
@@ -30,8 +32,6 @@ def _get_urls(app) -> list[str]:
         values = {name: ("1" if "int" in type(conv).__name__.lower() else "no-such-thing")
                   for name, conv in rule._converters.items()}
         with app.test_request_context():
-            from flask import url_for
-
             urls.append(url_for(rule.endpoint, **values))
     return sorted(set(urls))
 
@@ -60,8 +60,6 @@ def test_error_pages_carry_the_headers(client, method, path, status):
 
 
 def test_the_last_resort_error_page_carries_the_headers_and_no_traceback(app_config):
-    from dsr.auth.policy import public
-
     app = create_app(app_config)
     app.add_url_rule("/boom", "boom", public(lambda: 1 / 0))
     response = app.test_client().get("/boom")

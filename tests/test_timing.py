@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from dsr import create_app
 from tests.helpers.people import KARI, file_request, use_directory
 from tests.helpers.staff import enrolled_staff
 
@@ -59,8 +60,6 @@ def test_s7_unknown_account_and_wrong_password_take_the_same_time(app, session):
 
 
 def test_s32_held_not_held_and_bad_domain_addresses_take_the_same_time_to_file(app_config, tmp_path):
-    from dsr import create_app
-
     use_directory(app_config, tmp_path / "systems")
     app = create_app(app_config)
     app.config["RATE_LIMITS"] = {"intake_ip": UNLIMITED, "intake_address": UNLIMITED}

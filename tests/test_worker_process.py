@@ -2,10 +2,13 @@
 start it prepares what the first job would otherwise wait for."""
 from __future__ import annotations
 
+from dsr import create_app
+from dsr.connectors.registry import get_systems
 from dsr.db import get_db
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
 from dsr.notify.service import deliver_message
 from dsr.queue.outbox import defer
+from dsr.queue.worker import warm_up
 from tests.helpers.jobs import spawn_worker, stop_worker, wait_until
 from tests.helpers.systems import system, write_systems
 
@@ -33,8 +36,6 @@ def test_worker_process_delivers_mail_to_a_real_smtp_server(smtp, app, tmp_path)
 
 
 def test_worker_sweep_publishes_rows_the_web_could_not(smtp, app_config, tmp_path):
-    from dsr import create_app
-
     app_config["OUTBOX_RELAY_INLINE"] = False  # as if the web process died between commit and publish
     app = create_app(app_config)
     with app.app_context(), get_db(app).session() as session:
@@ -59,10 +60,6 @@ def _shop(key: str, **where) -> str:
 
 def test_a_starting_worker_loads_its_systems_drivers_without_connecting_and_survives_a_broken_one(
         app_config, tmp_path, monkeypatch, caplog):
-    from dsr import create_app
-    from dsr.connectors.registry import get_systems
-    from dsr.queue.worker import warm_up
-
     monkeypatch.delenv("DSR_TEST_NO_SUCH_LEDGER_URL", raising=False)
     shop_file = tmp_path / "shop.sqlite3"
     systems = write_systems(tmp_path, _shop("shop", url=f"sqlite:///{shop_file}"),

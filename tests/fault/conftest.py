@@ -19,6 +19,7 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 
+from dsr.queue.broker import redis_server_binary
 from tests.helpers.jobs import free_port, wait_until
 from tests.helpers.skips import skip_reason
 
@@ -27,7 +28,6 @@ def _redis_binary() -> str:
     found = shutil.which("redis-server")
     if found:
         return found
-    from dsr.queue.broker import redis_server_binary
 
     return str(redis_server_binary())
 
