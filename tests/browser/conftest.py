@@ -88,6 +88,7 @@ def portal(portal_config, tmp_path):
 
 @pytest.fixture(scope="session")
 def browser():
+    # optional dependency, imported here: Playwright's driver starts only when a browser test runs
     from playwright.sync_api import sync_playwright
 
     playwright = sync_playwright().start()
@@ -130,6 +131,7 @@ def page(browser):
 
 def assert_accessible(page, label: str = "") -> None:
     """axe-core finds no serious or critical violation on the page as it is now."""
+    # optional dependency (axe-playwright-python), needed only by the accessibility checks of browser tests
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
