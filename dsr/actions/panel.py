@@ -19,6 +19,7 @@ from dsr.cases.pages import CasePanel, register_panel
 from dsr.connectors.base import Plan
 from dsr.connectors.registry import get_systems
 from dsr.models import Message, RecipientNotice, SubjectRequest, SystemTask, TaskAction, TaskState
+from dsr.tasks.states import WORKING
 
 ACTION_TEXT = {TaskAction.ERASE: "Erase", TaskAction.FOLLOW_UP_ERASE: "Erase when the hold ends",
                TaskAction.RECTIFY: "Rectify", TaskAction.RESTRICT: "Restrict",
@@ -82,7 +83,7 @@ class ActionsPanel:
 
     @property
     def running(self) -> bool:
-        return any(row.task.state in (TaskState.PENDING, TaskState.RUNNING) and row.task.action
+        return any(row.task.state in WORKING and row.task.action
                    is not TaskAction.FOLLOW_UP_ERASE for row in self.rows)
 
     @property

@@ -22,6 +22,7 @@ from dsr.models import (
     TaskAction,
     TaskState,
 )
+from dsr.tasks.states import WORKING
 
 EXPORT_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
 
@@ -78,7 +79,7 @@ class ExportPanel:
     @property
     def running(self) -> bool:
         """Work the page should follow by itself: a system queued or collecting, or the bundle to assemble."""
-        if any(row.task.state in (TaskState.PENDING, TaskState.RUNNING) for row in self.rows):
+        if any(row.task.state in WORKING for row in self.rows):
             return True
         if self.bundle is None:  # every system finished: the assembly job is on its way
             finished = all(row.task.state in (TaskState.DONE, TaskState.SKIPPED) for row in self.rows)

@@ -44,6 +44,7 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
+from dsr.cases.states import FINAL
 from dsr.crypto import email_digest
 from dsr.db import on_commit, utcnow
 from dsr.export import storage
@@ -54,17 +55,14 @@ from dsr.models import (
     SubjectLocation,
     SubjectRequest,
     SystemTask,
-    TaskState,
     VerificationChallenge,
 )
 from dsr.notify.transports import prune_outbox
 from dsr.queue import QUEUE_DEFAULT, job
+from dsr.tasks.states import OUTSTANDING
 
 log = logging.getLogger(__name__)
 
-CLOSED = (RequestStatus.COMPLETED, RequestStatus.REJECTED, RequestStatus.WITHDRAWN, RequestStatus.EXPIRED)
-#: work that still needs the subject's details
-UNFINISHED = (TaskState.PENDING, TaskState.RUNNING, TaskState.WAITING_FOR_STAFF, TaskState.AWAITING_APPROVAL)
 SPENT_AFTER = timedelta(days=1)
 _PLAN_CHANGE_KEPT = ("collection", "operation", "count", "fields")
 _PLAN_KEPT_KEPT = ("collection", "count", "hold", "ground", "until", "fields")
@@ -84,11 +82,11 @@ def retention_cutoff(now: datetime | None = None) -> datetime:
 
 def due_for_reduction(session: orm.Session, now: datetime | None = None, limit: int = 200) -> list[int]:
     """Ids of closed cases past the retention period, not reduced yet, with no work left to do."""
-    pending_work = sa.exists().where(SystemTask.request_id == SubjectRequest.id, SystemTask.state.in_(UNFINISHED))
+    pending_work = sa.exists().where(SystemTask.request_id == SubjectRequest.id, SystemTask.state.in_(OUTSTANDING))
     restricted = sa.and_(SubjectRequest.restricted_at.is_not(None), SubjectRequest.restriction_lifted_at.is_(None))
     return list(session.scalars(
         sa.select(SubjectRequest.id)
-        .where(SubjectRequest.status.in_(CLOSED), SubjectRequest.closed_at < retention_cutoff(now),
+        .where(SubjectRequest.status.in_(list(FINAL)), SubjectRequest.closed_at < retention_cutoff(now),
                SubjectRequest.reduced_at.is_(None), ~pending_work, ~restricted)
         .order_by(SubjectRequest.id).limit(limit)))
 
@@ -98,7 +96,7 @@ def reduce_case(session: orm.Session, request_id: int, now: datetime | None = No
     a bundle file still stored is deleted after that commit. False when there was nothing to do."""
     now = now or utcnow()
     request = session.get(SubjectRequest, request_id, with_for_update=True)
-    if request is None or request.reduced_at is not None or request.status not in CLOSED:
+    if request is None or request.reduced_at is not None or request.status not in FINAL:
         return False
     request.email_digest = email_digest(request.email)
     request.email = ""

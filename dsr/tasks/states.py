@@ -26,6 +26,10 @@ class TaskEvent(StrEnum):
 FINISHED = (T.DONE, T.SKIPPED)
 #: nothing more happens to these by themselves
 SETTLED = (T.DONE, T.SKIPPED, T.FAILED)
+#: a worker has it or will have it soon
+WORKING = (T.PENDING, T.RUNNING)
+#: work still to be done, by a worker or a person (it needs the subject's details)
+OUTSTANDING = (T.PENDING, T.RUNNING, T.WAITING_FOR_STAFF, T.AWAITING_APPROVAL)
 
 TASK_STATES = TransitionTable(SystemTask, "state", {
     (T.PENDING, TaskEvent.CLAIM): T.RUNNING,
