@@ -184,6 +184,9 @@ def test_an_access_request_by_post_is_answered_on_a_medium_with_no_download_link
     assert not any(m.template == "data_ready" for m in _letters(session, case.id))
     with app.app_context(), pytest.raises(BundleNotFound):
         downloadable_bundle(session, case.id, bundle.download_id)
+    for sent in _letters(session, case.id):  # the acknowledgement and the hand-over letter
+        assert officer.post(f"/staff/cases/{case.id}/letters/{sent.id}/posted").status_code == 302
+    assert {m.status for m in _letters(session, case.id)} == {DeliveryStatus.SENT}
 
 
 def test_a_hand_over_in_the_future_is_refused_and_nothing_is_released(app, officer, session):

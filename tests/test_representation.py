@@ -101,6 +101,8 @@ def test_the_check_page_asks_for_the_authorisation_and_keeps_the_answers(client)
 
 def test_the_authorisation_is_stored_sealed_and_the_codes_go_to_the_representative(app, client, session):
     assert _send(client).status_code == 303
+    received = client.get("/request/received?lang=en").get_data(as_text=True)
+    assert "We check your authorisation before we look for any data about Ola Nordmann" in received
     request = _filed(session)
     representative = request.representative
     assert (request.email, request.full_name) == (OLA["email"], "Ola Nordmann")  # the subject's identifiers
@@ -275,3 +277,21 @@ def test_retention_removes_the_representative_and_the_authorisation_file(app, cl
 def _letters_of(session, request_id: int):
     session.expire_all()
     return session.scalars(sa.select(Message).where(Message.request_id == request_id).order_by(Message.id)).all()
+
+
+def test_an_objection_to_direct_marketing_takes_effect_only_once_the_authorisation_is_accepted(app, client, session,
+                                                                                             officer):
+    assert _send(client, right="objection", processing="direct_marketing").status_code == 303
+    request = _filed(session)
+    run_jobs(app)
+    code = code_in(text_of(mails_to(app, RITA["email"])[-1]))
+    client.post(f"/verify/{request.public_id}?lang=en", data={"code": code})
+    request = _filed(session)
+    assert request.status is RequestStatus.OPEN  # at once for the subject themself (Art. 21(3)); not here yet
+
+    officer.post(f"/staff/cases/{request.id}/authorisation/accept")
+    session.expire_all()
+    approved = session.scalars(sa.select(AuditEvent).where(AuditEvent.request_id == request.id,
+                                                           AuditEvent.action == "case.approved")).one()
+    assert approved.details["reason"] == "immediate_effect"
+    assert _filed(session).status is not RequestStatus.OPEN

@@ -151,7 +151,7 @@ def _represented_contact_fields() -> dict:
     return {"full_name": StringField(_l("Their full name"), validators=[Required()]),
             "email": EmailField(_l("Their e-mail address")),
             "phone": TelField(_l("Their phone number")),
-            "rep_name": StringField(_l("Your full name"), validators=[Required()]),
+            "rep_name": StringField(_l("Your own full name"), validators=[Required()]),
             "rep_email": EmailField(_l("Your e-mail address"), validators=[Required()]),
             "relationship": RadioField(_l("You act for them as"), choices=RELATIONSHIP_CHOICES,
                                        validate_choice=False, validators=[Required()]),

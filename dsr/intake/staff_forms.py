@@ -49,13 +49,13 @@ class RegisterForm(FlaskForm):
     postal_address = TextAreaField(_l("The subject's postal address"), [Optional(), Length(max=250)])
     phone = StringField("Phone", [Optional(), Length(max=20)])
     full_name = StringField("Name", [Optional(), Length(max=200)])
-    rep_name = StringField(_l("Their name"), [Optional(), Length(max=200)])
-    rep_email = StringField(_l("Their e-mail address"), [Optional(), Length(max=254)])
-    rep_postal_address = TextAreaField(_l("Their postal address"), [Optional(), Length(max=250)])
+    rep_name = StringField(_l("The representative's name"), [Optional(), Length(max=200)])
+    rep_email = StringField(_l("The representative's e-mail address"), [Optional(), Length(max=254)])
+    rep_postal_address = TextAreaField(_l("The representative's postal address"), [Optional(), Length(max=250)])
     relationship = RadioField(_l("They act for the subject as"), choices=RELATIONSHIP_CHOICES,
                               validators=[Optional()])
     relationship_note = StringField(_l("More about the relationship (optional)"), [Optional(), Length(max=200)])
-    authorisation = FileField(_l("Their authorisation (PDF, JPEG or PNG)"))
+    authorisation = FileField(_l("The representative's authorisation (PDF, JPEG or PNG)"))
     language = RadioField(
         "Language for letters", choices=choices([("nb", "Norsk bokmål"), ("en", "English")]), default="nb"
     )
