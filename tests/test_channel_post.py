@@ -87,6 +87,8 @@ def test_someone_without_email_is_registered_with_a_postal_address_and_acknowled
     assert "Vi svarer med brev til denne adressen" in letter.body_text
     page = officer.get(f"/staff/cases/{case.id}").get_data(as_text=True)
     assert "1 letter to print and send by post" in page and "None: answered by post" in page
+    assert "A letter to print and send by post" in officer.get(f"/staff/cases/{case.id}/message").get_data(
+        as_text=True)
 
 
 @pytest.mark.parametrize(

@@ -295,3 +295,17 @@ def test_an_objection_to_direct_marketing_takes_effect_only_once_the_authorisati
                                                            AuditEvent.action == "case.approved")).one()
     assert approved.details["reason"] == "immediate_effect"
     assert _filed(session).status is not RequestStatus.OPEN
+
+
+def test_a_registration_refused_after_the_authorisation_was_read_leaves_no_file_behind(app, session, officer):
+    # The representative has no e-mail, so the web form's codes cannot be sent: refused after the upload.
+    form = {"right": "access", "channel": "post", "received_date": "2026-01-05", "received_time": "09:00",
+            "filed_by": "representative", "full_name": "Lille Ola", "rep_name": "Kari Forelder",
+            "rep_postal_address": "Bakken 2\n3000 Drammen", "relationship": "parent", "language": "nb",
+            "identity": "send_codes", "authorisation": (io.BytesIO(PDF), "fullmakt.pdf")}
+    response = officer.post("/staff/register", data=form, content_type="multipart/form-data")
+    assert response.status_code == 400 and "The codes go by e-mail" in response.get_data(as_text=True)
+    assert session.scalar(sa.select(sa.func.count()).select_from(SubjectRequest)) == 0
+    store = storage.get_store(app)
+    assert [name for folder in store.children("authorisations") for name in store.children(f"authorisations/{folder}")
+            ] == []

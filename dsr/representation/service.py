@@ -17,7 +17,7 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.cases.decisions import DecisionError, checked_text, record_staff
 from dsr.cases.opening import start_held_work
-from dsr.db import on_commit, utcnow
+from dsr.db import on_commit, on_rollback, utcnow
 from dsr.models import AuthorisationState, Message, Relationship, Representative, StaffUser, SubjectRequest
 from dsr.notify.letters import send_subject_letter
 from dsr.representation.files import delete_authorisation, read_authorisation, store_authorisation
@@ -77,15 +77,16 @@ def add_representative(session: orm.Session, request: SubjectRequest, details: R
                                      relationship_note=details.relationship_note)
     request.representative = representative
     if upload is not None:
-        _keep_file(representative, request.id, upload)
+        _keep_file(session, representative, request.id, upload)
     session.flush()
     record(session, "representative.recorded", actor_type=actor_type, actor_id=actor_id, request_id=request.id,
            relationship=details.relationship.value, sha256=representative.authorisation_sha256)
     return representative
 
 
-def _keep_file(representative: Representative, request_id: int, upload: BinaryIO) -> None:
+def _keep_file(session: orm.Session, representative: Representative, request_id: int, upload: BinaryIO) -> None:
     stored = store_authorisation(request_id, upload)
+    on_rollback(session, lambda: delete_authorisation(stored.key))  # no file without its row
     representative.authorisation_key = stored.key
     representative.authorisation_filename = stored.filename
     representative.authorisation_type = stored.content_type
@@ -108,7 +109,7 @@ def attach_authorisation(session: orm.Session, request: SubjectRequest, upload: 
     if representative.state is AuthorisationState.ACCEPTED:
         raise DecisionError("The authorisation is accepted already; it cannot be replaced.")
     earlier = representative.authorisation_key
-    _keep_file(representative, request.id, upload)
+    _keep_file(session, representative, request.id, upload)
     representative.state = AuthorisationState.PENDING
     representative.decided_at = representative.decided_by_id = representative.rejection_reason = None
     if earlier:
