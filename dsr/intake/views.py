@@ -104,18 +104,18 @@ def form_for_someone_else(right_slug: str):
 def _form_or_check(form, right: Right, *, represented: bool = False):
     if request.method == "POST" and "change" not in request.form:
         if form.validate():
-            return check_page(form, right, represented=represented)
-        return form_page(form, right, 400)
-    return form_page(form, right, focus=request.form.get("change"))
+            return _check_page(form, right, represented=represented)
+        return _form_page(form, right, 400)
+    return _form_page(form, right, focus=request.form.get("change"))
 
 
-def form_page(form, right: Right, status: int = 200, focus: str | None = None):
+def _form_page(form, right: Right, status: int = 200, focus: str | None = None):
     represented = isinstance(form, RepresentedRequestForm)
     return render_template("intake/form.html", form=form, right=right, questions=questions_for(right),
                            focus=focus, represented=represented), status
 
 
-def check_page(form, right: Right, status: int = 200, *, represented: bool = False, upload_form=None, **extra):
+def _check_page(form, right: Right, status: int = 200, *, represented: bool = False, upload_form=None, **extra):
     """Check your answers, with the answers as hidden fields and this browser's key for them (and, for
     someone filing for another, the authorisation to send with them)."""
     key = intake_key_for(browser_binding(), right, {answer.name: answer.data for answer in form.answer_fields()})
@@ -141,7 +141,7 @@ def send(right_slug: str):
     right = right_from_slug(right_slug)
     form = request_form_class(right)()
     if not form.validate():
-        return form_page(form, right, 400)
+        return _form_page(form, right, 400)
     return _file(form, right, SendForm(), contact=form.email.data)
 
 
@@ -155,9 +155,9 @@ def send_for_someone_else(right_slug: str):
         return render_template("intake/too_large.html"), 413
     form, send_form, upload = forms
     if not form.validate():
-        return form_page(form, right, 400)
+        return _form_page(form, right, 400)
     if not upload.validate():
-        return check_page(form, right, 400, represented=True, upload_form=upload)
+        return _check_page(form, right, 400, represented=True, upload_form=upload)
     representative = RepresentativeDetails(name=form.rep_name.data, relationship=Relationship(form.relationship.data),
                                            email=form.rep_email.data, relationship_note=form.relationship_note.data)
     return _file(form, right, send_form, contact=form.rep_email.data, upload_form=upload,
@@ -175,7 +175,7 @@ def _file(form, right: Right, send_form: SendForm, *, contact: str, upload_form=
     if refused is not None:
         # An office behind one address files more than the limit: keep what was typed, say how long to
         # wait, and offer the controller's own contacts (the check page shows them).
-        response = make_response(check_page(form, right, 429, represented=represented,
+        response = make_response(_check_page(form, right, 429, represented=represented,
                                             wait=wait_in_words(refused.retry_after)))
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
@@ -197,11 +197,11 @@ def _file(form, right: Right, send_form: SendForm, *, contact: str, upload_form=
         for name, message in exc.errors.items():
             if name in form:
                 form[name].errors = [message]
-        return form_page(form, right, 400)
+        return _form_page(form, right, 400)
     except AuthorisationFileError as exc:  # not a PDF, JPEG or PNG, or too large: nothing was stored
         db.rollback()
         upload_form.authorisation.errors = [str(exc)]
-        return check_page(form, right, 400, represented=True, upload_form=upload_form)
+        return _check_page(form, right, 400, represented=True, upload_form=upload_form)
     db.commit()  # "received" is said only after this
     current_app.logger.info("request %s filed", filed.id)
     return _received(filed)
