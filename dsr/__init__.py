@@ -22,13 +22,13 @@ from dsr.auth import policy, roles, sessions
 from dsr.auth.admin import bp as staff_admin
 from dsr.auth.views import bp as auth
 from dsr.canary import service as canary  # noqa: F401 (the nightly canary jobs)
-from dsr.cases import decision_views, reminders, views  # noqa: F401 (routes and the reminder job register)
+from dsr.cases import decision_views, post_views, reminders, views  # noqa: F401 (routes, the reminder job)
 from dsr.cases.pages import bp as cases
 from dsr.cli import dsr_group
 from dsr.config import REPO_ROOT, is_weak_secret, load_config
 from dsr.connectors import registry
 from dsr.controller import load_systems_file
-from dsr.export import download_views, review  # noqa: F401 (routes, the case panel)
+from dsr.export import download_views, medium_views, review  # noqa: F401 (routes, the case panel)
 from dsr.export import staff_views as export_staff_views  # noqa: F401 (routes)
 from dsr.export import sweep as export_sweep  # noqa: F401 (the periodic sweep job)
 from dsr.export.pages import bp as export
@@ -38,13 +38,14 @@ from dsr.identity.views import bp as identity
 from dsr.intake import staff_views as intake_staff_views  # noqa: F401 (the staff register page's route)
 from dsr.intake.views import bp as intake
 from dsr.queue.outbox import install_relay
+from dsr.representation.views import bp as representation
 from dsr.retention import service as retention  # noqa: F401 (the periodic retention job)
 from dsr.subject.views import bp as subject
 
 __all__ = ["REPO_ROOT", "create_app"]
 log = logging.getLogger(__name__)
 
-BLUEPRINTS = (intake, identity, subject, export, health, auth, staff_admin, cases, actions)
+BLUEPRINTS = (intake, identity, subject, export, health, auth, staff_admin, cases, actions, representation)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -73,6 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "BUNDLE_MAX_DOWNLOADS": 10,
     "BUNDLE_COMPRESSLEVEL": 1,  # deflate level of the ZIP, ISA-L's 0-3: 1 is fast with a good ratio
     "MANUAL_UPLOAD_MAX_BYTES": 50_000_000,  # what staff may upload for a manual system
+    "AUTHORISATION_MAX_BYTES": 10_000_000,  # a representative's authorisation (PDF, JPEG or PNG)
     "DOWNLOAD_FRESH_SECONDS": 600,  # a subject's download needs a DOWNLOAD code given this recently
     # Extra modules defining connector kinds (plugins), space-separated, imported at start-up.
     "CONNECTOR_MODULES": "",

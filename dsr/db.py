@@ -117,6 +117,7 @@ def init_app(app: Flask) -> None:
 
 
 _ON_COMMIT = "dsr_on_commit"
+_ON_ROLLBACK = "dsr_on_rollback"
 
 
 def on_commit(session: orm.Session, callback) -> None:
@@ -125,9 +126,16 @@ def on_commit(session: orm.Session, callback) -> None:
     session.info.setdefault(_ON_COMMIT, []).append(callback)
 
 
+def on_rollback(session: orm.Session, callback) -> None:
+    """Run `callback()` if the session's current transaction rolls back (never once it committed): to undo a
+    side effect made ahead of the commit, such as a file written to the store for the rows being added."""
+    session.info.setdefault(_ON_ROLLBACK, []).append(callback)
+
+
 def _run_on_commit(session: orm.Session) -> None:
     if session.in_nested_transaction():
         return  # a released savepoint: the real commit is still to come
+    session.info.pop(_ON_ROLLBACK, None)
     for callback in session.info.pop(_ON_COMMIT, []):
         callback()
 
@@ -135,6 +143,8 @@ def _run_on_commit(session: orm.Session) -> None:
 def _drop_on_commit(session: orm.Session) -> None:
     if not session.in_nested_transaction():
         session.info.pop(_ON_COMMIT, None)
+        for callback in session.info.pop(_ON_ROLLBACK, []):
+            callback()
 
 
 def get_db(app: Flask | None = None) -> Database:

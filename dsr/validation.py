@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -19,6 +21,7 @@ MAX_LOCAL_PART = 64  # octets before the @ (RFC 5321 4.5.3.1.1); mail servers ma
 MAX_NAME = 200
 MAX_LINE = 300  # one-line answers: which consent, which receiving service
 MAX_TEXT = 2000  # free text: what is wrong, why you object, a reply to staff
+MAX_POSTAL_ADDRESS = 250  # an address as written on an envelope, for letters by post
 DEFAULT_PHONE_REGION = "NO"
 
 # Control characters other than line breaks and tabs are never part of a genuine answer.
@@ -107,6 +110,28 @@ def free_text(
     if len(text) > max_length:
         raise InvalidValue(_("This must be %(max)d characters or fewer", max=max_length))
     return text
+
+
+def collect(checks: Mapping[str, Callable[[], Any]]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run every check (field -> a function giving the cleaned value or raising InvalidValue): the
+    values that passed, and each field's message for those that did not, so a form shows every error."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for field, check in checks.items():
+        try:
+            values[field] = check()
+        except InvalidValue as exc:
+            errors[field] = exc.message
+    return values, errors
+
+
+def postal_address(value: str | None) -> str | None:
+    """An address as written on an envelope: its lines kept (blank ones dropped), None when empty."""
+    lines = [single_line(line, max_length=MAX_POSTAL_ADDRESS) for line in (value or "").splitlines()]
+    text = "\n".join(line for line in lines if line)
+    if len(text) > MAX_POSTAL_ADDRESS:
+        raise InvalidValue(_("This must be %(max)d characters or fewer", max=MAX_POSTAL_ADDRESS))
+    return text or None
 
 
 def _refuse_line_breaks(text: str, message: str) -> None:

@@ -98,7 +98,9 @@ class ActionWork:
         proof = self.connector.prove(ref, plan)
         if self.action is Action.ERASE:
             # Located again: a record of the subject the plan did not know of (added since) is reported.
-            again = self.connector.locate(subject_identity(self.request.email, self.request.details))
+            request = self.request
+            identity = subject_identity(request.email, request.details, phone=request.lookup_phone)
+            again = self.connector.locate(identity)
             frozen = {key: set(map(str, values)) for key, values in ref.keys.items()}
             new = sum(1 for key, values in again.keys.items() for value in values
                       if str(value) not in frozen.get(key, set()))

@@ -50,7 +50,7 @@ def approve(case_id: int):
         session.commit()  # the refused attempt stays in the audit log
         flash(str(exc), "error")
         return render_case(case, 403)
-    except IllegalTransition as exc:
+    except (IllegalTransition, DecisionError) as exc:
         session.rollback()
         return to_case(case, str(exc))
     session.commit()

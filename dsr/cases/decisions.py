@@ -86,6 +86,9 @@ def approve(
     complete it by hand) or "proposed" (four-eyes erasure: a second officer must approve).
     """
     states.next_status(request.status, Action.APPROVE)  # refuse early, before anything is written
+    if request.authorisation_pending:
+        raise DecisionError("Accept the representative's authorisation first: until then no system is "
+                            "searched for the subject's data.")
     if four_eyes and request.right is Right.ERASURE:
         if request.approval_proposed_by_id is None:
             request.approval_proposed_by_id, request.approval_proposed_at = actor.id, utcnow()

@@ -3,6 +3,10 @@
 
 Consent withdrawal (Art. 7(3)) and objection to direct marketing (Art. 21(3)) take effect at
 once: they skip the approval gate and their automated work starts in the same transaction.
+
+A case filed by someone acting for the subject opens on the representative's proof, but its work in
+the systems (what starts at opening, what takes effect at once) waits until staff accepted the
+authorisation: `start_held_work` runs it then.
 """
 from __future__ import annotations
 
@@ -15,7 +19,8 @@ from dsr.cases.states import Action
 from dsr.connectors.registry import get_systems
 from dsr.db import utcnow
 from dsr.deadlines.service import refresh_deadlines
-from dsr.models import Right, StaffUser, SubjectRequest
+from dsr.models import RequestStatus, Right, StaffUser, SubjectRequest
+from dsr.models.request import STAFF_IDENTITY_PREFIX
 from dsr.tasks.registry import start_opening_work, start_work
 
 #: how staff established identity -> what they tick; stored as identity_method "staff:<key>"
@@ -63,6 +68,21 @@ def open_case(session: orm.Session, request: SubjectRequest, *, method: str, act
         refresh_deadlines(request, current_app.extensions["dsr.controller"])
     record(session, "case.opened", actor_type=actor_type, actor_id=actor_id, request_id=request.id,
            method=method)
+    if not request.authorisation_pending:
+        _start_work_at_opening(session, request)
+    session.flush()
+    return request
+
+
+def start_held_work(session: orm.Session, request: SubjectRequest) -> None:
+    """The representative's authorisation was accepted: what opening the case would have started, now."""
+    undecided = request.status in (RequestStatus.OPEN, RequestStatus.AWAITING_SUBJECT)
+    if request.verified_at is not None and undecided and not request.authorisation_pending:
+        _start_work_at_opening(session, request)
+        session.flush()
+
+
+def _start_work_at_opening(session: orm.Session, request: SubjectRequest) -> None:
     start_opening_work(session, request)
     if takes_effect_at_once(request):
         states.apply(request, Action.APPROVE)
@@ -70,8 +90,6 @@ def open_case(session: orm.Session, request: SubjectRequest, *, method: str, act
         started = start_work(session, request)
         record(session, "case.approved", actor_type="system", request_id=request.id, reason="immediate_effect",
                automated=started)
-    session.flush()
-    return request
 
 
 def record_identity(
@@ -80,4 +98,5 @@ def record_identity(
     """Staff established identity (`how`: a key of IDENTITY_METHODS): the request becomes a case."""
     if how not in IDENTITY_METHODS:
         raise UnknownIdentityMethod("Choose how identity was established.")
-    return open_case(session, request, method=f"staff:{how}", actor_type="staff", actor_id=actor.id)
+    return open_case(session, request, method=f"{STAFF_IDENTITY_PREFIX}{how}", actor_type="staff",
+                     actor_id=actor.id)

@@ -18,6 +18,7 @@ from dsr.deadlines.service import deadlines_for
 from dsr.i18n import staff_time
 from dsr.models import (
     AuditEvent,
+    DeliveryChannel,
     DeliveryStatus,
     Message,
     MessageDirection,
@@ -32,6 +33,7 @@ from dsr.notify.service import shown_text, why_not_resendable
 SOON_DAYS = 7
 HIDDEN = "[hidden]"
 REMOVED = "[removed]"  # a closed case reduced under the portal's retention (dsr.retention)
+NO_EMAIL = "[no e-mail]"  # the subject gave none (answered by post, or through a representative)
 
 
 def mask_email(email: str | None) -> str:
@@ -80,10 +82,14 @@ class Identifiers:
 
     def __init__(self, request: SubjectRequest, masked: bool):
         self.masked = masked
-        self.email = mask_email(request.email) if masked else request.email
+        self.email = mask_email(request.email) if masked else (request.email or "")
         self.phone = mask_phone(request.phone) if masked else (request.phone or "")
         self.full_name = mask_name(request.full_name) if masked else (request.full_name or "")
-        self._secrets = [v for v in (request.email, request.phone, request.full_name) if v] if masked else []
+        self.postal_address = HIDDEN if masked and request.postal_address else (request.postal_address or "")
+        acting = request.representative
+        theirs = (acting.name, acting.email, acting.postal_address) if acting is not None else ()
+        known = (request.email, request.phone, request.full_name, request.postal_address, *theirs)
+        self._secrets = [value for value in known if value] if masked else []
 
     def redact(self, text: str | None) -> str:
         """Free text with the subject's identifiers replaced, for viewers."""
@@ -137,7 +143,7 @@ def queue_rows(
             right=r.right.value,
             status=r.status.value,
             channel=r.channel.value,
-            email=REMOVED if r.reduced_at else mask_email(r.email) if masked else r.email,
+            email=REMOVED if r.reduced_at else (mask_email(r.email) if masked else r.email) or NO_EMAIL,
             received_on=local_date(r.received_at, tz),
             deadline_on=r.deadline_on,
             extended=r.extended_at is not None,
@@ -164,6 +170,7 @@ class CaseView:
     received_local: str
     messages: list[Message]
     failed_messages: list[FailedLetter]
+    letters_to_post: list[Message]  # printed and posted by staff, not yet recorded as sent
     tasks: list[SystemTask]
     audit: list[AuditEvent]
     staff_names: dict[int, str]
@@ -214,6 +221,8 @@ def case_view(
         received_local=staff_time(request.received_at, tz),
         messages=messages,
         failed_messages=failed,
+        letters_to_post=[m for m in messages
+                         if m.channel is DeliveryChannel.POST and m.status is DeliveryStatus.PENDING],
         tasks=tasks,
         audit=audit,
         staff_names=names,

@@ -50,11 +50,12 @@ class DeclarationError(ValueError):
 
 @dataclass(frozen=True)
 class Identity:
-    """What the portal knows about the subject: the verified e-mail, a phone once verified, and identifiers
-    the request form asked for because a system needs them (e.g. {"ga_client_id": "1234567890.1700000000"}:
-    the subject's own statement, used only by the system that asked)."""
+    """What the portal knows about the subject: the verified e-mail (None for someone without one, e.g. a
+    request by post), a phone once staff vouched for it, and identifiers the request form asked for because
+    a system needs them (e.g. {"ga_client_id": "1234567890.1700000000"}: the subject's own statement, used
+    only by the system that asked)."""
 
-    email: str
+    email: str | None
     phone: str | None = None
     identifiers: Mapping[str, str] = field(default_factory=dict, hash=False)
 

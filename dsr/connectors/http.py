@@ -178,6 +178,8 @@ class HttpConnector(Connector):
         """The lookup's answer items; `exact`: only those whose e-mail field holds the verified address."""
         spec = self.settings["locate"]
         email = contacts.normalise_email(identity.email) or ""
+        if not email and exact:
+            return  # the answers are matched on the e-mail: without one, nobody can be found here
         values = {"email": email, "phone": identity.phone or "",
                   "email_md5": hashlib.md5(email.encode()).hexdigest()}  # noqa: S324 (Mailchimp's id, not security)
         url = self.base_url + PLACEHOLDER.sub(lambda m: quote(values.get(m.group(1), ""), safe=""),

@@ -248,12 +248,13 @@ def get_systems(app: Flask | None = None) -> dict[str, System]:
     return (app or current_app).extensions["dsr.systems"]
 
 
-def subject_identity(email: str, details: Mapping[str, Any] | None, app: Flask | None = None) -> Identity:
-    """The identity the systems are asked with: the verified e-mail, and the identifiers a system asked
-    the request form for (only those; nothing else the subject typed)."""
+def subject_identity(email: str | None, details: Mapping[str, Any] | None, app: Flask | None = None, *,
+                     phone: str | None = None) -> Identity:
+    """The identity the systems are asked with: the verified e-mail, the phone when staff vouched for it,
+    and the identifiers a system asked the request form for (only those; nothing else the subject typed)."""
     asked = {name for system in get_systems(app).values() for name in system.connector.identifiers_asked()}
     given = {name: str(value) for name, value in (details or {}).items() if name in asked and value}
-    return Identity(email=email, identifiers=given)
+    return Identity(email=email, phone=phone, identifiers=given)
 
 
 @dataclass

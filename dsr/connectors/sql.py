@@ -150,7 +150,7 @@ class SqlConnector(Connector):
                     wanted = [table.primary_key, *contact["email"], *contact["phone"]]
                     view = sa.table(table.name, *(sa.column(c) for c in dict.fromkeys(wanted)))
                     conditions = []
-                    for column in table.identity.get("email", []):
+                    for column in table.identity.get("email", []) if email else ():  # never "IS NULL"
                         target = view.c[column]
                         conditions.append((sa.func.lower(target) if table.match == "lower" else target) == email)
                     if phone:

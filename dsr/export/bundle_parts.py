@@ -44,9 +44,11 @@ def system_parts(tasks, request, language, app) -> list[content.SystemPart]:
 
 
 def request_history(session: orm.Session, request: SubjectRequest) -> list[dict]:
-    """The subject's own requests (same verified address), with what was said to and by them."""
-    requests = session.scalars(sa.select(SubjectRequest).where(
-        sa.func.lower(SubjectRequest.email) == request.email.lower()).order_by(SubjectRequest.id)).all()
+    """The subject's own requests (same verified address; this one alone for someone without e-mail), with
+    what was said to and by them."""
+    same_subject = (sa.func.lower(SubjectRequest.email) == request.email.lower() if request.email
+                    else SubjectRequest.id == request.id)
+    requests = session.scalars(sa.select(SubjectRequest).where(same_subject).order_by(SubjectRequest.id)).all()
     by_request: dict[int, list[Message]] = {item.id: [] for item in requests}
     for message in session.scalars(sa.select(Message).where(
             Message.request_id.in_(list(by_request)),

@@ -77,7 +77,7 @@ def downloadable_bundle(session: orm.Session, request_id: int, download_id: str)
     if bundle.status is BundleStatus.EXPIRED or bundle.deleted_at is not None \
             or (bundle.expires_at is not None and bundle.expires_at <= utcnow()):
         raise BundleExpired("this download link has expired")
-    if bundle.status is not BundleStatus.RELEASED:
+    if bundle.status is not BundleStatus.RELEASED or bundle.medium is not None:  # handed over: no link
         raise BundleNotFound(download_id)
     if bundle.download_count >= int(current_app.config["BUNDLE_MAX_DOWNLOADS"]):
         raise DownloadsUsedUp("this bundle was downloaded the most times allowed; ask us for a new link")

@@ -35,6 +35,8 @@ def release_bundle(session: orm.Session, bundle_id: int, staff_id: int) -> Expor
     if bundle.status is not BundleStatus.READY_FOR_REVIEW:
         raise ReleaseRefused(f"only a bundle ready for review can be released; this one is {bundle.status.value}")
     request = session.get(SubjectRequest, bundle.request_id)
+    if request.authorisation_pending:
+        raise ReleaseRefused("the representative's authorisation has not been accepted")
     states.apply(request, Action.RELEASE)
     now = utcnow()
     request.closed_at = now
@@ -60,8 +62,10 @@ def release_to_subject(session: orm.Session, request_id: int, staff_id: int) -> 
                                                           ExportBundle.status == BundleStatus.READY_FOR_REVIEW))
     if bundle is None:
         raise ReleaseRefused("this case has no bundle ready for review")
-    release_bundle(session, bundle.id, staff_id)
     request = session.get(SubjectRequest, request_id)
+    if request.answered_by_post:
+        raise ReleaseRefused("this subject is answered by post: record the hand-over on a medium instead")
+    release_bundle(session, bundle.id, staff_id)
     send_subject_letter(
         session, request, READY_LETTER, author_id=staff_id, dedupe_key=f"data-ready:{bundle.id}",
         kind=bundle.kind.value, partial=bundle.partial, expires_at=bundle.expires_at,

@@ -163,16 +163,26 @@ def preview(case_id: int):
     return attachment(download)
 
 
+def reviewed_bundle(case, endpoint: str, doing: str):
+    """(the export panel, None) when the case's bundle waits for review and the login is fresh; else
+    (None, where to go): back to the case, or a fresh login first (S13: releasing personal data needs a
+    recent password + code proof)."""
+    panel = export_panel(get_session(), case, masked=False)
+    if panel is None or panel.bundle is None or panel.bundle.status is not BundleStatus.READY_FOR_REVIEW:
+        return None, to_case(case, f"There is no bundle ready for review to {doing}")
+    if not sessions.is_fresh():
+        return None, redirect(url_for("auth.reauthenticate", next=url_for(endpoint, case_id=case.id)))
+    return panel, None
+
+
 @bp.route(f"{STAFF_CASE}/bundle/release", methods=["GET", "POST"])
 @staff_decider
 def release(case_id: int):
     case = case_or_404(case_id)
     session = get_session()
-    panel = export_panel(session, case, masked=False)
-    if panel is None or panel.bundle is None or panel.bundle.status is not BundleStatus.READY_FOR_REVIEW:
-        return to_case(case, "There is no bundle ready for review to release")
-    if not sessions.is_fresh():  # S13: releasing personal data needs a recent password + code proof
-        return redirect(url_for("auth.reauthenticate", next=url_for("export.release", case_id=case.id)))
+    panel, elsewhere = reviewed_bundle(case, "export.release", "release")
+    if elsewhere is not None:
+        return elsewhere
     form = ConfirmForm()
     if form.validate_on_submit():
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import request
+from flask import abort, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
@@ -78,10 +78,13 @@ def send_code(case: SubjectRequest, purpose: ChallengePurpose, *, channel: Chall
     """A new code for this browser (to the request's e-mail unless `destination` is given), within the
     resend limits, committed with the mail or SMS that carries it. Returns the refusal, with nothing
     stored, when the request already had as many codes as allowed."""
-    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.email))
+    if destination is None and case.contact_email is None:
+        abort(404)  # answered by post: its pages take no codes (its letters carry no links to them)
+    enforce_limits(("resend_ip", client_ip()), ("resend_address", case.contact_email or case.reference))
     db = get_session()
     try:
-        codes.issue_code(db, case, purpose, channel, destination or case.email, browser_binding(), context=context)
+        codes.issue_code(db, case, purpose, channel, destination or case.contact_email, browser_binding(),
+                         context=context)
     except CodeLimitReached as exc:
         db.rollback()
         return exc
@@ -98,7 +101,7 @@ def check_code_or_rerender(case: SubjectRequest, purpose: ChallengePurpose,
     form = CodeForm()
     if not form.validate():
         return rerender(form, 400)
-    enforce_limits(("code_entry_ip", client_ip()), ("code_entry_address", case.email))
+    enforce_limits(("code_entry_ip", client_ip()), ("code_entry_address", case.contact_email or case.reference))
     db = get_session()
     result = codes.check_code(db, case, purpose, form.code.data, browser_binding())
     if result.ok and on_success is not None:

@@ -20,7 +20,15 @@ from dsr.cases import states
 from dsr.cases.states import Action
 from dsr.db import utcnow
 from dsr.identity.codes import burn_waiting_codes, issue_code
-from dsr.models import CaseAccess, ChallengeChannel, ChallengePurpose, Message, RequestStatus, SubjectRequest
+from dsr.models import (
+    CaseAccess,
+    ChallengeChannel,
+    ChallengePurpose,
+    Message,
+    Representative,
+    RequestStatus,
+    SubjectRequest,
+)
 from dsr.notify.letters import send_subject_letter
 from dsr.queue import QUEUE_DEFAULT, job
 
@@ -59,6 +67,7 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
         sa.select(SubjectRequest)
         .where(
             waiting,
+            _answered_by_email(),
             SubjectRequest.verification_reminded_at.is_(None),
             SubjectRequest.created_at <= remind_before,
             sa.or_(
@@ -77,7 +86,7 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
                 request,
                 ChallengePurpose.VERIFY,
                 ChallengeChannel.EMAIL,
-                request.email,
+                request.contact_email,
                 template=REMINDER_LETTER,
                 dedupe_key=f"reminder:{request.id}",
                 enforce_limits=False,
@@ -86,6 +95,15 @@ def remind_and_expire(session: orm.Session, now: datetime | None = None, batch: 
         counts.reminded += 1
     session.flush()
     return counts
+
+
+def _answered_by_email():
+    """SubjectRequest.contact_email is set (a code reminder has somewhere to go): the representative's
+    e-mail when someone acts for the subject, else the subject's own."""
+    acting = sa.exists().where(Representative.request_id == SubjectRequest.id)
+    acting_by_email = sa.exists().where(Representative.request_id == SubjectRequest.id,
+                                        Representative.email.is_not(None))
+    return sa.or_(sa.and_(~acting, SubjectRequest.email.is_not(None)), acting_by_email)
 
 
 def _letter_exists(session: orm.Session, dedupe_key: str) -> bool:

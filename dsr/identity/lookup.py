@@ -38,9 +38,9 @@ def locate_subject(session: orm.Session, request_id: int, *, final_attempt: bool
     """Ask every system for the subject of `request_id` and store the answers; False if there is
     nothing to do (unknown request, already looked up, or no longer waiting for verification)."""
     request = session.get(SubjectRequest, request_id)
-    if request is None or request.lookup_done_at is not None:
-        return False
-    lookup = locate_everywhere(subject_identity(request.email, request.details))
+    if request is None or request.lookup_done_at is not None or request.authorisation_pending:
+        return False  # a representative's request: nothing is searched before their authorisation is accepted
+    lookup = locate_everywhere(subject_identity(request.email, request.details, phone=request.lookup_phone))
     now = utcnow()
     session.execute(sa.delete(SubjectLocation).where(SubjectLocation.request_id == request.id))
     for key, ref in lookup.refs.items():

@@ -11,6 +11,10 @@
    (`dsr.cases.opening.record_identity`); it neither expires nor gets reminders.
 3. All factors done: `dsr.cases.opening.open_case` opens the case.
 
+Someone acting for the subject proves their own e-mail (the codes go to them) and nothing more: the
+subject's data is not looked up and no code goes to the subject's phone; staff's acceptance of their
+authorisation stands for the step-up, and the case's work waits for it (dsr.representation).
+
 Later proofs ask for the same factors (`fresh_code_route`): a browser's case access already stands
 for the e-mail (the codes, a letter's link or an e-mail code gave it), so the code before a download
 goes by SMS to the phone the case was opened with when it was opened with e-mail + SMS.
@@ -70,13 +74,13 @@ def fresh_code_route(session: orm.Session, request: SubjectRequest) -> CodeRoute
     the step-up code went to when the case was opened with e-mail + SMS (the number on file if that
     code is gone), otherwise to the request's e-mail."""
     if request.identity_method != EMAIL_AND_SMS:
-        return CodeRoute(ChallengeChannel.EMAIL, request.email)
+        return CodeRoute(ChallengeChannel.EMAIL, request.contact_email)
     step_up = codes.consumed_challenge(session, request, ChallengePurpose.STEP_UP)
     return CodeRoute(ChallengeChannel.SMS, step_up.destination if step_up else phone_on_file(session, request))
 
 
 def needs_lookup_first(request: SubjectRequest) -> bool:
-    return request.right in STEP_UP_RIGHTS
+    return request.right in STEP_UP_RIGHTS and request.representative is None
 
 
 def phones_on_file(session: orm.Session, request: SubjectRequest) -> list[str]:

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -25,7 +26,8 @@ from dsr.identity.lookup import lookup_subject
 from dsr.intake.details import InvalidDetails, clean_details
 from dsr.models import ChallengeChannel, ChallengePurpose, Channel, Right, SubjectRequest
 from dsr.queue import defer
-from dsr.validation import InvalidValue, normalise_email, normalise_phone, single_line
+from dsr.representation.service import RepresentativeDetails, add_representative
+from dsr.validation import collect, normalise_email, normalise_phone, single_line
 
 RECEIVED_LETTER = "request_received"
 
@@ -68,15 +70,24 @@ def submit_request(
     browser_binding: str | None = None,
     actor_type: str = "subject",
     actor_id: int | str | None = None,
+    representative: RepresentativeDetails | None = None,
+    authorisation: BinaryIO | None = None,
 ) -> SubjectRequest:
     """Store a request and queue its acknowledgement (which carries the verification code and
     link) and the lookup job. A second call with the same `intake_key` returns the first request.
 
-    Raises InvalidRequest for bad input (nothing is stored)."""
+    Filed by someone for another (`representative`, with their `authorisation` file): `email`, `phone`
+    and `full_name` are the subject's as the representative knows them (the e-mail may be unknown), the
+    codes go to the representative, and nothing is looked up before staff accepted the authorisation.
+
+    Raises InvalidRequest for bad input, AuthorisationFileError for a file that cannot be taken
+    (nothing is stored: the caller rolls back)."""
     existing = existing_request(session, intake_key)
     if existing is not None:
         return existing
-    values = _clean(right, email, language, phone, full_name, details)
+    values = _clean(right, email, language, phone, full_name, details, email_required=representative is None)
+    if representative is not None and not values["full_name"]:  # the letters name the subject
+        raise InvalidRequest({"full_name": _("Enter the name of the person the request is for")})
     now = utcnow()
     received_at = received_at or now
     if received_at.tzinfo is None:
@@ -99,6 +110,9 @@ def submit_request(
             raise
         return existing
     refresh_deadlines(request, current_app.extensions["dsr.controller"])
+    if representative is not None:
+        add_representative(session, request, representative, authorisation, actor_type=actor_type,
+                           actor_id=actor_id)
     record(
         session,
         "request.received",
@@ -125,17 +139,18 @@ def start_verification(session: orm.Session, request: SubjectRequest, browser_bi
         request,
         ChallengePurpose.VERIFY,
         ChallengeChannel.EMAIL,
-        request.email,
+        request.contact_email,
         browser_binding,
         template=RECEIVED_LETTER,
         dedupe_key=f"received:{request.id}",
         enforce_limits=False,
     )
-    defer(session, lookup_subject, request.id, request_id=request.id)
+    if request.representative is None:  # a representative's: nothing is looked up before their authorisation
+        defer(session, lookup_subject, request.id, request_id=request.id)
     session.flush()
 
 
-def _clean(right, email, language, phone, full_name, details) -> dict[str, Any]:
+def _clean(right, email, language, phone, full_name, details, *, email_required: bool = True) -> dict[str, Any]:
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     try:
@@ -145,18 +160,15 @@ def _clean(right, email, language, phone, full_name, details) -> dict[str, Any]:
     if language not in current_app.extensions["dsr.controller"].languages:
         errors["language"] = f"language must be one of {current_app.extensions['dsr.controller'].languages}"
     values["language"] = language
-    checks = {
+    checked, failed = collect({
         "email": lambda: normalise_email(
             email, check_deliverability=bool(current_app.config["EMAIL_CHECK_DELIVERABILITY"])
-        ),
+        ) if email_required or (email or "").strip() else None,
         "phone": lambda: normalise_phone(phone),
         "full_name": lambda: single_line(full_name, max_length=200),
-    }
-    for field, check in checks.items():
-        try:
-            values[field] = check()
-        except InvalidValue as exc:
-            errors[field] = exc.message
+    })
+    values.update(checked)
+    errors.update(failed)
     try:
         values["details"] = clean_details(values["right"], details)
     except InvalidDetails as exc:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from dsr.cases.forms import _TEXT, RIGHT_CHOICES, choices
 from dsr.cases.opening import IDENTITY_METHODS
 from dsr.intake.registration import SEND_CODES, STAFF_CHANNELS
+from dsr.representation.forms import RELATIONSHIP_CHOICES
+
+FOR_SELF, FOR_SOMEONE_ELSE = "self", "representative"
 
 
 class RegisterForm(FlaskForm):
@@ -26,16 +31,31 @@ class RegisterForm(FlaskForm):
         "Time received (controller's local time)",
         [InputRequired("Enter the time the request was received, like 14:30.")],
     )
+    filed_by = RadioField(
+        _l("Who asked?"),
+        choices=choices([(FOR_SELF, _l("The person the data is about")),
+                         (FOR_SOMEONE_ELSE, _l("Someone acting for them (a parent, a guardian, a lawyer, an "
+                                               "employer)"))]),
+        default=FOR_SELF,
+    )
     email = StringField(
-        "The subject's e-mail address",
+        _l("The subject's e-mail address"),
         [
-            DataRequired("Enter an e-mail address to answer to."),
+            Optional(),
             Email("Enter a valid e-mail address, like name@example.com.", check_deliverability=False),
             Length(max=254),
         ],
     )
+    postal_address = TextAreaField(_l("The subject's postal address"), [Optional(), Length(max=250)])
     phone = StringField("Phone", [Optional(), Length(max=20)])
     full_name = StringField("Name", [Optional(), Length(max=200)])
+    rep_name = StringField(_l("The representative's name"), [Optional(), Length(max=200)])
+    rep_email = StringField(_l("The representative's e-mail address"), [Optional(), Length(max=254)])
+    rep_postal_address = TextAreaField(_l("The representative's postal address"), [Optional(), Length(max=250)])
+    relationship = RadioField(_l("They act for the subject as"), choices=RELATIONSHIP_CHOICES,
+                              validators=[Optional()])
+    relationship_note = StringField(_l("More about the relationship (optional)"), [Optional(), Length(max=200)])
+    authorisation = FileField(_l("The representative's authorisation (PDF, JPEG or PNG)"))
     language = RadioField(
         "Language for letters", choices=choices([("nb", "Norsk bokmål"), ("en", "English")]), default="nb"
     )

@@ -32,10 +32,22 @@ from dsr.forms import CodeForm
 from dsr.identity.code_pages import client_ip, first_refusal
 from dsr.identity.subject_access import browser_binding
 from dsr.intake.details import questions_for
-from dsr.intake.forms import ChooseRightForm, SendForm, request_form_class
+from dsr.intake.forms import (
+    FOR_SOMEONE_ELSE,
+    AuthorisationForm,
+    ChooseRightForm,
+    RepresentedRequestForm,
+    SendForm,
+    represented_form_class,
+    request_form_class,
+)
 from dsr.intake.service import InvalidRequest, existing_request, intake_key_for, submit_request
-from dsr.models import Right, SubjectRequest
+from dsr.models import Relationship, Right, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
+from dsr.representation.files import AuthorisationFileError, max_bytes, size_text
+from dsr.representation.service import RepresentativeDetails
+from dsr.representation.uploads import form_with_upload
+from dsr.sitewide import csrf
 
 bp = Blueprint("intake", __name__)
 
@@ -53,7 +65,8 @@ def right_from_slug(slug: str) -> Right:
 
 @bp.app_context_processor
 def _intake_globals() -> dict:
-    return {"right_slugs": RIGHT_SLUGS, "step_up_rights": STEP_UP_RIGHTS}
+    return {"right_slugs": RIGHT_SLUGS, "step_up_rights": STEP_UP_RIGHTS,
+            "authorisation_limit": size_text(max_bytes())}
 
 
 @bp.get("/")
@@ -68,7 +81,8 @@ def choose():
     form = ChooseRightForm()
     if request.method == "POST":
         if form.validate():
-            return redirect(url_for("intake.form", right_slug=RIGHT_SLUGS[Right(form.right.data)]), code=303)
+            endpoint = "intake.form_for_someone_else" if form.for_whom.data == FOR_SOMEONE_ELSE else "intake.form"
+            return redirect(url_for(endpoint, right_slug=RIGHT_SLUGS[Right(form.right.data)]), code=303)
         return render_template("intake/choose.html", form=form), 400
     return render_template("intake/choose.html", form=form)
 
@@ -77,25 +91,39 @@ def choose():
 @public
 def form(right_slug: str):
     right = right_from_slug(right_slug)
-    form = request_form_class(right)()
+    return _form_or_check(request_form_class(right)(), right)
+
+
+@bp.route("/request/<right_slug>/for-someone-else", methods=["GET", "POST"])
+@public
+def form_for_someone_else(right_slug: str):
+    right = right_from_slug(right_slug)
+    return _form_or_check(represented_form_class(right)(), right, represented=True)
+
+
+def _form_or_check(form, right: Right, *, represented: bool = False):
     if request.method == "POST" and "change" not in request.form:
         if form.validate():
-            return _check_page(form, right)
-        return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
-    return render_template(
-        "intake/form.html",
-        form=form,
-        right=right,
-        questions=questions_for(right),
-        focus=request.form.get("change"),
-    )
+            return _check_page(form, right, represented=represented)
+        return _form_page(form, right, 400)
+    return _form_page(form, right, focus=request.form.get("change"))
 
 
-def _check_page(form, right: Right, status: int = 200, **extra):
-    """Check your answers, with the answers as hidden fields and this browser's key for them."""
+def _form_page(form, right: Right, status: int = 200, focus: str | None = None):
+    represented = isinstance(form, RepresentedRequestForm)
+    return render_template("intake/form.html", form=form, right=right, questions=questions_for(right),
+                           focus=focus, represented=represented), status
+
+
+def _check_page(form, right: Right, status: int = 200, *, represented: bool = False, upload_form=None, **extra):
+    """Check your answers, with the answers as hidden fields and this browser's key for them (and, for
+    someone filing for another, the authorisation to send with them)."""
     key = intake_key_for(browser_binding(), right, {answer.name: answer.data for answer in form.answer_fields()})
+    if represented and upload_form is None:
+        upload_form = AuthorisationForm(formdata=None)
     return render_template("intake/check.html", form=form, right=right, questions=questions_for(right),
-                           send_form=SendForm(formdata=None, intake_key=key), **extra), status
+                           send_form=SendForm(formdata=None, intake_key=key), represented=represented,
+                           upload_form=upload_form, **extra), status
 
 
 def wait_in_words(seconds: int) -> str:
@@ -112,18 +140,43 @@ def wait_in_words(seconds: int) -> str:
 def send(right_slug: str):
     right = right_from_slug(right_slug)
     form = request_form_class(right)()
-    send_form = SendForm()
     if not form.validate():
-        return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
+        return _form_page(form, right, 400)
+    return _file(form, right, SendForm(), contact=form.email.data)
+
+
+@bp.post("/request/<right_slug>/for-someone-else/send")
+@public
+@csrf.exempt  # checked by form_with_upload, once this page's upload limit is in force
+def send_for_someone_else(right_slug: str):
+    right = right_from_slug(right_slug)
+    forms = form_with_upload(lambda: (represented_form_class(right)(), SendForm(), AuthorisationForm()))
+    if forms is None:
+        return render_template("intake/too_large.html"), 413
+    form, send_form, upload = forms
+    if not form.validate():
+        return _form_page(form, right, 400)
+    if not upload.validate():
+        return _check_page(form, right, 400, represented=True, upload_form=upload)
+    representative = RepresentativeDetails(name=form.rep_name.data, relationship=Relationship(form.relationship.data),
+                                           email=form.rep_email.data, relationship_note=form.relationship_note.data)
+    return _file(form, right, send_form, contact=form.rep_email.data, upload_form=upload,
+                 representative=representative, authorisation=upload.authorisation.data)
+
+
+def _file(form, right: Right, send_form: SendForm, *, contact: str, upload_form=None, **filing):
+    """File the checked answers once ("received" only after the commit), within the abuse limits."""
+    represented = upload_form is not None
     db = get_session()
     filed = existing_request(db, send_form.valid_key())
     if filed is not None:  # the same answers sent again (Back after Send): the first request, not a new one
         return _received(filed)
-    refused = first_refusal(("intake_ip", client_ip()), ("intake_address", form.email.data))
+    refused = first_refusal(("intake_ip", client_ip()), ("intake_address", contact))
     if refused is not None:
         # An office behind one address files more than the limit: keep what was typed, say how long to
         # wait, and offer the controller's own contacts (the check page shows them).
-        response = make_response(_check_page(form, right, 429, wait=wait_in_words(refused.retry_after)))
+        response = make_response(_check_page(form, right, 429, represented=represented,
+                                            wait=wait_in_words(refused.retry_after)))
         response.headers["Retry-After"] = str(refused.retry_after)
         return response
     try:
@@ -137,13 +190,18 @@ def send(right_slug: str):
             details=form.details(),
             intake_key=send_form.valid_key(),
             browser_binding=browser_binding(),
+            **filing,
         )
     except InvalidRequest as exc:  # the form checks the same rules; this is the last line of defence
         db.rollback()
         for name, message in exc.errors.items():
             if name in form:
                 form[name].errors = [message]
-        return render_template("intake/form.html", form=form, right=right, questions=questions_for(right)), 400
+        return _form_page(form, right, 400)
+    except AuthorisationFileError as exc:  # not a PDF, JPEG or PNG, or too large: nothing was stored
+        db.rollback()
+        upload_form.authorisation.errors = [str(exc)]
+        return _check_page(form, right, 400, represented=True, upload_form=upload_form)
     db.commit()  # "received" is said only after this
     current_app.logger.info("request %s filed", filed.id)
     return _received(filed)

@@ -4,6 +4,7 @@ from dsr.models.audit import AuditEvent
 from dsr.models.bundle import ExportBundle
 from dsr.models.canary import SystemCanary
 from dsr.models.enums import (
+    AuthorisationState,
     BundleKind,
     BundleStatus,
     ChallengeChannel,
@@ -11,8 +12,11 @@ from dsr.models.enums import (
     Channel,
     DeliveryChannel,
     DeliveryStatus,
+    Handover,
+    HandoverMedium,
     MessageDirection,
     NoticeState,
+    Relationship,
     RequestStatus,
     Right,
     StaffRole,
@@ -23,12 +27,14 @@ from dsr.models.location import SubjectLocation
 from dsr.models.message import Message
 from dsr.models.notice import RecipientNotice
 from dsr.models.outbox import OutboxJob
+from dsr.models.representative import Representative
 from dsr.models.request import ClockPause, SubjectRequest
 from dsr.models.staff import StaffUser
 from dsr.models.task import SystemTask
 from dsr.models.verification import VerificationChallenge
 
 __all__ = [
+    "AuthorisationState", "Handover", "HandoverMedium", "Relationship", "Representative",
     "AuditEvent", "BundleKind", "BundleStatus", "CaseAccess", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
     "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",

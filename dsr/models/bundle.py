@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsr.db import Base, utcnow
-from dsr.models.enums import BundleKind, BundleStatus
+from dsr.models.enums import BundleKind, BundleStatus, Handover, HandoverMedium
 from dsr.models.types import StrEnumType, UTCDateTime
 
 
@@ -35,6 +35,12 @@ class ExportBundle(Base):
     download_count: Mapped[int] = mapped_column(default=0)
     last_downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: released on a medium staff handed over (a subject answered by post: no download link)
+    medium: Mapped[HandoverMedium | None] = mapped_column(StrEnumType(HandoverMedium))
+    handover: Mapped[Handover | None] = mapped_column(StrEnumType(Handover))
+    #: the person the medium was given or sent to
+    handed_to: Mapped[str | None] = mapped_column(sa.String(200))
+    handed_over_on: Mapped[date | None] = mapped_column(sa.Date)
     #: an assembling bundle whose lease passed belongs to a dead worker: the sweeper re-queues it
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

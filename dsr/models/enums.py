@@ -75,6 +75,40 @@ class DeliveryChannel(StrEnum):
     EMAIL = "email"
     SMS = "sms"
     PORTAL = "portal"  # shown on the case page only
+    POST = "post"  # printed by staff and sent by post; "sent" once staff confirm it went
+
+
+class Relationship(StrEnum):
+    """How a representative stands to the data subject they file for."""
+
+    PARENT = "parent"  # a parent for a child
+    GUARDIAN = "guardian"  # a guardian (verge) appointed for the subject
+    LAWYER = "lawyer"  # a lawyer or another representative with a power of attorney
+    EMPLOYER = "employer"  # an employer for its employees
+    OTHER = "other"
+
+
+class AuthorisationState(StrEnum):
+    """Staff's check of a representative's authorisation; nothing is searched until it is ACCEPTED."""
+
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class HandoverMedium(StrEnum):
+    """What a bundle was handed over on, for a subject answered by post (no download link)."""
+
+    USB_STICK = "usb_stick"
+    PRINTED_COPY = "printed_copy"
+    DISC = "disc"  # CD or DVD
+
+
+class Handover(StrEnum):
+    """How the medium reached the subject (or their representative)."""
+
+    IN_PERSON = "in_person"  # collected at our office
+    BY_POST = "by_post"
 
 
 class DeliveryStatus(StrEnum):

@@ -10,8 +10,12 @@ from sqlalchemy import orm
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dsr.db import Base, utcnow
-from dsr.models.enums import Channel, RequestStatus, Right
+from dsr.models.enums import AuthorisationState, Channel, RequestStatus, Right
+from dsr.models.representative import Representative
 from dsr.models.types import StrEnumType, UTCDateTime
+
+#: identity_method of a request whose identity staff established, e.g. "staff:phone_callback"
+STAFF_IDENTITY_PREFIX = "staff:"
 
 # Crockford base32 without look-alikes: references are read aloud on the phone.
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -39,9 +43,12 @@ class SubjectRequest(Base):
                                                   default=RequestStatus.AWAITING_VERIFICATION)
     channel: Mapped[Channel] = mapped_column(StrEnumType(Channel), default=Channel.WEB)
     language: Mapped[str] = mapped_column(sa.String(5), default="en")
-    email: Mapped[str] = mapped_column(sa.String(254), index=True)
+    #: the subject's e-mail; None for someone without one (a request by post or phone, answered by post)
+    email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
     #: as typed by the subject (E.164); never used for step-up, which goes to the phone on file
     phone: Mapped[str | None] = mapped_column(sa.String(20))
+    #: where letters go by post when there is no e-mail to answer to
+    postal_address: Mapped[str | None] = mapped_column(sa.String(250))
     full_name: Mapped[str | None] = mapped_column(sa.String(200))
     #: right-specific answers (what is wrong / should be, which processing, which consent, ...)
     details: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
@@ -109,11 +116,47 @@ class SubjectRequest(Base):
 
     pauses: Mapped[list[ClockPause]] = orm.relationship(back_populates="request", order_by="ClockPause.id",
                                                        cascade="all, delete-orphan")
+    #: someone filing for the subject (their letters and codes go there); None: the subject themself
+    representative: Mapped[Representative | None] = orm.relationship(back_populates="request",
+                                                                     cascade="all, delete-orphan")
 
     __table_args__ = (sa.Index("ix_subject_requests_status_deadline", "status", "deadline_on", "id"),)
 
     def __repr__(self) -> str:  # no PII in reprs: they end up in logs
         return f"<SubjectRequest {self.id} {self.right} {self.status}>"
+
+    @property
+    def contact_email(self) -> str | None:
+        """Where letters and codes go: the representative's address when someone files for the subject."""
+        return self.representative.email if self.representative is not None else self.email
+
+    @property
+    def contact_name(self) -> str | None:
+        return self.representative.name if self.representative is not None else self.full_name
+
+    @property
+    def contact_postal_address(self) -> str | None:
+        return self.representative.postal_address if self.representative is not None else self.postal_address
+
+    @property
+    def answered_by_post(self) -> bool:
+        """No e-mail to answer to: letters are printed and posted, a bundle is handed over on a medium."""
+        return self.contact_email is None
+
+    @property
+    def authorisation_pending(self) -> bool:
+        """Someone files for the subject and staff have not accepted their authorisation: until then no
+        system is searched for the subject, no code goes to the subject's phone, nothing is released."""
+        return self.representative is not None and self.representative.state is not AuthorisationState.ACCEPTED
+
+    @property
+    def lookup_phone(self) -> str | None:
+        """The subject's phone as a lookup key, only when staff vouched for who this is (they established
+        identity, or accepted a representative's authorisation): a number typed on the web form alone
+        must not find anyone's data."""
+        accepted = self.representative is not None and not self.authorisation_pending
+        vouched = (self.identity_method or "").startswith(STAFF_IDENTITY_PREFIX) or accepted
+        return self.phone if vouched else None
 
 
 class ClockPause(Base):

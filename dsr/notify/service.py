@@ -84,7 +84,8 @@ def why_not_resendable(message: Message) -> str | None:
 
 
 def render_letter(template: str, language: str, context: dict[str, Any]) -> tuple[str, str, str | None]:
-    """Subject, text and (optional) HTML of a letter in `language`."""
+    """Subject, text and (optional) HTML of a letter in `language`. A letter to someone acting for the
+    subject (`on_behalf_of`: the subject's name) opens by naming the subject."""
     context = {**_letter_facts(), **context}
     with force_locale(language):
         raw = render_template(f"emails/{language}/{template}.txt", **context)
@@ -95,7 +96,13 @@ def render_letter(template: str, language: str, context: dict[str, Any]) -> tupl
             html = render_template(f"emails/{language}/{template}.html", **context)
         except TemplateNotFound:
             html = None
-    return first.removeprefix("Subject:").strip(), body.lstrip("\n"), html
+        body = body.lstrip("\n")
+        if context.get("on_behalf_of"):
+            line = render_template(f"emails/{language}/_on_behalf.txt", **context).strip()
+            body = f"{line}\n\n{body}"
+            if html is not None:
+                html = html.replace("<body>", f"<body>\n<p><strong>{escape(line)}</strong></p>", 1)
+    return first.removeprefix("Subject:").strip(), body, html
 
 
 def _letter_facts() -> dict[str, Any]:
@@ -118,6 +125,20 @@ def queue_email(session: orm.Session, *, to: str, template: str, language: str, 
                       template=template, language=language, to_address=to, subject_line=subject,
                       body_text=text, body_html=html, dedupe_key=dedupe_key, author_id=author_id)
     return _store_and_defer(session, message, secret)
+
+
+def queue_post_letter(session: orm.Session, *, to: str | None, template: str, language: str,
+                      context: dict[str, Any], request_id: int, dedupe_key: str | None = None,
+                      author_id: int | None = None) -> Message:
+    """Render and store a letter staff print and post (`to`: the postal address). Nothing is deferred:
+    it stays "to send" until staff record that it went (dsr.notify.post.record_posted)."""
+    subject, text, _html = render_letter(template, language, {**context, "by_post": True})
+    message = Message(request_id=request_id, direction=MessageDirection.TO_SUBJECT, channel=DeliveryChannel.POST,
+                      template=template, language=language, to_address=to, subject_line=subject,
+                      body_text=text, dedupe_key=dedupe_key, author_id=author_id)
+    session.add(message)
+    session.flush()
+    return message
 
 
 def queue_sms(session: orm.Session, *, to: str, template: str, language: str, context: dict[str, Any],
@@ -153,6 +174,8 @@ def deliver(session: orm.Session, message_id: int, *, final_attempt: bool) -> De
     message = session.get(Message, message_id)
     if message is None or message.status is not DeliveryStatus.PENDING:
         return None if message is None else message.status
+    if message.channel is DeliveryChannel.POST:
+        return message.status  # a person prints and posts it, then records that it went
     message.attempts += 1
     try:
         _send(session, message)

@@ -6,8 +6,9 @@ Norway, foreldelsesloven § 2, within which a subject or the authority may quest
 was handled). Reduced means:
 
 - gone: the e-mail address (a keyed hash of it stays, `email_digest`, so staff searching by
-  address still find that the person asked, and when), the phone and name as typed, the
-  right-specific details, every free text staff or subject wrote (extension reason, refusal
+  address still find that the person asked, and when), the phone, name and postal address as typed,
+  a representative's name, addresses, relationship note and the reason given for rejecting their
+  authorisation, the authorisation file itself, to whom a bundle was handed over, the right-specific details, every free text staff or subject wrote (extension reason, refusal
   text, objection grounds, outcome note, supplementary statement, notes, replies), the bodies,
   subjects and addresses of all letters and notes, one-time secrets, the contact details and system keys the lookup found,
   and of each system task the keys, new values and notes of its plan, its subject reference and
@@ -51,6 +52,7 @@ from dsr.export import storage
 from dsr.models import (
     ExportBundle,
     Message,
+    Representative,
     RequestStatus,
     SubjectLocation,
     SubjectRequest,
@@ -98,9 +100,10 @@ def reduce_case(session: orm.Session, request_id: int, now: datetime | None = No
     request = session.get(SubjectRequest, request_id, with_for_update=True)
     if request is None or request.reduced_at is not None or request.status not in FINAL:
         return False
-    request.email_digest = email_digest(request.email)
+    request.email_digest = email_digest(request.email) if request.email else None
     request.email = ""
-    request.phone = request.full_name = None
+    request.phone = request.full_name = request.postal_address = None
+    authorisation = _reduce_representative(request.representative)
     request.details = {}
     request.extension_reason = request.rejection_text = request.objection_grounds = request.outcome_note = None
     request.supplementary_statement = None
@@ -112,17 +115,34 @@ def reduce_case(session: orm.Session, request_id: int, now: datetime | None = No
     for task in session.scalars(sa.select(SystemTask).where(SystemTask.request_id == request_id)):
         task.result = reduced_result(task.result or {})
     names = []
+    session.execute(sa.update(ExportBundle).where(ExportBundle.request_id == request_id).values(handed_to=None))
     for bundle in session.scalars(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
                                                                 ExportBundle.storage_name.is_not(None),
                                                                 ExportBundle.deleted_at.is_(None))):
         names.append(bundle.storage_name)
         bundle.deleted_at = now
-    record(session, "request.reduced", actor_type="system", request_id=request_id, bundles_deleted=len(names))
+    record(session, "request.reduced", actor_type="system", request_id=request_id, bundles_deleted=len(names),
+           authorisation_deleted=authorisation is not None)
     session.flush()
+    app = current_app._get_current_object()
     if names:
-        app = current_app._get_current_object()
         on_commit(session, lambda: [storage.delete_bundle(name, app) for name in names])
+    if authorisation is not None:
+        on_commit(session, lambda: storage.get_store(app).delete(authorisation))
     return True
+
+
+def _reduce_representative(representative: Representative | None) -> str | None:
+    """A representative's details go like the subject's (the relationship and the decision's dates stay, as
+    proof of handling); returns the storage key of the authorisation file to delete after the commit."""
+    if representative is None:
+        return None
+    key = representative.authorisation_key
+    representative.name = ""
+    representative.email = representative.postal_address = representative.relationship_note = None
+    representative.rejection_reason = representative.authorisation_filename = None
+    representative.authorisation_key = None
+    return key
 
 
 def reduced_result(result: dict) -> dict:

@@ -113,14 +113,16 @@ def task_lease(session: orm.Session, task_id: int, attempt: int) -> Lease:
 def subject_ref(task: SystemTask, system: System, request: SubjectRequest) -> SubjectRef:
     """The ref an earlier attempt (or the intake lookup) stored; otherwise locate now.
 
-    Only the verified e-mail is used: a phone the subject typed is never a key to anyone's data. An
+    Only the verified e-mail is used, and the phone only when staff vouched for the subject
+    (`SubjectRequest.lookup_phone`): a phone typed on the web form is never a key to anyone's data. An
     identifier the form asked for because a system needs it (a Google Analytics client id) goes to
     that system only.
     """
     stored = (task.result or {}).get("ref")
     if stored:
         return SubjectRef.from_json(stored)
-    return system.connector.locate(subject_identity(request.email, request.details))
+    identity = subject_identity(request.email, request.details, phone=request.lookup_phone)
+    return system.connector.locate(identity)
 
 
 def staff_message(exc: Exception, system_key: str, doing: str) -> str:

@@ -19,6 +19,7 @@ from dsr.db import get_db
 from tests.conftest import CHROMIUM
 from tests.helpers.jobs import free_port, spawn_worker, stop_worker
 from tests.helpers.mail import SmtpSink, text_of
+from tests.helpers.staff import PASSWORD, fresh_code
 
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "screenshots"
 # As the machine notes say: without the background-networking flags Chromium keeps trying to reach
@@ -48,6 +49,18 @@ class Portal:
 
     def session(self):
         return get_db(self.app).session()
+
+
+def staff_login(page, portal: Portal, email: str, secret: str) -> None:
+    """Log a staff member with TOTP enrolled in through the login and code pages."""
+    page.goto(f"{portal.url}/staff/login")
+    page.get_by_label("E-mail address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/staff/login/code")
+    page.get_by_label("6-digit code").fill(fresh_code(secret))
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/staff/")
 
 
 def six_digit_code(text: str) -> str:

@@ -33,11 +33,11 @@ from dsr.models import (
     SubjectRequest,
     SystemTask,
 )
-from tests.browser.conftest import assert_accessible, six_digit_code
+from tests.browser.conftest import assert_accessible, six_digit_code, staff_login
 from tests.helpers.export import KARI
 from tests.helpers.jobs import wait_until
 from tests.helpers.mail import text_of
-from tests.helpers.staff import PASSWORD, enrolled_staff, fresh_code
+from tests.helpers.staff import enrolled_staff
 
 SYSTEMS = ("crm", "accounting", "newsletter", "support_chat", "mailbox")
 OTHER = "ola.other@example.no"
@@ -79,17 +79,6 @@ def _check(page, shots, name: str) -> None:
     assert_accessible(page, name)
 
 
-def _staff_login(page, portal, officer, secret) -> None:
-    page.goto(f"{portal.url}/staff/login")
-    page.get_by_label("E-mail address").fill(officer.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url("**/staff/login/code")
-    page.get_by_label("6-digit code").fill(fresh_code(secret))
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url("**/staff/")
-
-
 def _row(page, name: str):
     return page.locator("section.export-panel tbody tr", has_text=name)
 
@@ -105,7 +94,7 @@ def test_staff_release_and_the_subject_downloads_after_a_fresh_code(portal, page
     case_url = f"{portal.url}/staff/cases/{case.id}"
 
     # --- staff: approve, follow the export, search the mailbox, review, release ---------------------------
-    _staff_login(page, portal, officer, secret)
+    staff_login(page, portal, officer.email, secret)
     page.goto(case_url)
     page.get_by_role("button", name="Approve").click()
     page.wait_for_url(case_url)

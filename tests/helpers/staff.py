@@ -59,6 +59,14 @@ def login(client, user: StaffUser, secret: str, password: str = PASSWORD):
     return response
 
 
+def logged_in_client(app, session, role: StaffRole = StaffRole.OFFICER):
+    """A test client of a new staff member of `role`, logged in through the real pages (a fresh login)."""
+    user, secret = enrolled_staff(session, app, role)
+    client = app.test_client()
+    login(client, user, secret)
+    return client
+
+
 def secret_on_page(html: str) -> str:
     match = re.search(r'data-secret="([A-Z2-7]+)"', html)
     assert match, "no TOTP secret on the enrolment page"
