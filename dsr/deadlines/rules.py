@@ -9,8 +9,8 @@
 - Extension, Art. 12(3): by one or two further months, counted from receipt by the same rules
   (receipt + 2 or 3 months, not due date + months); the notice must reach the subject within the
   first month, so it is due on the original due date.
-- Pauses (identity information asked for and outstanding) move both dates by whole days, added
-  before the roll-forward.
+- Pauses (identity information asked for and outstanding, a fee charged under Art. 12(5) and not yet
+  paid) move both dates by whole days, added before the roll-forward.
 - A controller may promise less than the month (`answer_within_days`, e.g. 30): the due date is then the
   earlier of receipt + those days (a period of days under Art. 3(3), rolled forward the same way, pauses
   added) and the legal month. The extension stays the law's: receipt + 2 or 3 months, as without it.

@@ -11,14 +11,18 @@ from dsr.models.enums import (
     Channel,
     DeliveryChannel,
     DeliveryStatus,
+    FeeGround,
+    FeeState,
     MessageDirection,
     NoticeState,
+    PauseReason,
     RequestStatus,
     Right,
     StaffRole,
     TaskAction,
     TaskState,
 )
+from dsr.models.fee import CaseFee
 from dsr.models.location import SubjectLocation
 from dsr.models.message import Message
 from dsr.models.notice import RecipientNotice
@@ -29,7 +33,7 @@ from dsr.models.task import SystemTask
 from dsr.models.verification import VerificationChallenge
 
 __all__ = [
-    "AuditEvent", "BundleKind", "BundleStatus", "CaseAccess", "ChallengeChannel", "ChallengePurpose", "Channel",
+    "AuditEvent", "BundleKind", "BundleStatus", "CaseAccess", "CaseFee", "FeeGround", "FeeState", "PauseReason", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
     "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",
     "TaskAction", "TaskState", "VerificationChallenge",
