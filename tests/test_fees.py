@@ -3,6 +3,7 @@ reasonable fee instead of refusing. The letter gives the amount, the reason and 
 legal clock wait until staff record the payment (then it goes on as approved) or waive the fee."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -25,20 +26,26 @@ from dsr.models import (
     SubjectRequest,
     SystemTask,
     TaskAction,
+    VerificationChallenge,
 )
 from dsr.subject.service import post_reply
 from tests.helpers.answers import audit_actions, file_and_open, letters, officer_client
 from tests.helpers.jobs import run_jobs
-from tests.helpers.mail import mails_to
-from tests.helpers.people import KARI, OLA, use_directory
+from tests.helpers.mail import code_in, mails_to, sms_lines, text_of
+from tests.helpers.people import KARI, OLA, file_request, use_directory
 
 CHARGE = {"ground": "excessive", "amount": "250", "reason": "This is your third request for a copy this week.",
           "instructions": "Pay to account 1234.56.78901 and quote your reference."}
 
 
+#: Kari again, under her work address: the CRM holds the same phone for both
+KARI_AT_WORK = {"id": 9, "email": "kari@work.example", "phone": KARI["phone"], "name": "Kari Nordmann"}
+
+
 @pytest.fixture
 def app_config(app_config, tmp_path):
-    use_directory(app_config, tmp_path / "systems", {"crm": {"name": "Test CRM", "people": [KARI, OLA]}})
+    use_directory(app_config, tmp_path / "systems",
+                  {"crm": {"name": "Test CRM", "people": [KARI, OLA, KARI_AT_WORK]}})
     return app_config
 
 
@@ -79,7 +86,9 @@ def test_a_third_access_request_shows_the_officer_the_two_earlier_ones_and_the_f
         assert text in letter.body_text, text
     box = staff.get(f"/staff/cases/{case.id}").get_data(as_text=True)
     assert "still paused (waiting for the fee to be paid)" in box and "Record the payment" in box
-    assert "Waiting for your payment of the fee" in client.get(f"/case/{case.public_id}").get_data(as_text=True)
+    subject_page = client.get(f"/case/{case.public_id}").get_data(as_text=True)
+    assert "Waiting for your payment of the fee" in subject_page
+    assert "the time limit is paused until we receive your payment" in subject_page
 
     # Ten days later the payment has come; the clock stood still meanwhile.
     with time_machine.travel(utcnow() + timedelta(days=10), tick=False):
@@ -191,3 +200,28 @@ def test_no_deadline_reminder_while_the_request_waits_for_its_fee(app, session, 
     case.status = RequestStatus.OPEN
     session.commit()
     assert send_reminders(session, controller, today, (7, 3, 1)) == 1
+
+
+def _open_with_sms(app, client, session, email: str) -> SubjectRequest:
+    """File an access request and give back the e-mail code and the SMS code sent to the phone on file."""
+    assert file_request(client, "access", email=email).status_code == 303
+    run_jobs(app)
+    case = session.scalars(sa.select(SubjectRequest).where(SubjectRequest.email == email)).one()
+    client.post(f"/verify/{case.public_id}", data={"code": code_in(text_of(mails_to(app, email)[-1]))})
+    run_jobs(app)
+    client.post(f"/verify/{case.public_id}/phone", data={"code": code_in(sms_lines(app)[-1])})
+    return _case(session, case)
+
+
+def test_an_earlier_request_from_another_address_counts_when_the_same_phone_proved_both(app, session):
+    home = _open_with_sms(app, app.test_client(), session, KARI["email"])
+    work = _open_with_sms(app, app.test_client(), session, KARI_AT_WORK["email"])
+    assert work.status is RequestStatus.OPEN and work.identity_method == "email_code+sms_code"
+    staff, _ = officer_client(app, session)
+    row = re.search(rf"{home.reference}</a></td>.*?</tr>", staff.get(f"/staff/cases/{work.id}").get_data(as_text=True))
+    assert row and "<td>phone</td>" in row.group(0)
+    # A day later the SMS codes' records are gone (the portal's retention); the number the lookup found stays.
+    session.execute(sa.delete(VerificationChallenge))
+    session.commit()
+    assert home.reference in staff.get(f"/staff/cases/{work.id}").get_data(as_text=True)
+    assert OLA["email"] not in staff.get(f"/staff/cases/{work.id}").get_data(as_text=True)

@@ -53,6 +53,8 @@ def test_an_access_request_for_an_address_no_system_knows_is_answered_with_the_n
     assert any(says[0] in text_of(m) for m in mails_to(app, NOBODY))
     subject_page = client.get(f"/case/{case.public_id}").get_data(as_text=True)
     assert ("Answered" if language == "en" else "Besvart") in subject_page
+    # Answered before any approval: nothing was "started", the answer was given.
+    assert "We started carrying out" not in subject_page and "Vi begynte å gjennomføre" not in subject_page
     assert ("Download the correspondence" if language == "en" else "Last ned korrespondansen") in subject_page
 
 
@@ -91,3 +93,18 @@ def test_no_data_held_is_no_longer_a_refusal_reason_and_old_refusals_keep_their_
 
     old = make_request(status=RequestStatus.REJECTED, rejection_code="no_data_held", rejection_text="None found.")
     assert "no data held" in staff.get(f"/staff/cases/{old.id}").get_data(as_text=True)
+
+
+def test_a_portability_export_that_kept_nothing_is_no_no_data_answer_when_the_system_holds_the_subject(
+        app, client, session):
+    """Portability exports only what the subject provided: Ola's CRM record is there, though none of it is."""
+    case = file_and_open(app, client, session, OLA["email"], right="portability")
+    staff, _ = officer_client(app, session)
+    staff.post(f"/staff/cases/{case.id}/approve")
+    run_jobs(app)
+    session.expire_all()
+    assert session.get(SubjectRequest, case.id).status is RequestStatus.READY_FOR_REVIEW
+    response = staff.post(f"/staff/cases/{case.id}/no-data", data={})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and "Test CRM, Newsletter hold data about the subject" in page
+    assert letters(session, case, "no_data_held") == []

@@ -89,10 +89,10 @@ def earlier_requests(session: orm.Session, request: SubjectRequest) -> list[Earl
     """This person's verified requests received before `request`, newest first."""
     by_email: set[int] = set()
     if request.email:
-        address = request.email.strip().lower()
+        # As stored and lower-cased: both stay on the e-mail index (as the queue's search does).
+        addresses = sorted({request.email, request.email.strip().lower()})
         by_email = set(session.scalars(sa.select(SubjectRequest.id).where(
-            sa.or_(sa.func.lower(SubjectRequest.email) == address,
-                   SubjectRequest.email_digest.in_(email_digests(address))))))
+            sa.or_(SubjectRequest.email.in_(addresses), SubjectRequest.email_digest.in_(email_digests(addresses[0]))))))
     phone = verified_phone(session, request)
     by_phone = _requests_by_phone(session, phone) if phone else set()
     ids = (by_email | by_phone) - {request.id}

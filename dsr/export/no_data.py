@@ -73,9 +73,12 @@ def no_data_evidence(session: orm.Session, request: SubjectRequest) -> NoDataEvi
             system = systems.get(task.system_key)
             if system is None:
                 continue
+            result = task.result or {}
+            # "found": the system located the subject, even where a portability export kept no record
+            # (it leaves out what the subject did not provide); "upload": a person found something.
             if task.state not in (TaskState.DONE, TaskState.SKIPPED):
                 waiting.append(f"{system.name} ({task.state.value.replace('_', ' ')})")
-            elif task.records or (task.result or {}).get("upload"):
+            elif task.records or result.get("found") or result.get("upload"):
                 found.append(system.name)
             else:
                 searched.append(system)

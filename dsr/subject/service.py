@@ -69,7 +69,9 @@ def timeline(request: SubjectRequest) -> list[TimelineEntry]:
     entries = [TimelineEntry(request.received_at, _l("We received your request"))]
     if request.verified_at:
         entries.append(TimelineEntry(request.verified_at, _l("You confirmed who you are")))
-    if request.decided_at and request.status is not RequestStatus.REJECTED:
+    # A "we hold no data" answer given before approval is a decision and the answer at once.
+    if request.decided_at and request.status is not RequestStatus.REJECTED and (
+            request.decided_at != request.answered_no_data_at):
         entries.append(TimelineEntry(request.decided_at, _l("We started carrying out your request")))
     if request.decided_at and request.status is RequestStatus.REJECTED:
         entries.append(TimelineEntry(request.decided_at, _l("We turned down your request")))
