@@ -91,13 +91,16 @@ def test_staff_download_the_same_file_from_the_case_page_and_viewers_cannot(app,
     staff, officer = officer_client(app, session)
     assert "Download the correspondence as one file" not in staff.get(f"/staff/cases/{case.id}").get_data(
         as_text=True)
+    staff.post(f"/staff/cases/{case.id}/notes", data={"note-text": "Internal: the subject sounded upset."})
     staff.post(f"/staff/cases/{case.id}/no-data", data={"note": ""})
-    assert "Download the correspondence as one file" in staff.get(f"/staff/cases/{case.id}").get_data(as_text=True)
+    case_page = staff.get(f"/staff/cases/{case.id}").get_data(as_text=True)
+    assert "Download the correspondence as one file" in case_page and "the subject sounded upset" in case_page
     staff_file = staff.post(f"/staff/cases/{case.id}/correspondence").get_data(as_text=True)
     subject_file = _download(client, case).get_data(as_text=True)
     made_on = re.compile(r"It was made on [^<]*\.")
     assert made_on.sub("", staff_file) == made_on.sub("", subject_file)
     assert "We answered: we hold no personal data about you." in staff_file and officer.display_name not in staff_file
+    assert "the subject sounded upset" not in staff_file  # internal notes stay inside
     viewer, _ = officer_client(app, session, StaffRole.VIEWER)
     assert viewer.post(f"/staff/cases/{case.id}/correspondence").status_code == 403
     actions = session.scalars(sa.select(AuditEvent.action).where(AuditEvent.request_id == case.id)).all()
