@@ -34,9 +34,9 @@ from dsr.models import (
     StaffUser,
     SubjectLocation,
     SubjectRequest,
-    TaskState,
 )
 from dsr.notify.letters import send_subject_letter
+from dsr.tasks.states import FINISHED
 
 NO_DATA_LETTER = "no_data_held"
 #: where the answer can be given: before approval (on the lookup) or at the review (on the export)
@@ -76,7 +76,7 @@ def no_data_evidence(session: orm.Session, request: SubjectRequest) -> NoDataEvi
             result = task.result or {}
             # "found": the system located the subject, even where a portability export kept no record
             # (it leaves out what the subject did not provide); "upload": a person found something.
-            if task.state not in (TaskState.DONE, TaskState.SKIPPED):
+            if task.state not in FINISHED:
                 waiting.append(f"{system.name} ({task.state.value.replace('_', ' ')})")
             elif task.records or result.get("found") or result.get("upload"):
                 found.append(system.name)
