@@ -28,10 +28,12 @@ from dsr.cli import dsr_group
 from dsr.config import REPO_ROOT, is_weak_secret, load_config
 from dsr.connectors import registry
 from dsr.controller import load_systems_file
-from dsr.export import download_views, medium_views, review  # noqa: F401 (routes, the case panel)
+from dsr.export import download_views, medium_views, no_data, no_data_views, review  # noqa: F401 (routes, the case panels)
 from dsr.export import staff_views as export_staff_views  # noqa: F401 (routes)
 from dsr.export import sweep as export_sweep  # noqa: F401 (the periodic sweep job)
 from dsr.export.pages import bp as export
+from dsr.fees import panel as fee_panel  # noqa: F401 (the case panel)
+from dsr.fees.views import bp as fees
 from dsr.health import bp as health
 from dsr.identity import expiry, lookup  # noqa: F401 (jobs register)
 from dsr.identity.views import bp as identity
@@ -45,7 +47,7 @@ from dsr.subject.views import bp as subject
 __all__ = ["REPO_ROOT", "create_app"]
 log = logging.getLogger(__name__)
 
-BLUEPRINTS = (intake, identity, subject, export, health, auth, staff_admin, cases, actions, representation)
+BLUEPRINTS = (intake, identity, subject, export, health, auth, staff_admin, cases, actions, representation, fees)
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:

@@ -143,15 +143,20 @@ def create_staff(email: str, role: str, display_name: str) -> None:
 @dsr_group.command("deadline")
 @click.argument("received_at")
 def deadline(received_at: str) -> None:
-    """Print `due YYYY-MM-DD extended YYYY-MM-DD` for a receipt instant (ISO 8601 with an offset)."""
+    """Print `due YYYY-MM-DD extended YYYY-MM-DD` for a receipt instant (ISO 8601 with an offset); when the
+    controller's `answer_within_days` sets an earlier due date, the line says so and gives the law's."""
     controller = current_app.extensions["dsr.controller"]
     try:
         instant = parse_instant(received_at)
-        result = compute_deadlines(instant, tz=controller.timezone, country=controller.holiday_country, pauses=())
+        result = compute_deadlines(instant, tz=controller.timezone, country=controller.holiday_country, pauses=(),
+                                   promised_days=controller.answer_within_days)
     except ValueError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    click.echo(f"due {result.due_on.isoformat()} extended {result.extended_due_on.isoformat()}")
+    line = f"due {result.due_on.isoformat()} extended {result.extended_due_on.isoformat()}"
+    if result.promise_binds:
+        line += f" (promised within {result.promised_days} days; the law's month ends {result.legal_due_on.isoformat()})"
+    click.echo(line)
 
 
 @dsr_group.command("bundle-verify")

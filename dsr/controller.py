@@ -47,6 +47,9 @@ class Controller:
     default_language: str = "en"
     org_number: str = ""
     phone: str = ""
+    #: a promise stricter than the law's month (e.g. "we answer within 30 days"): the due date is the
+    #: earlier of receipt + these days and the legal month; None when the notice promises nothing shorter
+    answer_within_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,23 @@ def _read_controller(path: Path, text: str, data: dict[str, Any]) -> Controller:
         default_language=default_language,
         org_number=need(section, "org_number", optional=True),
         phone=need(section, "phone", optional=True),
+        answer_within_days=_answer_within_days(path, text, section),
     )
+
+
+#: the longest promise that can still be stricter than the law's month (Art. 12(3))
+MAX_PROMISED_DAYS = 31
+
+
+def _answer_within_days(path: Path, text: str, section: dict[str, Any]) -> int | None:
+    value = section.get("answer_within_days")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_PROMISED_DAYS:
+        raise SystemsFileError(path, find_key_line(text, ("controller", "answer_within_days")),
+                               "controller.answer_within_days",
+                               f"must be a whole number of days from 1 to {MAX_PROMISED_DAYS}, not {value!r}")
+    return value
 
 
 def _check_country(path: Path, text: str, country: str) -> None:

@@ -144,12 +144,13 @@ def test_a_refusal_by_post_is_a_printable_letter_with_the_right_to_complain(app,
     _register(app, officer, right="erasure")
     case = _case(session)
     response = officer.post(f"/staff/cases/{case.id}/reject", data={
-        "reason": "no_data_held", "text": "Vi har ingen opplysninger om deg i systemene våre."})
+        "reason": "exemption", "law": "personopplysningsloven § 16",
+        "text": "Opplysningene er unntatt fra retten til sletting."})
     assert response.status_code == 302
     refusal = _letters(session, case.id)[-1]
     assert (refusal.template, refusal.channel, refusal.to_address) == ("case_rejected", DeliveryChannel.POST,
                                                                        ADDRESS)
-    assert "Datatilsynet" in refusal.body_text and "Vi har ingen opplysninger" in refusal.body_text
+    assert "Datatilsynet" in refusal.body_text and "unntatt fra retten til sletting" in refusal.body_text
     page = officer.get(f"/staff/cases/{case.id}/letters/{refusal.id}/print").get_data(as_text=True)
     assert "Datatilsynet" in page
     assert officer.post(f"/staff/cases/{case.id}/letters/{refusal.id}/posted").status_code == 302

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from dsr.auth.roles import roles_of
 from dsr.models import (
     AuditEvent,
+    CaseFee,
     DeliveryStatus,
+    FeeGround,
     Message,
     MessageDirection,
     NoticeState,
@@ -64,6 +66,11 @@ EXPECTED = {
     "export.release": DECIDE,
     "export.partial": DECIDE,
     "export.retry_assembly": DECIDE,
+    "export.no_data": DECIDE,
+    "cases.correspondence": DECIDE,
+    "fees.charge": DECIDE,
+    "fees.paid": DECIDE,
+    "fees.waive": DECIDE,
     "actions.approve": DECIDE,
     "actions.done_by_hand": DECIDE,
     "actions.notice_done": DECIDE,
@@ -107,7 +114,9 @@ def world(app, session, make_request):
     session.commit()
     notice = RecipientNotice(request_id=case.id, system_key="accounting", recipient="Our external accountant",
                              action="erase", state=NoticeState.WAITING_FOR_STAFF)
-    session.add(notice)
+    fee = CaseFee(request_id=case.id, ground=FeeGround.EXCESSIVE, amount_ore=25000, reason="Repeats",
+                  payment_instructions="Account 1234.56.78901")
+    session.add_all([notice, fee])
     session.commit()
     target, _ = enrolled_staff(session, app, StaffRole.OFFICER, email="target@fjordnett.example")
     clients = {}
@@ -117,7 +126,7 @@ def world(app, session, make_request):
         login(clients[role], user, secret)
     clients[None] = app.test_client()
     args = {"case_id": case.id, "task_id": task.id, "message_id": letter.id, "user_id": target.id,
-            "notice_id": notice.id}
+            "notice_id": notice.id, "fee_id": fee.id}
     return {"case": case, "clients": clients, "args": args}
 
 

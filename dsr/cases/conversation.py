@@ -20,6 +20,7 @@ from dsr.models import (
     DeliveryStatus,
     Message,
     MessageDirection,
+    PauseReason,
     RequestStatus,
     StaffRole,
     StaffUser,
@@ -124,7 +125,8 @@ def subject_answered(
     answered_at = message.created_at or utcnow()
     ended = 0
     for pause in request.pauses:
-        if pause.ended_at is None:
+        # A fee's pause ends when staff record the payment (dsr.fees), not when the subject writes.
+        if pause.ended_at is None and pause.reason == PauseReason.IDENTITY:
             pause.ended_at = max(answered_at, pause.started_at)
             ended += 1
     changed = False

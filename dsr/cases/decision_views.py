@@ -21,6 +21,7 @@ from dsr.cases.forms import (
     TextForm,
     extension_choices,
 )
+from dsr.cases.history import earlier_requests
 from dsr.cases.opening import UnknownIdentityMethod, record_identity
 from dsr.cases.pages import bp, case_or_404, controller, render_case, staff_case_view, to_case
 from dsr.cases.states import IllegalTransition
@@ -58,8 +59,10 @@ def approve(case_id: int):
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
-def _form_page(case_id: int, form, template: str, run: Callable, done: str, error_field: str):
-    """A decision with its own form page: GET shows it, POST validates and runs `run(case, form)`."""
+def _form_page(case_id: int, form, template: str, run: Callable, done: str, error_field: str, **extra):
+    """A decision with its own form page: GET shows it (with `extra` for its template), POST validates and
+    runs `run(case, form)`; `done` is flashed, formatted with the case and run's result. The fee pages
+    (dsr.fees.views) use it too."""
     case = case_or_404(case_id)
     if form.validate_on_submit():
         session = get_session()
@@ -75,7 +78,7 @@ def _form_page(case_id: int, form, template: str, run: Callable, done: str, erro
             session.commit()
             flash(done.format(case=case, result=result), "success")
             return redirect(url_for("cases.detail", case_id=case.id))
-    return render_template(template, case=staff_case_view(case), form=form), 400 if form.errors else 200
+    return render_template(template, case=staff_case_view(case), form=form, **extra), 400 if form.errors else 200
 
 
 @bp.route("/cases/<int:case_id>/reject", methods=["GET", "POST"])
@@ -96,6 +99,7 @@ def reject(case_id: int):
         ),
         "The request is refused; the letter to the subject is on its way.",
         "text",
+        earlier=earlier_requests(get_session(), case_or_404(case_id)),  # the evidence for Art. 12(5)
     )
 
 

@@ -8,6 +8,7 @@ DecisionError (the input or the timing does not), both with a message for staff.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import orm
@@ -22,6 +23,7 @@ from dsr.deadlines.service import refresh_deadlines
 from dsr.models import (
     ClockPause,
     Message,
+    PauseReason,
     Right,
     StaffRole,
     StaffUser,
@@ -52,19 +54,32 @@ class RejectionReason(StrEnum):
     IDENTITY_NOT_CONFIRMED = "identity_not_confirmed"
     MANIFESTLY_UNFOUNDED = "manifestly_unfounded"  # Art. 12(5)
     EXCESSIVE = "excessive"  # Art. 12(5), e.g. repetitive
+    #: only in cases refused before "we hold no data" became an answer (dsr.export.no_data): still read
     NO_DATA_HELD = "no_data_held"
     EXEMPTION = "exemption"  # under a named law, e.g. personopplysningsloven § 16
     OTHER = "other"
 
 
+#: the reasons a new refusal may give, with staff's labels
 REJECTION_LABELS = {
     RejectionReason.IDENTITY_NOT_CONFIRMED: "Identity not confirmed",
     RejectionReason.MANIFESTLY_UNFOUNDED: "Manifestly unfounded (Art. 12(5))",
     RejectionReason.EXCESSIVE: "Excessive, e.g. repetitive (Art. 12(5))",
-    RejectionReason.NO_DATA_HELD: "No data held",
     RejectionReason.EXEMPTION: "Exemption under a named law",
     RejectionReason.OTHER: "Other",
 }
+NO_DATA_IS_AN_ANSWER = ("\"We hold no data about you\" is an answer, not a refusal: for access or portability, "
+                        "answer it from the case page once every system has been searched.")
+
+
+def end_pauses(request: SubjectRequest, at: datetime) -> int:
+    """End the clock's open pauses (the case closes); returns how many there were."""
+    ended = 0
+    for pause in request.pauses:
+        if pause.ended_at is None:
+            pause.ended_at = max(at, pause.started_at)
+            ended += 1
+    return ended
 
 
 def checked_text(value: str | None, what: str, required: bool = True) -> str:
@@ -122,6 +137,8 @@ def reject(
         reason = RejectionReason(code)
     except ValueError:
         raise DecisionError("Choose the reason for refusing.") from None
+    if reason not in REJECTION_LABELS:
+        raise DecisionError(NO_DATA_IS_AN_ANSWER)
     text = checked_text(text, "explanation to the subject")
     law = (law or "").strip()
     if reason is RejectionReason.EXEMPTION and not law:
@@ -133,6 +150,7 @@ def reject(
     request.rejection_code, request.rejection_text = reason.value, text
     request.rejection_law = law or None
     request.decided_at, request.decided_by_id, request.closed_at = now, actor.id, now
+    end_pauses(request, now)  # e.g. a fee never paid: the clock has nothing left to wait for
     message = send_subject_letter(session, request, "case_rejected", author_id=actor.id,
                                   dedupe_key=f"rejected:{request.id}", code=reason.value, text=text, law=law)
     record_staff(session, "case.rejected", actor, request, code=reason.value, message_id=message.id)
@@ -155,9 +173,8 @@ def ask_subject(
     message = send_subject_letter(session, request, "information_request", author_id=actor.id, text=text,
                                   about_identity=about_identity)
     if about_identity:
-        request.pauses.append(
-            ClockPause(started_at=utcnow(), reason="identity", message_id=message.id, started_by_id=actor.id)
-        )
+        request.pauses.append(ClockPause(started_at=utcnow(), reason=PauseReason.IDENTITY, message_id=message.id,
+                                         started_by_id=actor.id))
         refresh_deadlines(request, controller)
     record_staff(session, "case.information_requested", actor, request, about_identity=about_identity,
                  message_id=message.id)
@@ -229,9 +246,7 @@ def close_withdrawn(
     states.apply(request, Action.WITHDRAW)
     now = utcnow()
     request.withdrawn_at = request.closed_at = now
-    for pause in request.pauses:
-        if pause.ended_at is None:
-            pause.ended_at = now
+    end_pauses(request, now)
     message = send_subject_letter(session, request, "case_withdrawn", author_id=actor.id,
                                   dedupe_key=f"withdrawn:{request.id}")
     record_staff(session, "case.withdrawn", actor, request, message_id=message.id)

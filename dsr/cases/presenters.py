@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from dsr.cases.access import browsers_with_access
+from dsr.complaint.kit import offers_complaint_kit
 from dsr.deadlines.rules import days_left, local_date
 from dsr.deadlines.service import deadlines_for
 from dsr.i18n import staff_time
@@ -22,6 +23,7 @@ from dsr.models import (
     DeliveryStatus,
     Message,
     MessageDirection,
+    PauseReason,
     StaffRole,
     StaffUser,
     SubjectRequest,
@@ -176,6 +178,7 @@ class CaseView:
     staff_names: dict[int, str]
     timeline: list[tuple[str, str]]
     subject_browsers: int  # browsers holding a proof of the case now (dsr.cases.access)
+    offers_complaint_kit: bool  # the subject's page offers the whole correspondence as one file
 
 
 def case_view(
@@ -228,7 +231,14 @@ def case_view(
         staff_names=names,
         timeline=_timeline(request, messages, tz),
         subject_browsers=browsers_with_access(session, request),
+        offers_complaint_kit=offers_complaint_kit(request),
     )
+
+
+_PAUSE_TEXT = {
+    PauseReason.IDENTITY: ("Clock paused: identity information asked for", "Clock running again: the subject answered"),
+    PauseReason.FEE: ("Clock paused: waiting for the fee", "Clock running again: the fee was paid, waived or ended"),
+}
 
 
 def _timeline(request: SubjectRequest, messages: list[Message], tz: str) -> list[tuple[str, str]]:
@@ -236,15 +246,18 @@ def _timeline(request: SubjectRequest, messages: list[Message], tz: str) -> list
     if request.verified_at:
         events.append((request.verified_at, f"Identity established ({request.identity_method})"))
     for pause in request.pauses:
-        events.append((pause.started_at, "Clock paused: identity information asked for"))
+        started, ended = _PAUSE_TEXT.get(pause.reason, _PAUSE_TEXT[PauseReason.IDENTITY])
+        events.append((pause.started_at, started))
         if pause.ended_at:
-            events.append((pause.ended_at, "Clock running again: the subject answered"))
+            events.append((pause.ended_at, ended))
     if request.extended_at:
         events.append((request.extended_at, f"Extended to {request.extended_due_on}"))
-    if request.decided_at:
+    if request.decided_at and request.decided_at != request.answered_no_data_at:
         events.append(
             (request.decided_at, "Decided: " + ("rejected" if request.rejection_code else "approved"))
         )
+    if request.answered_no_data_at:
+        events.append((request.answered_no_data_at, "Answered: we hold no data about the subject"))
     for message in messages:
         if message.direction is MessageDirection.TO_SUBJECT:
             events.append((message.created_at, f"Letter to the subject: {message.template}"))

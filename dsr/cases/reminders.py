@@ -17,7 +17,7 @@ from dsr.cases.states import OPEN_STATUSES
 from dsr.controller import Controller
 from dsr.db import utcnow
 from dsr.deadlines.rules import days_left, local_date
-from dsr.models import Message, MessageDirection, SubjectRequest
+from dsr.models import Message, MessageDirection, RequestStatus, SubjectRequest
 from dsr.notify.service import queue_email
 from dsr.queue import QUEUE_DEFAULT, job
 
@@ -47,6 +47,8 @@ def send_reminders(
         sa.select(SubjectRequest)
         .where(
             SubjectRequest.status.in_(OPEN_STATUSES),
+            # The clock waits with the request for a fee: nothing is due from staff until it is paid.
+            SubjectRequest.status != RequestStatus.AWAITING_PAYMENT,
             sa.or_(SubjectRequest.deadline_on <= horizon, SubjectRequest.extension_notice_due_on <= horizon),
         )
         .order_by(SubjectRequest.deadline_on, SubjectRequest.id)

@@ -21,10 +21,13 @@ class Action(StrEnum):
     RELEASE = "release"  # staff release the reviewed export to the subject
     COMPLETE = "complete"  # the answer is given
     REOPEN_WORK = "reopen_work"  # e.g. retry a system after review found a gap
+    CHARGE_FEE = "charge_fee"  # Art. 12(5), 15(3): the request waits for a fee to be paid
+    FEE_SETTLED = "fee_settled"  # the fee was paid or waived: the request is decided again
+    ANSWER_NO_DATA = "answer_no_data"  # access, portability: the answer is that we hold no data on the subject
 
 
 #: a case staff still have to answer (verified, not closed)
-OPEN_STATUSES = (S.OPEN, S.AWAITING_SUBJECT, S.IN_PROGRESS, S.READY_FOR_REVIEW)
+OPEN_STATUSES = (S.OPEN, S.AWAITING_SUBJECT, S.AWAITING_PAYMENT, S.IN_PROGRESS, S.READY_FOR_REVIEW)
 
 TRANSITIONS: dict[tuple[S, Action], S] = {
     (S.AWAITING_VERIFICATION, Action.VERIFY): S.OPEN,
@@ -44,6 +47,13 @@ TRANSITIONS: dict[tuple[S, Action], S] = {
     (S.IN_PROGRESS, Action.COMPLETE): S.COMPLETED,
     (S.READY_FOR_REVIEW, Action.RELEASE): S.COMPLETED,
     (S.READY_FOR_REVIEW, Action.REOPEN_WORK): S.IN_PROGRESS,
+    (S.OPEN, Action.CHARGE_FEE): S.AWAITING_PAYMENT,
+    (S.AWAITING_PAYMENT, Action.FEE_SETTLED): S.OPEN,
+    (S.AWAITING_PAYMENT, Action.REJECT): S.REJECTED,  # e.g. the fee was never paid (Art. 12(5)(b))
+    # "We hold no data about you" is an answer (Art. 15(1): confirmation), given once every system was searched.
+    (S.OPEN, Action.ANSWER_NO_DATA): S.COMPLETED,
+    (S.AWAITING_SUBJECT, Action.ANSWER_NO_DATA): S.COMPLETED,
+    (S.READY_FOR_REVIEW, Action.ANSWER_NO_DATA): S.COMPLETED,
     **{(status, Action.WITHDRAW): S.WITHDRAWN for status in OPEN_STATUSES},
     # Extending and assigning keep the status; they are still checked against this table.
     **{(status, Action.EXTEND): status for status in OPEN_STATUSES},

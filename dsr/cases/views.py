@@ -20,10 +20,12 @@ from dsr.cases.pages import (
     decide,
     deciders,
     render_case,
+    to_case,
     today,
 )
 from dsr.cases.presenters import is_masked, mask_email, queue_rows
-from dsr.db import get_db, get_session
+from dsr.complaint.kit import build_kit, kit_filename, kit_response, offers_complaint_kit, render_kit
+from dsr.db import get_db, get_session, utcnow
 from dsr.models import Message, RequestStatus, Right, SystemTask
 
 
@@ -163,3 +165,17 @@ def end_subject_access(case_id: int):
         lambda: access.end_subject_access(get_session(), case, actor=g.staff),
         "The subject's access to the case page has ended in {result} browser(s).",
     )
+
+
+@bp.post("/cases/<int:case_id>/correspondence")
+@staff_decider
+def correspondence(case_id: int):
+    """The same file the subject's page offers (the complaint kit), for staff to send or keep."""
+    case = case_or_404(case_id)
+    if not offers_complaint_kit(case):
+        return to_case(case, "the correspondence is offered as one file once the case is answered or refused")
+    session = get_session()
+    page = render_kit(build_kit(session, case, controller(), utcnow()))
+    record(session, "case.correspondence_downloaded", actor_type="staff", actor_id=g.staff.id, request_id=case.id)
+    session.commit()
+    return kit_response(page, kit_filename(case))

@@ -9,8 +9,11 @@
 - Extension, Art. 12(3): by one or two further months, counted from receipt by the same rules
   (receipt + 2 or 3 months, not due date + months); the notice must reach the subject within the
   first month, so it is due on the original due date.
-- Pauses (identity information asked for and outstanding) move both dates by whole days, added
-  before the roll-forward.
+- Pauses (identity information asked for and outstanding, a fee charged under Art. 12(5) and not yet
+  paid) move both dates by whole days, added before the roll-forward.
+- A controller may promise less than the month (`answer_within_days`, e.g. 30): the due date is then the
+  earlier of receipt + those days (a period of days under Art. 3(3), rolled forward the same way, pauses
+  added) and the legal month. The extension stays the law's: receipt + 2 or 3 months, as without it.
 """
 from __future__ import annotations
 
@@ -38,10 +41,17 @@ class Pause:
 @dataclass(frozen=True)
 class Deadlines:
     received_on: date  # controller-local date of receipt
-    due_on: date  # one month, pauses added, rolled forward
-    extension_notice_due_on: date  # == due_on
+    due_on: date  # one month (or the controller's shorter promise), pauses added, rolled forward
+    extension_notice_due_on: date  # the end of the law's month (== due_on unless a promise is earlier)
     extended_due_on: date  # one month + the extension's months, pauses added, rolled forward
     paused_days: int
+    legal_due_on: date  # the law's month, pauses added, rolled forward (== due_on without a promise)
+    promised_days: int | None = None  # the controller's promise, when it makes the due date earlier
+
+    @property
+    def promise_binds(self) -> bool:
+        """The controller's promise, not the law's month, sets the due date."""
+        return self.promised_days is not None
 
 
 @lru_cache(maxsize=64)
@@ -114,17 +124,25 @@ def paused_days(pauses: Iterable[Pause], *, now: datetime, tz: str = DEFAULT_TZ)
 
 def compute_deadlines(received_at: datetime, *, tz: str = DEFAULT_TZ, country: str = DEFAULT_COUNTRY,
                       pauses: Iterable[Pause] = (), now: datetime | None = None,
-                      extension_months: int = MAX_EXTENSION_MONTHS) -> Deadlines:
+                      extension_months: int = MAX_EXTENSION_MONTHS, promised_days: int | None = None) -> Deadlines:
     if extension_months not in range(1, MAX_EXTENSION_MONTHS + 1):
         raise ValueError(f"an extension is 1 to {MAX_EXTENSION_MONTHS} months, not {extension_months}")
+    if promised_days is not None and promised_days < 1:
+        raise ValueError(f"a promise to answer is at least one day, not {promised_days}")
     received_on = local_date(received_at, tz)
     shift = paused_days(pauses, now=datetime.now(UTC) if now is None else now, tz=tz)
     # A pause lengthens the period itself and Art. 3(4) applies to the period's last day, so pause
     # days go onto the unrolled date (rolling first and adding after could end on a holiday).
-    due_on = next_working_day(add_months(received_on, 1) + timedelta(days=shift), country)
+    legal_due_on = next_working_day(add_months(received_on, 1) + timedelta(days=shift), country)
+    due_on, binding_promise = legal_due_on, None
+    if promised_days is not None:
+        promised_on = next_working_day(received_on + timedelta(days=promised_days + shift), country)
+        if promised_on < legal_due_on:
+            due_on, binding_promise = promised_on, promised_days
     extended_due_on = next_working_day(add_months(received_on, 1 + extension_months) + timedelta(days=shift), country)
-    return Deadlines(received_on=received_on, due_on=due_on, extension_notice_due_on=due_on,
-                     extended_due_on=extended_due_on, paused_days=shift)
+    return Deadlines(received_on=received_on, due_on=due_on, extension_notice_due_on=legal_due_on,
+                     extended_due_on=extended_due_on, paused_days=shift, legal_due_on=legal_due_on,
+                     promised_days=binding_promise)
 
 
 def days_left(due_on: date, today: date) -> int:

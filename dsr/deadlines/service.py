@@ -1,7 +1,8 @@
 """Keeps a request's stored deadline fields in step with the legal clock (dsr.deadlines.rules).
 
 The dates are stored so the queue can sort and filter in SQL; they are recomputed whenever
-something that moves them changes: receipt, a pause starting or ending, an extension.
+something that moves them changes: receipt, a pause starting or ending, an extension. The controller's
+promise (`answer_within_days`) is applied here, from the controller's facts.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def deadlines_for(request: SubjectRequest, controller: Controller, now: datetime
     pauses = [Pause(started_at=p.started_at, ended_at=p.ended_at) for p in request.pauses]
     months = extension_months or request.extension_months or MAX_EXTENSION_MONTHS
     return compute_deadlines(request.received_at, tz=controller.timezone, country=controller.holiday_country,
-                             pauses=pauses, now=now, extension_months=months)
+                             pauses=pauses, now=now, extension_months=months,
+                             promised_days=controller.answer_within_days)
 
 
 def extension_options(request: SubjectRequest, controller: Controller) -> dict[int, date]:

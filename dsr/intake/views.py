@@ -28,6 +28,7 @@ from flask_babel import get_locale, ngettext
 
 from dsr.auth.policy import public
 from dsr.db import get_session
+from dsr.deadlines.service import deadlines_for
 from dsr.forms import CodeForm
 from dsr.identity.code_pages import client_ip, first_refusal
 from dsr.identity.subject_access import browser_binding
@@ -223,4 +224,5 @@ def received():
     )
     if filed is None:
         return redirect(url_for("intake.index"))
-    return render_template("intake/received.html", case=filed, code_form=CodeForm(formdata=None))
+    return render_template("intake/received.html", case=filed, code_form=CodeForm(formdata=None),
+                           deadlines=deadlines_for(filed, current_app.extensions["dsr.controller"]))

@@ -12,10 +12,13 @@ from dsr.models.enums import (
     Channel,
     DeliveryChannel,
     DeliveryStatus,
+    FeeGround,
+    FeeState,
     Handover,
     HandoverMedium,
     MessageDirection,
     NoticeState,
+    PauseReason,
     Relationship,
     RequestStatus,
     Right,
@@ -23,6 +26,7 @@ from dsr.models.enums import (
     TaskAction,
     TaskState,
 )
+from dsr.models.fee import CaseFee
 from dsr.models.location import SubjectLocation
 from dsr.models.message import Message
 from dsr.models.notice import RecipientNotice
@@ -35,6 +39,7 @@ from dsr.models.verification import VerificationChallenge
 
 __all__ = [
     "AuthorisationState", "Handover", "HandoverMedium", "Relationship", "Representative",
+    "CaseFee", "FeeGround", "FeeState", "PauseReason",
     "AuditEvent", "BundleKind", "BundleStatus", "CaseAccess", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
     "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",

@@ -28,12 +28,33 @@ class RequestStatus(StrEnum):
     AWAITING_VERIFICATION = "awaiting_verification"
     OPEN = "open"  # verified, waiting for triage
     AWAITING_SUBJECT = "awaiting_subject"  # staff asked the subject for information
+    AWAITING_PAYMENT = "awaiting_payment"  # a fee was charged (Art. 12(5), 15(3)); the clock waits for it
     IN_PROGRESS = "in_progress"  # approved; systems are being worked
     READY_FOR_REVIEW = "ready_for_review"  # export assembled, staff review before release
     COMPLETED = "completed"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"  # by the subject
     EXPIRED = "expired"  # never verified
+
+
+class PauseReason(StrEnum):
+    """Why the legal clock stands still (ClockPause.reason)."""
+
+    IDENTITY = "identity"  # information to confirm identity asked for and outstanding (Art. 12(6))
+    FEE = "fee"  # a fee charged under Art. 12(5) or 15(3) and not yet paid
+
+
+class FeeGround(StrEnum):
+    """Why a fee is charged for a request that is otherwise free."""
+
+    EXCESSIVE = "excessive"  # Art. 12(5)(a): manifestly unfounded or excessive, in particular repetitive
+    FURTHER_COPY = "further_copy"  # Art. 15(3): a further copy of data the subject already received
+
+
+class FeeState(StrEnum):
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"  # staff recorded the payment: the request goes on as approved
+    WAIVED = "waived"  # staff dropped the fee: the request is handled free
 
 
 class TaskState(StrEnum):

@@ -102,6 +102,8 @@ class SubjectRequest(Base):
     objection_decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))
     #: a paragraph staff add to the outcome letter built from the tasks
     outcome_note: Mapped[str | None] = mapped_column(sa.Text)
+    #: access, portability: answered "we hold no data about you" (every system searched, nothing found) at
+    answered_no_data_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: Art. 16: incomplete data completed by a statement from the subject, kept with the case and quoted in
     #: the outcome letter (the officer records it when approving a rectification)
     supplementary_statement: Mapped[str | None] = mapped_column(sa.Text)
@@ -160,7 +162,8 @@ class SubjectRequest(Base):
 
 
 class ClockPause(Base):
-    """The pause ledger: the clock stops only while identity information we asked for is outstanding."""
+    """The pause ledger: the clock stops only while identity information we asked for is outstanding, or a
+    fee charged under Art. 12(5) or 15(3) is not yet paid (`reason`)."""
 
     __tablename__ = "clock_pauses"
 
@@ -168,7 +171,7 @@ class ClockPause(Base):
     request_id: Mapped[int] = mapped_column(sa.ForeignKey("subject_requests.id", ondelete="CASCADE"), index=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reason: Mapped[str] = mapped_column(sa.String(40), default="identity")
+    reason: Mapped[str] = mapped_column(sa.String(40), default="identity")  # a dsr.models.enums.PauseReason
     #: the message that asked the subject (proof of what was asked and when)
     message_id: Mapped[int | None] = mapped_column(sa.ForeignKey("messages.id"))
     started_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_users.id"))

@@ -15,6 +15,7 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.deadlines.rules import local_date
+from dsr.deadlines.service import deadlines_for
 from dsr.links import external_url
 from dsr.models import Message, SubjectRequest
 from dsr.notify.service import CASE_LINK_PLACEHOLDER, queue_email, queue_post_letter
@@ -23,13 +24,19 @@ from dsr.rights_text import RIGHT_TITLES
 
 def subject_letter_context(request: SubjectRequest) -> dict[str, Any]:
     """What every letter about this case may say (the templates pick what they need)."""
+    controller = current_app.extensions["dsr.controller"]
+    deadlines = deadlines_for(request, controller)
+    # The controller's promise ("within 30 days") is what a letter states while it sets the date.
+    promised = deadlines.promise_binds and request.extended_at is None
     return {
+        "promised_days": deadlines.promised_days if promised else None,
+        "legal_due_on": deadlines.legal_due_on if promised else None,
         "case": request,
         "reference": request.reference,
         "right": request.right,
         "right_title": RIGHT_TITLES[request.right],
         "received_at": request.received_at,
-        "received_on": local_date(request.received_at, current_app.extensions["dsr.controller"].timezone),
+        "received_on": local_date(request.received_at, controller.timezone),
         "due_on": request.deadline_on,
         "case_url": CASE_LINK_PLACEHOLDER,
         "verify_page_url": external_url("identity.verify", public_id=request.public_id),

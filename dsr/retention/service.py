@@ -8,14 +8,17 @@ was handled). Reduced means:
 - gone: the e-mail address (a keyed hash of it stays, `email_digest`, so staff searching by
   address still find that the person asked, and when), the phone, name and postal address as typed,
   a representative's name, addresses, relationship note and the reason given for rejecting their
-  authorisation, the authorisation file itself, to whom a bundle was handed over, the right-specific details, every free text staff or subject wrote (extension reason, refusal
-  text, objection grounds, outcome note, supplementary statement, notes, replies), the bodies,
+  authorisation, the authorisation file itself, to whom a bundle was handed over, the right-specific
+  details, every free text staff or subject wrote (extension reason, refusal text, objection grounds,
+  outcome note, supplementary statement, notes, replies, a fee's reason, payment instructions and
+  note), the bodies,
   subjects and addresses of all letters and notes, one-time secrets, the contact details and system keys the lookup found,
   and of each system task the keys, new values and notes of its plan, its subject reference and
   the name of an uploaded file; a bundle file still stored is deleted;
 - kept, as proof of handling: the reference, the right, the channel, the language, every date
   (received, verified, due, extended, decided, closed, withdrawn, restricted, lifted), the status
-  and outcome (refusal code and the law named, objection upheld or rejected), how identity was
+  and outcome (refusal code and the law named, objection upheld or rejected, a fee's ground, amount and
+  whether it was paid or waived), how identity was
   established (a method name), who decided and who was assigned, per letter its template,
   direction, channel, delivery status and dates, per system what was done (operation, counts,
   collections, fields, the legal hold and until when, the check afterwards) and the bundle's
@@ -50,6 +53,7 @@ from dsr.crypto import email_digest
 from dsr.db import on_commit, utcnow
 from dsr.export import storage
 from dsr.models import (
+    CaseFee,
     ExportBundle,
     Message,
     Representative,
@@ -111,6 +115,8 @@ def reduce_case(session: orm.Session, request_id: int, now: datetime | None = No
     session.execute(sa.update(Message).where(Message.request_id == request_id).values(
         to_address=None, subject_line=None, body_text="", body_html=None, secret_sealed=None, last_error=None))
     session.execute(sa.delete(VerificationChallenge).where(VerificationChallenge.request_id == request_id))
+    session.execute(sa.update(CaseFee).where(CaseFee.request_id == request_id).values(
+        reason="", payment_instructions="", settled_note=None))
     session.execute(sa.update(SubjectLocation).where(SubjectLocation.request_id == request_id).values(ref=None))
     for task in session.scalars(sa.select(SystemTask).where(SystemTask.request_id == request_id)):
         task.result = reduced_result(task.result or {})

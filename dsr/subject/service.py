@@ -12,6 +12,7 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.cases import states
 from dsr.cases.conversation import subject_answered, tell_staff_of_message
+from dsr.cases.decisions import end_pauses
 from dsr.cases.states import Action
 from dsr.db import utcnow
 from dsr.identity.codes import burn_waiting_codes
@@ -47,6 +48,7 @@ STATUS_TEXT = {
     RequestStatus.AWAITING_VERIFICATION: _l("Waiting for you to confirm who you are"),
     RequestStatus.OPEN: _l("Received and confirmed: waiting for our privacy team"),
     RequestStatus.AWAITING_SUBJECT: _l("We have asked you for more information"),
+    RequestStatus.AWAITING_PAYMENT: _l("Waiting for your payment of the fee we asked for"),
     RequestStatus.IN_PROGRESS: _l("We are working on it"),
     RequestStatus.READY_FOR_REVIEW: _l("We are checking the answer before we send it"),
     RequestStatus.COMPLETED: _l("Answered"),
@@ -67,7 +69,9 @@ def timeline(request: SubjectRequest) -> list[TimelineEntry]:
     entries = [TimelineEntry(request.received_at, _l("We received your request"))]
     if request.verified_at:
         entries.append(TimelineEntry(request.verified_at, _l("You confirmed who you are")))
-    if request.decided_at and request.status is not RequestStatus.REJECTED:
+    # A "we hold no data" answer given before approval is a decision and the answer at once.
+    if request.decided_at and request.status is not RequestStatus.REJECTED and (
+            request.decided_at != request.answered_no_data_at):
         entries.append(TimelineEntry(request.decided_at, _l("We started carrying out your request")))
     if request.decided_at and request.status is RequestStatus.REJECTED:
         entries.append(TimelineEntry(request.decided_at, _l("We turned down your request")))
@@ -138,6 +142,7 @@ def withdraw(session: orm.Session, request: SubjectRequest) -> None:
     states.apply(request, Action.WITHDRAW)
     now = utcnow()
     request.withdrawn_at = request.closed_at = now
+    end_pauses(request, now)
     burn_waiting_codes(session, request)
     record(session, "case.withdrawn", actor_type="subject", request_id=request.id)
     send_subject_letter(session, request, WITHDRAWN_LETTER, dedupe_key=f"withdrawn:{request.id}")

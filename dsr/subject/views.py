@@ -8,13 +8,26 @@ the visitor picked another.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from dsr import links
+from dsr.audit.service import record
 from dsr.auth.policy import public
 from dsr.cases.states import IllegalTransition
-from dsr.db import get_session
+from dsr.complaint.kit import build_kit, kit_filename, kit_response, offers_complaint_kit, render_kit
+from dsr.db import get_session, utcnow
 from dsr.export.offer import download_offer
 from dsr.forms import CodeForm, ConfirmForm, ReplyForm
 from dsr.identity import codes
@@ -66,6 +79,8 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         can_withdraw=case_service.can_withdraw(case),
         reply_form=reply_form or ReplyForm(formdata=None),
         download=download_offer(get_session(), case),
+        complaint_kit=offers_complaint_kit(case),
+        kit_form=ConfirmForm(formdata=None),
     ), status
 
 
@@ -73,6 +88,21 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
 @public
 def case(public_id: str):
     return _case_page(case_for_subject_or_404(public_id))
+
+
+@bp.post("/<public_id>/correspondence")
+@public
+def complaint_kit(public_id: str):
+    """The whole correspondence of a closed case as one file (for a complaint to the supervisory authority).
+    A POST: it is audited, and no prefetch or crawler fetches it."""
+    found = case_for_subject_or_404(public_id)
+    if not offers_complaint_kit(found):
+        abort(404)
+    db = get_session()
+    page = render_kit(build_kit(db, found, current_app.extensions["dsr.controller"], utcnow()))
+    record(db, "subject.correspondence_downloaded", actor_type="subject", request_id=found.id)
+    db.commit()
+    return kit_response(page, kit_filename(found))
 
 
 @bp.post("/<public_id>/reply")
