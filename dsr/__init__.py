@@ -28,7 +28,7 @@ from dsr.cli import dsr_group
 from dsr.config import REPO_ROOT, is_weak_secret, load_config
 from dsr.connectors import registry
 from dsr.controller import load_systems_file
-from dsr.export import download_views, review  # noqa: F401 (routes, the case panel)
+from dsr.export import delta, download_views, receiver_views, review, review_views  # noqa: F401 (routes, panel, jobs)
 from dsr.export import staff_views as export_staff_views  # noqa: F401 (routes)
 from dsr.export import sweep as export_sweep  # noqa: F401 (the periodic sweep job)
 from dsr.export.pages import bp as export

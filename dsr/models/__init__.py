@@ -1,7 +1,7 @@
 """All models, imported here so Base.metadata is complete for Alembic and tests."""
 from dsr.models.access import CaseAccess
 from dsr.models.audit import AuditEvent
-from dsr.models.bundle import ExportBundle
+from dsr.models.bundle import BundleRedaction, BundleTransmission, ExportBundle, RecordDigest
 from dsr.models.canary import SystemCanary
 from dsr.models.enums import (
     BundleKind,
@@ -29,8 +29,8 @@ from dsr.models.task import SystemTask
 from dsr.models.verification import VerificationChallenge
 
 __all__ = [
-    "AuditEvent", "BundleKind", "BundleStatus", "CaseAccess", "ChallengeChannel", "ChallengePurpose", "Channel",
+    "AuditEvent", "BundleKind", "BundleRedaction", "BundleStatus", "BundleTransmission", "CaseAccess", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
-    "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",
+    "OutboxJob", "RecipientNotice", "RecordDigest", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",
     "TaskAction", "TaskState", "VerificationChallenge",
 ]

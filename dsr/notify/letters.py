@@ -12,7 +12,7 @@ from sqlalchemy import orm
 
 from dsr.deadlines.rules import local_date
 from dsr.links import external_url
-from dsr.models import Message, SubjectRequest
+from dsr.models import Message, MessageDirection, SubjectRequest
 from dsr.notify.service import CASE_LINK_PLACEHOLDER, queue_email
 from dsr.rights_text import RIGHT_TITLES
 
@@ -36,9 +36,11 @@ def subject_letter_context(request: SubjectRequest) -> dict[str, Any]:
 
 def send_subject_letter(session: orm.Session, request: SubjectRequest, template: str, *,
                         author_id: int | None = None, dedupe_key: str | None = None, secret: str | None = None,
-                        to: str | None = None, **context: Any) -> Message:
+                        to: str | None = None, direction: MessageDirection = MessageDirection.TO_SUBJECT,
+                        **context: Any) -> Message:
     """Render the letter in the case's language, store it and send it after the commit (to the
-    request's e-mail unless `to` names the address a code must go to)."""
+    request's e-mail unless `to` names the address a code must go to; a letter about the case to someone
+    else, e.g. the controller receiving a portability bundle, has `direction` TO_RECIPIENT)."""
     return queue_email(session, to=to or request.email, template=template, language=request.language,
                        context={**subject_letter_context(request), **context}, request_id=request.id,
-                       author_id=author_id, dedupe_key=dedupe_key, secret=secret)
+                       author_id=author_id, dedupe_key=dedupe_key, secret=secret, direction=direction)

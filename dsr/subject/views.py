@@ -15,7 +15,7 @@ from dsr import links
 from dsr.auth.policy import public
 from dsr.cases.states import IllegalTransition
 from dsr.db import get_session
-from dsr.export.offer import download_offer
+from dsr.export.offer import download_offers
 from dsr.forms import CodeForm, ConfirmForm, ReplyForm
 from dsr.identity import codes
 from dsr.identity.code_pages import (
@@ -65,7 +65,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         can_reply=case_service.can_reply(case),
         can_withdraw=case_service.can_withdraw(case),
         reply_form=reply_form or ReplyForm(formdata=None),
-        download=download_offer(get_session(), case),
+        downloads=download_offers(get_session(), case),
     ), status
 
 
