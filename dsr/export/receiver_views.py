@@ -10,6 +10,8 @@ the case's language. The download is counted and audited, committed, and only th
 """
 from __future__ import annotations
 
+from functools import wraps
+
 from flask import abort, g, redirect, render_template, request, url_for
 
 from dsr.auth.policy import public
@@ -31,20 +33,25 @@ from dsr.models import ChallengeChannel, ChallengePurpose, MessageDirection, Sub
 RECEIVE = "/receive/<token>"
 
 
-def _load(token: str):
-    """(transmission, case, why unavailable) or 404; the bundle's expiry goes to g for the pages."""
-    db = get_session()
-    transmission = transmission_by_token(db, token)
-    if transmission is None:
-        abort(404)
-    case = db.get(SubjectRequest, transmission.request_id)
-    if not request.args.get("lang"):
-        g.language = case.language
-    try:
-        g.receive_expires_at = available(db, transmission).expires_at
-    except TransmissionUnavailable as exc:
-        return transmission, case, str(exc)
-    return transmission, case, None
+def _receiving(view):
+    """Load the transmission of the URL's token (404 when none) and its case, speak the case's language,
+    and answer "gone" (410) when its download can no longer be had; else call `view(transmission, case)`."""
+    @wraps(view)
+    def load(token: str):
+        db = get_session()
+        transmission = transmission_by_token(db, token)
+        if transmission is None:
+            abort(404)
+        case = db.get(SubjectRequest, transmission.request_id)
+        if not request.args.get("lang"):
+            g.language = case.language
+        try:
+            g.receive_expires_at = available(db, transmission).expires_at
+        except TransmissionUnavailable as exc:
+            return _gone(transmission, case, str(exc))
+        return view(transmission, case)
+
+    return load
 
 
 def _page(template: str, transmission, case, status: int = 200, **extra):
@@ -52,21 +59,21 @@ def _page(template: str, transmission, case, status: int = 200, **extra):
                            expires_at=g.get("receive_expires_at"), **extra), status
 
 
+def _gone(transmission, case, reason: str):
+    return _page("receive_gone.html", transmission, case, 410, reason=reason)
+
+
 @bp.get(RECEIVE, endpoint="receive")
 @public
-def page(token: str):
-    transmission, case, gone = _load(token)
-    if gone:
-        return _page("receive_gone.html", transmission, case, 410, reason=gone)
+@_receiving
+def page(transmission, case):
     return _page("receive.html", transmission, case, form=ConfirmForm(formdata=None))
 
 
 @bp.post(f"{RECEIVE}/send-code", endpoint="receive_send_code")
 @public
-def send_code(token: str):
-    transmission, case, gone = _load(token)
-    if gone:
-        return _page("receive_gone.html", transmission, case, 410, reason=gone)
+@_receiving
+def send_code(transmission, case):
     enforce_limits(("resend_ip", client_ip()), ("resend_address", transmission.receiver_email))
     db = get_session()
     try:
@@ -77,15 +84,13 @@ def send_code(token: str):
         db.rollback()
         return _page("receive_code.html", transmission, case, 429, form=CodeForm(formdata=None), refused=exc)
     db.commit()
-    return redirect(url_for("export.receive_code", token=token), code=303)
+    return redirect(url_for("export.receive_code", token=transmission.token), code=303)
 
 
 @bp.get(f"{RECEIVE}/code", endpoint="receive_code")
 @public
-def code_page(token: str):
-    transmission, case, gone = _load(token)
-    if gone:
-        return _page("receive_gone.html", transmission, case, 410, reason=gone)
+@_receiving
+def code_page(transmission, case):
     latest = codes.latest_challenge(get_session(), case, ChallengePurpose.RECEIVER)
     return _page("receive_code.html", transmission, case, form=CodeForm(formdata=None),
                  delivery_failed=delivery_failed(latest))
@@ -93,10 +98,8 @@ def code_page(token: str):
 
 @bp.post(f"{RECEIVE}/code", endpoint="receive_check")
 @public
-def check(token: str):
-    transmission, case, gone = _load(token)
-    if gone:
-        return _page("receive_gone.html", transmission, case, 410, reason=gone)
+@_receiving
+def check(transmission, case):
     form = CodeForm()
     if not form.validate():
         return _page("receive_code.html", transmission, case, 400, form=form)
@@ -117,6 +120,6 @@ def check(token: str):
         download = open_receiver_download(db, transmission)
     except TransmissionUnavailable as exc:
         db.rollback()
-        return _page("receive_gone.html", transmission, case, 410, reason=str(exc))
+        return _gone(transmission, case, str(exc))
     db.commit()  # counted and audited before a byte leaves
     return attachment(download)

@@ -25,6 +25,7 @@ from dsr.connectors.registry import get_systems
 from dsr.export import storage
 from dsr.export.parts import owed_tasks
 from dsr.models import BundleRedaction, SubjectRequest, SystemTask, TaskState
+from dsr.validation import FieldRefused
 
 MAX_ROWS = 1000  # records named in one rule
 UPLOAD_SLUG = "_upload"
@@ -32,12 +33,8 @@ MAX_REASON = 2000
 _SEPARATORS = re.compile(r"[,;\s]+")
 
 
-class RedactionRefused(ValueError):
-    """The redaction cannot be made as asked; `field` is the form field the message belongs to."""
-
-    def __init__(self, field_name: str, message: str):
-        self.field = field_name
-        super().__init__(message)
+class RedactionRefused(FieldRefused):
+    """The redaction cannot be made as asked (the message says why, for the form field `field`)."""
 
 
 @dataclass(frozen=True)

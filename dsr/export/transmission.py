@@ -35,19 +35,15 @@ from dsr.models import (
     SubjectRequest,
 )
 from dsr.notify.letters import send_subject_letter
-from dsr.validation import InvalidValue, normalise_email, single_line
+from dsr.validation import FieldRefused, InvalidValue, normalise_email, single_line
 
 INVITATION_LETTER, SENT_LETTER = "receiver_invitation", "data_sent"
 #: transmission tokens are secrets.token_urlsafe(16): anything else is not found before any query
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,43}$")
 
 
-class TransmissionRefused(ValueError):
-    """The bundle cannot be sent as asked; `field` is the form field the message belongs to."""
-
-    def __init__(self, field_name: str, message: str):
-        self.field = field_name
-        super().__init__(message)
+class TransmissionRefused(FieldRefused):
+    """The bundle cannot be sent as asked (the message says why, for the form field `field`)."""
 
 
 class TransmissionUnavailable(ValueError):
