@@ -45,7 +45,7 @@ def test_releasing_a_partial_bundle_keeps_the_case_open_with_its_due_date_and_th
     assert "Support chat could not be searched in time. Your request stays open for it" in letter
     assert f"in a second file by {due} at the latest" in letter
     index = page_text(archive_of(demo_session, first, staff.user.id), "index.html")
-    assert "Support chat could not be searched in time. Your request stays open for them" in index and due in index
+    assert "Support chat could not be searched in time. Your request stays open for it" in index and due in index
 
     page = staff.get(f"/staff/cases/{case.id}").get_data(as_text=True)
     line = page_text_of(page, "Rest of the answer")
