@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from dsr.models import RequestStatus
-from tests.helpers.answers import (
+from tests.helpers.bundles import (
     IN_TWO_SYSTEMS,
     archive_of,
     bundles_of,

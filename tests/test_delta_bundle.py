@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from dsr import create_app
 from dsr.db import get_db
 from dsr.models import ExportBundle, RecordDigest
-from tests.helpers.answers import (
+from tests.helpers.bundles import (
     archive_of,
     bundles_of,
     officer_client,

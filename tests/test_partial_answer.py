@@ -10,7 +10,7 @@ import pytest
 from babel.dates import format_date
 
 from dsr.models import BundleStatus, RequestStatus, SubjectRequest, TaskState
-from tests.helpers.answers import archive_of, bundles_of, collected, officer_client, page_text, verified_case
+from tests.helpers.bundles import archive_of, bundles_of, collected, officer_client, page_text, verified_case
 from tests.helpers.export import KARI, tasks_by_system
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import text_of

@@ -15,7 +15,7 @@ from dsr.connectors.registry import build_systems
 from dsr.controller import SystemsFileError, load_systems_file
 from dsr.db import get_db
 from dsr.models import AuditEvent, BundleStatus, BundleTransmission, Message, RequestStatus, Right
-from tests.helpers.answers import archive_of, bundles_of, collected, officer_client, records, verified_case
+from tests.helpers.bundles import archive_of, bundles_of, collected, officer_client, records, verified_case
 from tests.helpers.export import KARI, approve
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, text_of

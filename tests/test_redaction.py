@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from dsr.models import AuditEvent, BundleRedaction, BundleStatus, RequestStatus
-from tests.helpers.answers import (
+from tests.helpers.bundles import (
     archive_of,
     bundles_of,
     collected,

@@ -10,22 +10,19 @@ from flask import current_app
 from sqlalchemy import orm
 
 from dsr.audit.service import record
-from dsr.bundle.content import STATUS_ORDER
 from dsr.cases import states
 from dsr.cases.states import Action
-from dsr.connectors.registry import get_systems
 from dsr.db import on_commit, utcnow
 from dsr.deadlines.rules import local_date
 from dsr.export import storage
-from dsr.export.bundle_parts import system_name
 from dsr.export.bundle_states import BUNDLE_STATES, BundleEvent
 from dsr.export.delivery import BundleNotFound
 from dsr.export.delta import keep_release_digests, released_tasks
-from dsr.export.parts import answered_systems, given_bundles, open_bundle
+from dsr.export.parts import given_bundles, open_bundle
 from dsr.export.redaction import redactions_of
-from dsr.export.tasks import export_tasks
+from dsr.export.review import system_outcomes
 from dsr.identity.verification import fresh_code_route
-from dsr.models import BundleKind, BundleStatus, ChallengeChannel, ExportBundle, SubjectRequest, TaskState
+from dsr.models import BundleKind, BundleStatus, ChallengeChannel, ExportBundle, SubjectRequest
 from dsr.notify.letters import send_subject_letter
 from dsr.queue import defer
 
@@ -110,24 +107,3 @@ def _changes_since(session: orm.Session, bundle: ExportBundle):
     timezone = current_app.extensions["dsr.controller"].timezone
     released = [b.released_at for b in given_bundles(session, bundle.changes_since_request_id) if b.released_at]
     return local_date(max(released), timezone) if released else None
-
-
-def system_outcomes(session: orm.Session, request: SubjectRequest,
-                    bundle: ExportBundle | None = None) -> list[dict[str, str]]:
-    """Per system of `bundle` (and those still owed after it), in the case's language: its name and
-    "collected", "nothing_found" or "not_collected" (what the letter tells the subject, as the bundle's
-    index does), those holding data first. Systems an earlier part answered for are left out."""
-    systems = get_systems(current_app)
-    mine = set(bundle.systems or ()) if bundle is not None else set()
-    elsewhere = answered_systems([b for b in given_bundles(session, request.id) if bundle is None or b.id != bundle.id])
-    outcomes = []
-    for task in export_tasks(session, request.id):
-        system = systems.get(task.system_key)
-        if system is None or (task.system_key in elsewhere and task.system_key not in mine):
-            continue
-        if task.state not in (TaskState.DONE, TaskState.SKIPPED) or (bundle is not None and task.system_key not in mine):
-            outcome = "not_collected"
-        else:
-            outcome = "collected" if task.records else "nothing_found"
-        outcomes.append({"name": system_name(system, request.language), "outcome": outcome})
-    return sorted(outcomes, key=lambda o: STATUS_ORDER[o["outcome"]])

@@ -9,13 +9,14 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import orm
 
+from dsr.bundle.content import STATUS_ORDER
 from dsr.cases.pages import CasePanel, register_panel
 from dsr.connectors.registry import get_systems
+from dsr.export.bundle_parts import system_name
 from dsr.export.delta import EarlierAnswer, earlier_answer
 from dsr.export.parts import answered_systems, given_bundles
 from dsr.export.redaction import RedactionTarget, redactions_of, targets
 from dsr.export.tasks import export_tasks
-from dsr.export.transmission import receiving_service
 from dsr.models import (
     BundleKind,
     BundleRedaction,
@@ -29,7 +30,7 @@ from dsr.models import (
     TaskAction,
     TaskState,
 )
-from dsr.tasks.states import WORKING
+from dsr.tasks.states import FINISHED, WORKING
 
 EXPORT_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
 
@@ -229,6 +230,33 @@ def manual_task_of(session: orm.Session, request: SubjectRequest, task_id: int):
     if system is None or not getattr(system.connector, "needs_person", False):
         return None
     return task, system
+
+
+def system_outcomes(session: orm.Session, request: SubjectRequest,
+                    bundle: ExportBundle | None = None) -> list[dict[str, str]]:
+    """Per system, in the case's language: its name and "collected", "nothing_found" or "not_collected" (what
+    the letter tells the subject, as the bundle's index does), those holding data first. With `bundle`: the
+    systems it answers for and those still owed after it (an earlier part's systems are left out)."""
+    systems = get_systems(current_app)
+    mine = set(bundle.systems or ()) if bundle is not None else None
+    elsewhere = answered_systems([b for b in given_bundles(session, request.id) if b.id != bundle.id]) \
+        if bundle is not None else set()
+    outcomes = []
+    for task in export_tasks(session, request.id):
+        system = systems.get(task.system_key)
+        if system is None or task.system_key in elsewhere - (mine or set()):
+            continue
+        if task.state not in FINISHED or (mine is not None and task.system_key not in mine):
+            outcome = "not_collected"
+        else:
+            outcome = "collected" if task.records else "nothing_found"
+        outcomes.append({"name": system_name(system, request.language), "outcome": outcome})
+    return sorted(outcomes, key=lambda o: STATUS_ORDER[o["outcome"]])
+
+
+def receiving_service(request: SubjectRequest) -> str | None:
+    """The receiving controller the subject named on the portability form, if any (Art. 20(2))."""
+    return ((request.details or {}).get("receiving_service") or "").strip() or None
 
 
 register_panel(CasePanel(template="export/_panel.html", build=lambda session, case, masked: export_panel(

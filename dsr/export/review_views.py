@@ -23,8 +23,9 @@ from dsr.export import storage
 from dsr.export.assembly import PartialNotAllowed
 from dsr.export.pages import STAFF_CASE, bp
 from dsr.export.redaction import RedactionRefused, find_target
+from dsr.export.review import receiving_service
 from dsr.export.review_actions import AnswerRefused, add_redaction, choose_answer, remove_redaction
-from dsr.export.transmission import TransmissionRefused, receiving_service, send_to_receiver
+from dsr.export.transmission import TransmissionRefused, send_to_receiver
 
 PREVIEW_ROWS = 20
 

@@ -24,6 +24,7 @@ from dsr.export.assembly import BUNDLE_PURPOSE
 from dsr.export.delivery import Download
 from dsr.export.parts import given_bundles, open_bundle
 from dsr.export.release import release_bundle
+from dsr.export.review import receiving_service
 from dsr.links import external_url
 from dsr.models import (
     BundleKind,
@@ -48,11 +49,6 @@ class TransmissionRefused(FieldRefused):
 
 class TransmissionUnavailable(ValueError):
     """The receiver's download cannot be had now: expired, deleted or downloaded the most times allowed."""
-
-
-def receiving_service(request: SubjectRequest) -> str | None:
-    """The receiver the subject named on the portability form, if any."""
-    return ((request.details or {}).get("receiving_service") or "").strip() or None
 
 
 def sendable_bundle(session: orm.Session, request: SubjectRequest) -> ExportBundle | None:
