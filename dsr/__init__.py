@@ -28,7 +28,16 @@ from dsr.cli import dsr_group
 from dsr.config import REPO_ROOT, is_weak_secret, load_config
 from dsr.connectors import registry
 from dsr.controller import load_systems_file
-from dsr.export import download_views, medium_views, no_data, no_data_views, review  # noqa: F401 (routes, the case panels)
+from dsr.export import (  # noqa: F401 (routes, the case panels, jobs)
+    delta,
+    download_views,
+    medium_views,
+    no_data,
+    no_data_views,
+    receiver_views,
+    review,
+    review_views,
+)
 from dsr.export import staff_views as export_staff_views  # noqa: F401 (routes)
 from dsr.export import sweep as export_sweep  # noqa: F401 (the periodic sweep job)
 from dsr.export.pages import bp as export

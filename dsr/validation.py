@@ -35,6 +35,14 @@ class InvalidValue(ValueError):
         super().__init__(message)
 
 
+class FieldRefused(ValueError):
+    """A service refused a form's input; `field` names the form field the message belongs to."""
+
+    def __init__(self, field_name: str, message: str):
+        self.field = field_name
+        super().__init__(message)
+
+
 def normalise_email(value: str | None, *, check_deliverability: bool = False) -> str:
     raw = (value or "").strip()
     if not raw:

@@ -73,7 +73,7 @@ def test_an_access_request_ends_in_a_verified_bundle_covering_every_system(demo_
     assert result.exit_code == 0 and result.stdout.strip() == "OK", result.output
 
 
-def test_a_portability_bundle_holds_only_what_the_subject_provided(demo_app, demo_session):
+def test_a_portability_bundle_holds_provided_and_observed_data_but_nothing_derived(demo_app, demo_session):
     session = demo_session
     request = make_request_in(session, right=Right.PORTABILITY)
     approve(session, request)
@@ -85,15 +85,17 @@ def test_a_portability_bundle_holds_only_what_the_subject_provided(demo_app, dem
 
     _bundle, archive, _raw = bundle_zip(session, request.id)
     contact = json.loads(archive.read("data/crm/contacts.json"))[0]
-    assert {"first_name", "email", "phone"} <= set(contact)
-    assert not {"lead_score", "lifecycle_stage", "created_at", "id"} & set(contact)  # derived and observed
+    assert {"first_name", "email", "phone", "created_at", "id"} <= set(contact)  # provided and observed (WP242)
+    assert not {"lead_score", "lifecycle_stage"} & set(contact)  # derived
+    assert "processing_restricted" not in contact  # observed, but declared portable = false
     header = archive.read("data/crm/contacts.csv").decode("utf-8-sig").splitlines()[0]
     assert "lead_score" not in header and "first_name" in header
+    assert not any(n.startswith("data/crm/activities") for n in archive.namelist())  # the table is not portable
     subscription = json.loads(archive.read("data/newsletter/subscriptions.json"))[0]
-    assert "engagement_segment" not in subscription and "last_opened_at" not in subscription
+    assert "engagement_segment" not in subscription and "last_opened_at" in subscription
     messages = json.loads(archive.read("data/support_chat/messages.json"))
-    assert messages and all(set(m) == {"text"} for m in messages)
-    assert not any(n.startswith("data/support_chat/conversations") for n in archive.namelist())
+    assert messages and all({"text", "sent_at"} <= set(m) for m in messages)
+    assert any(n.startswith("data/support_chat/conversations") for n in archive.namelist())
     assert "about-this-data.html" not in archive.namelist()
 
 

@@ -16,6 +16,7 @@ from dsr.bundle.writer import verify_bundle
 from dsr.db import get_db, utcnow
 from dsr.export.assembly import assemble, retry_assembly
 from dsr.export.manual import complete_manual_task
+from dsr.export.release import release_to_subject
 from dsr.export.sweep import sweep_export
 from dsr.export.tasks import export_system
 from dsr.models import (
@@ -32,6 +33,7 @@ from dsr.queue import RetryLater, defer
 from tests.helpers.export import KARI, approved_access_case, bundle_zip, tasks_by_system, use_warehouse
 from tests.helpers.jobs import run_jobs, spawn_worker, stop_worker, wait_until
 from tests.helpers.people import use_directory
+from tests.helpers.vendors import officer
 
 
 def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app, demo_session):
@@ -151,13 +153,24 @@ def test_the_last_export_job_assembles_the_bundle_itself(warehouse_app, tmp_path
         assert session.get(SubjectRequest, request.id).status is RequestStatus.READY_FOR_REVIEW
         names = session.scalars(sa.select(OutboxJob.job_name)).all()
         assert names == ["export_system"]  # no second job, no second hop
-        spool = Path(warehouse_app.config["STORAGE_DIR"]) / "spool" / f"r{request.id}"
-        assert not spool.exists()  # removed once the bundle was committed
         _bundle, archive, raw = bundle_zip(session, request.id)
         assert len(archive.read("data/warehouse/events.csv").decode("utf-8-sig").splitlines()) == 501
         path = tmp_path / "bundle.zip"
         path.write_bytes(raw)
         assert verify_bundle(path).ok
+
+
+def test_the_spools_stay_for_the_review_and_go_once_the_released_bundle_is_digested(warehouse_app):
+    with warehouse_app.app_context(), get_db(warehouse_app).session() as session:
+        request = approved_access_case(session)
+        run_jobs(warehouse_app)
+        spool = Path(warehouse_app.config["STORAGE_DIR"]) / "spool" / f"r{request.id}"
+        assert any(spool.iterdir())  # staff may still redact the bundle or answer with a delta
+        session.expire_all()
+        release_to_subject(session, request.id, officer(session).id)
+        session.commit()
+        run_jobs(warehouse_app)
+        assert not spool.exists() or not any(spool.iterdir())
 
 
 def test_an_assembly_failing_after_the_last_export_is_handed_to_the_assembly_job(warehouse_app, monkeypatch):

@@ -140,10 +140,12 @@ def test_the_access_journey_keeps_every_bundle_byte_in_the_object_store(s3_app, 
         session.refresh(case)
         assert case.status is RequestStatus.READY_FOR_REVIEW
         bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == case.id))
-        assert store.children("bundles") == [bundle.storage_name] and not store.children("spool")
+        assert store.children("bundles") == [bundle.storage_name]
+        assert store.children(f"spool/r{case.id}")  # kept for the review (a redaction, a delta answer)
         release_to_subject(session, case.id, staff.id)
         session.commit()
-        run_jobs(app)  # the "your data is ready" letter
+        run_jobs(app)  # the "your data is ready" letter; the digests, then the spools go
+        assert not store.children(f"spool/r{case.id}")
 
         browser = app.test_client()
         ready = session.scalar(sa.select(Message).where(Message.request_id == case.id,

@@ -3,7 +3,8 @@
 Each collection gets a JSON-lines file (one object per line: the bundle's `.json` is these
 lines inside `[` `]`) and a CSV body (the bundle's `.csv` is the header plus these rows), so
 assembling a bundle copies bytes instead of re-encoding millions of rows. Portability keeps
-only fields the subject provided. When later records bring fields the first one lacked, the
+only portable fields (provided and observed, never derived, as the data map declares them:
+CollectionRules). When later records bring fields the first one lacked, the
 CSV is rebuilt from the JSON lines at assembly (`ragged`).
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ import base64
 import csv
 import json
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,7 @@ import orjson
 
 from dsr.bundle import batch
 from dsr.bundle.sealed import SealedLines, SealedWriter, iter_sealed_file
-from dsr.connectors.base import Origin, Record
+from dsr.connectors.base import NO_RULES, CollectionRules, Origin, Record
 from dsr.storage import Store
 
 PURPOSE = "spool"
@@ -92,7 +93,9 @@ class _Text:
         return data
 
 
-class _Collection:
+class CollectionWriter:
+    """One collection's spool files (JSON lines and CSV rows, sealed), written record by record or in batches."""
+
     def __init__(self, store: Store, prefix: str, name: str, master: bytes):
         self.name = name
         self.fields: list[str] | None = None
@@ -161,24 +164,30 @@ class _Collection:
 
 
 class SpoolWriter:
-    """Collects one task's records under `prefix` in `store`; `portable_only` keeps provided fields only."""
+    """Collects one task's records under `prefix` in `store`; `portable_only` keeps the portable fields only
+    (by `rules`, the connector's CollectionRules per collection)."""
 
-    def __init__(self, store: Store, prefix: str, master: bytes, *, portable_only: bool):
+    def __init__(self, store: Store, prefix: str, master: bytes, *, portable_only: bool,
+                 rules: Mapping[str, CollectionRules] | None = None):
         store.delete_prefix(prefix)  # a previous attempt of the same task: start clean
         self.store, self.prefix, self.master, self.portable_only = store, prefix, master, portable_only
-        self.collections: dict[str, _Collection] = {}
-        self._kept: dict[int, tuple[dict, list[str] | None]] = {}
+        self.rules = rules or {}
+        self.collections: dict[str, CollectionWriter] = {}
+        self._kept: dict[tuple[int, str], tuple[dict, list[str] | None]] = {}
         self.records = 0
+
+    def _portable(self, collection: str, names, origins: Mapping[str, Origin]) -> list[str]:
+        rules = self.rules.get(collection, NO_RULES)
+        return [k for k in names if rules.is_portable(k, origins.get(k, Origin.OBSERVED))]
 
     def _kept_fields(self, record: Record) -> list[str] | None:
         """Fields to keep (None: all). Cached per origins mapping: connectors share one per table."""
-        cached = self._kept.get(id(record.origins))
+        cache_key = (id(record.origins), record.collection)
+        cached = self._kept.get(cache_key)
         if cached is not None and cached[0] is record.origins:
             return cached[1]
-        kept = None
-        if self.portable_only:
-            kept = [k for k in record.data if record.origins.get(k, Origin.OBSERVED) is Origin.PROVIDED]
-        self._kept[id(record.origins)] = (record.origins, kept)
+        kept = self._portable(record.collection, record.data, record.origins) if self.portable_only else None
+        self._kept[cache_key] = (record.origins, kept)
         return kept
 
     def add(self, record: Record) -> None:
@@ -188,7 +197,7 @@ class SpoolWriter:
             return
         collection = self.collections.get(record.collection)
         if collection is None:
-            collection = self.collections[record.collection] = _Collection(self.store, self.prefix,
+            collection = self.collections[record.collection] = CollectionWriter(self.store, self.prefix,
                                                                            record.collection, self.master)
         collection.add(data)
         self.records += 1
@@ -198,7 +207,8 @@ class SpoolWriter:
         if not rows:
             return
         if self.portable_only:
-            keep = [i for i, c in enumerate(columns) if origins.get(c, Origin.OBSERVED) is Origin.PROVIDED]
+            portable = set(self._portable(collection, columns, origins))
+            keep = [i for i, c in enumerate(columns) if c in portable]
             if not keep:
                 return
             if len(keep) != len(columns):
@@ -207,7 +217,7 @@ class SpoolWriter:
                 rows = [(pick(row),) for row in rows] if len(keep) == 1 else [pick(row) for row in rows]
         target = self.collections.get(collection)
         if target is None:
-            target = self.collections[collection] = _Collection(self.store, self.prefix, collection, self.master)
+            target = self.collections[collection] = CollectionWriter(self.store, self.prefix, collection, self.master)
         target.add_rows(columns, rows)
         self.records += len(rows)
 

@@ -19,6 +19,7 @@ class Action(StrEnum):
     ASSIGN = "assign"
     BUNDLE_READY = "bundle_ready"  # every system is done and the export is assembled
     RELEASE = "release"  # staff release the reviewed export to the subject
+    RELEASE_PART = "release_part"  # staff release a partial export: the case stays open for the rest
     COMPLETE = "complete"  # the answer is given
     REOPEN_WORK = "reopen_work"  # e.g. retry a system after review found a gap
     CHARGE_FEE = "charge_fee"  # Art. 12(5), 15(3): the request waits for a fee to be paid
@@ -46,6 +47,7 @@ TRANSITIONS: dict[tuple[S, Action], S] = {
     (S.IN_PROGRESS, Action.BUNDLE_READY): S.READY_FOR_REVIEW,
     (S.IN_PROGRESS, Action.COMPLETE): S.COMPLETED,
     (S.READY_FOR_REVIEW, Action.RELEASE): S.COMPLETED,
+    (S.READY_FOR_REVIEW, Action.RELEASE_PART): S.IN_PROGRESS,
     (S.READY_FOR_REVIEW, Action.REOPEN_WORK): S.IN_PROGRESS,
     (S.OPEN, Action.CHARGE_FEE): S.AWAITING_PAYMENT,
     (S.AWAITING_PAYMENT, Action.FEE_SETTLED): S.OPEN,

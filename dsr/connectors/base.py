@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 
 
 class Origin(StrEnum):
-    """Where a field's value came from; portability exports only what the subject provided."""
+    """Where a field's value came from. Portability (Art. 20) exports what the subject provided and what was
+    observed from their use of the service, never what was derived (WP242 rev.01, section III.1)."""
 
     PROVIDED = "provided"
     OBSERVED = "observed"
@@ -89,6 +90,27 @@ class Record:
     collection: str
     data: dict[str, Any]
     origins: dict[str, Origin] = field(default_factory=dict)  # field -> origin; missing = observed
+
+
+@dataclass(frozen=True)
+class CollectionRules:
+    """What the export needs to know of one collection besides its records: the field that identifies a
+    record (staff name rows by it when they redact, a delta bundle compares by it), and the declared
+    portability (`portable = false` on the table or collection, `portable = true|false` per field)."""
+
+    key_field: str | None = None
+    portable: bool = True
+    field_portable: Mapping[str, bool] = field(default_factory=dict, hash=False)
+
+    def is_portable(self, name: str, origin: Origin) -> bool:
+        """Derived data never is (WP242: inferred and derived data are not "provided by" the subject); a
+        field's own setting wins over its table's; otherwise provided and observed data are."""
+        if origin is Origin.DERIVED:
+            return False
+        return self.field_portable.get(name, self.portable)
+
+
+NO_RULES = CollectionRules()
 
 
 @dataclass(frozen=True)
@@ -227,6 +249,10 @@ class Connector(ABC):
     def actions(self) -> frozenset[Action]:
         """What this system does by itself; anything else becomes a task for a person."""
         return frozenset()
+
+    def collection_rules(self) -> Mapping[str, CollectionRules]:
+        """Per collection: its record key field and declared portability (missing: NO_RULES)."""
+        return {}
 
     def processing(self) -> list[Processing]:
         """The uses of data a subject can stop in this system (declared `[[systems.processing]]`)."""

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from dsr.connectors.base import DeclarationError, Facts, Origin, Processing
+from dsr.connectors.base import CollectionRules, DeclarationError, Facts, Origin, Processing
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 COLLECTION = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -65,18 +65,52 @@ def need_list_of_tables(settings: Mapping[str, Any], key: str, *, prefix: str = 
 
 
 def read_origins(table: Any, key: str) -> dict[str, Origin]:
-    """`{field = "provided"|"observed"|"derived"}` (sql also allows `{field = {origin = ...}}`)."""
+    """`{field = "provided"|"observed"|"derived"}`, or `{field = {origin = ..., portable = ...}}`."""
+    return read_fields(table, key)[0]
+
+
+def read_fields(table: Any, key: str) -> tuple[dict[str, Origin], dict[str, bool]]:
+    """The origin of each declared field, and the fields with their own `portable` setting."""
     if table is None:
-        return {}
+        return {}, {}
     if not isinstance(table, dict):
         raise DeclarationError(key, "must be a table of field = origin")
     origins: dict[str, Origin] = {}
+    portable: dict[str, bool] = {}
     for name, value in table.items():
-        origin = value.get("origin") if isinstance(value, dict) else value
-        if origin not in ORIGINS:
+        spec = value if isinstance(value, dict) else {"origin": value}
+        if spec.get("origin") not in ORIGINS:
             raise DeclarationError(f"{key}.{name}", f"origin must be one of {sorted(ORIGINS)}")
-        origins[name] = Origin(origin)
-    return origins
+        origins[name] = Origin(spec["origin"])
+        setting = read_portable(spec, prefix=f"{key}.{name}.", origin=origins[name])
+        if setting is not None:
+            portable[name] = setting
+    return origins, portable
+
+
+def read_portable(settings: Mapping[str, Any], *, prefix: str = "", origin: Origin | None = None) -> bool | None:
+    """`portable = true|false` (None when not given). True on a derived field is refused: Art. 20 covers
+    what the subject provided and what was observed of their use, never what we worked out (WP242)."""
+    value = settings.get("portable")
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise DeclarationError(prefix + "portable", "must be true or false")
+    if value and origin is Origin.DERIVED:
+        raise DeclarationError(prefix + "portable", "derived data is never portable (Art. 20 and WP242 cover what "
+                                                    "the subject provided or was observed doing, not what we "
+                                                    "worked out); use origin = \"observed\" if it was observed")
+    return value
+
+
+def collection_rules(settings: Mapping[str, Any], *, prefix: str = "", key_setting: str = "record_key",
+                     default_key: str | None = None) -> CollectionRules:
+    """A collection's CollectionRules from its declaration: `record_key` (the field identifying a record),
+    `portable` and the fields' own `portable`."""
+    _origins, portable = read_fields(settings.get("fields"), prefix + "fields")
+    key_field = need_str(settings, key_setting, prefix=prefix, optional=True, default=default_key)
+    table_portable = read_portable(settings, prefix=prefix)
+    return CollectionRules(key_field=key_field, portable=table_portable is not False, field_portable=portable)
 
 
 def read_default_origin(settings: Mapping[str, Any], key: str = "default_origin", prefix: str = "") -> Origin:

@@ -17,6 +17,7 @@ from typing import Any
 from dsr.connectors import contacts, declaration, files_actions
 from dsr.connectors.base import (
     Action,
+    CollectionRules,
     Connector,
     ConnectorError,
     DeclarationError,
@@ -48,7 +49,7 @@ class FilesConnector(Connector):
         for name, column in identity.items():
             if name not in ("email", "phone") or not isinstance(column, str):
                 raise DeclarationError(f"identity.{name}", "only email and phone columns (names) identify a subject")
-        declaration.read_origins(settings.get("fields"), "fields")
+        declaration.collection_rules(settings)  # record_key, portable, the fields' origins
         declaration.read_default_origin(settings)
         delimiter = settings.get("delimiter", ",")
         if not isinstance(delimiter, str) or len(delimiter) != 1:
@@ -144,6 +145,9 @@ class FilesConnector(Connector):
 
     def collections(self) -> list[str]:
         return [self.collection]
+
+    def collection_rules(self) -> dict[str, CollectionRules]:
+        return {self.collection: declaration.collection_rules(self.settings)}
 
     # ------------------------------------------------------------------ actions (dsr.connectors.files_actions)
 

@@ -29,6 +29,7 @@ from urllib.parse import quote, urljoin
 from dsr.connectors import by_hand, contacts, declaration, http_action_declaration, http_declaration
 from dsr.connectors.base import (
     Action,
+    CollectionRules,
     Connector,
     Identity,
     PermanentConnectorError,
@@ -232,6 +233,9 @@ class HttpConnector(Connector):
 
     def collections(self) -> list[str]:
         return [c["name"] for c in self.collection_specs if c.get("emit", True)]
+
+    def collection_rules(self) -> dict[str, CollectionRules]:
+        return {c["name"]: declaration.collection_rules(c, default_key="id") for c in self.collection_specs}
 
     # ------------------------------------------------------------------ actions (dsr.connectors.http_actions)
 

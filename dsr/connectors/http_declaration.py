@@ -91,7 +91,7 @@ def validate(settings: dict[str, Any]) -> None:
         if parent is not None and parent not in names:
             raise DeclarationError(prefix + "parent", "must name a collection declared above this one")
         check_endpoint(entry, prefix, None if parent else {"key"}, variables)
-        declaration.read_origins(entry.get("fields"), prefix + "fields")
+        declaration.collection_rules(entry, prefix=prefix)  # record_key, portable, the fields' origins
         declaration.read_default_origin(entry, prefix=prefix)
         if not isinstance(entry.get("emit", True), bool):
             raise DeclarationError(prefix + "emit", "must be true or false (false: walked, not exported)")

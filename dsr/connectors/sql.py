@@ -16,6 +16,7 @@ from sqlalchemy.pool import NullPool
 from dsr.connectors import contacts, declaration
 from dsr.connectors.base import (
     Action,
+    CollectionRules,
     Connector,
     ConnectorError,
     DeclarationError,
@@ -239,6 +240,9 @@ class SqlConnector(Connector):
 
     def collections(self) -> list[str]:
         return [t.collection for t in self.data_map.tables.values()]
+
+    def collection_rules(self) -> dict[str, CollectionRules]:
+        return {t.collection: t.rules() for t in self.data_map.tables.values()}
 
     # ------------------------------------------------------------------ actions (dsr.connectors.sql_actions)
 

@@ -4,8 +4,9 @@ It names the tables, which columns identify the subject (identity tables), and h
 link to them (`links`: this table's column IN the linked table's column), walked as a graph from the
 identity: contacts -> activities, customers -> invoices -> invoice_lines. Per field it declares the
 origin (provided / observed / derived: portability exports only what the subject provided), the
-erasure action (delete_row / null / mask / keep), whether staff may rectify it, and per table the
-legal hold and the restriction mechanism.
+erasure action (delete_row / null / mask / keep), whether staff may rectify it, whether a portability
+bundle holds it (`portable`, per table and per field: by default provided and observed data, never
+derived), and per table the legal hold and the restriction mechanism.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dsr.connectors import declaration
-from dsr.connectors.base import DeclarationError, Origin, Processing
+from dsr.connectors.base import CollectionRules, DeclarationError, Origin, Processing
 from dsr.connectors.holds import Hold, read_holds
 
 ERASURE_ACTIONS = ("delete_row", "null", "mask", "keep")
@@ -28,6 +29,7 @@ class FieldRule:
     erasure: str
     rectify: bool = False
     hold: str | None = None
+    portable: bool | None = None  # None: as its table (and never when derived)
 
 
 @dataclass(frozen=True)
@@ -64,10 +66,16 @@ class TableMap:
     hold_date_from: tuple[str, str] | None = None
     restriction: Restriction | None = None
     contact_columns: dict[str, list[str]] = field(default_factory=dict)
+    portable: bool = True  # `portable = false`: no portability bundle holds this table
 
     def origin_of(self, column: str) -> Origin:
         rule = self.fields.get(column)
         return rule.origin if rule else self.default_origin
+
+    def rules(self) -> CollectionRules:
+        key = None if self.primary_key in self.exclude else self.primary_key
+        return CollectionRules(key_field=key, portable=self.portable, field_portable={
+            column: rule.portable for column, rule in self.fields.items() if rule.portable is not None})
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,7 @@ def read_data_map(settings: dict[str, Any]) -> DataMap:
             identity=identity, links=tuple(links), fields=fields, default_origin=default_origin,
             default_erasure=default_erasure, exclude=frozenset(exclude), match=match, hold=hold,
             hold_date_column=hold_date, hold_date_from=hold_date_from, restriction=_read_restriction(entry, prefix),
-            contact_columns=contacts,
+            contact_columns=contacts, portable=declaration.read_portable(entry, prefix=prefix) is not False,
         )
     collections = [t.collection for t in tables.values()]
     for index, (name, table) in enumerate(tables.items()):
@@ -238,10 +246,10 @@ def _read_fields(table: Any, prefix: str, holds: dict[str, Hold], table_hold: st
         spec = {"origin": spec} if isinstance(spec, str) else spec
         if not isinstance(spec, dict):
             raise DeclarationError(key, "must be an origin or a table { origin = ..., erasure = ... }")
-        unknown = set(spec) - {"origin", "erasure", "rectify", "hold"}
+        unknown = set(spec) - {"origin", "erasure", "rectify", "hold", "portable"}
         if unknown:
             raise DeclarationError(f"{key}.{min(unknown)}", "is not a field setting (origin, erasure, "
-                                                                   "rectify, hold)")
+                                                                   "rectify, hold, portable)")
         origin = spec.get("origin")
         if origin not in declaration.ORIGINS:
             raise DeclarationError(f"{key}.origin", f"must be one of {sorted(declaration.ORIGINS)}")
@@ -256,7 +264,8 @@ def _read_fields(table: Any, prefix: str, holds: dict[str, Hold], table_hold: st
         rectify = spec.get("rectify", False)
         if not isinstance(rectify, bool):
             raise DeclarationError(f"{key}.rectify", "must be true or false")
-        rules[column] = FieldRule(origin=Origin(origin), erasure=erasure, rectify=rectify, hold=hold)
+        rules[column] = FieldRule(origin=Origin(origin), erasure=erasure, rectify=rectify, hold=hold,
+                                  portable=declaration.read_portable(spec, prefix=key + ".", origin=Origin(origin)))
     return rules
 
 

@@ -1,10 +1,12 @@
 """Assembling the bundle once every system is done (or staff chose a partial one).
 
-One ExportBundle row per (case, kind) (a unique constraint): a second job finds it and stops. The
+One ExportBundle row per (case, kind, part) (a unique constraint): a second job finds it and stops. The
 bundle is built under a database lease (a dead worker's assembly is handed on by the sweep). The file
 is written through the store's writer (a temporary file fsynced and renamed, or a multipart upload
 completed only when it is whole) and only then recorded with a compare-and-set; the case moves to
-"ready for review".
+"ready for review". A bundle holds the systems no earlier part answered for (dsr.export.parts). The
+systems' spools stay until release: staff may redact the bundle or answer with a delta instead, and it
+is assembled again from them (`reassemble`; dsr.export.shaping applies those choices).
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from dsr.db import on_commit, utcnow
 from dsr.export import storage
 from dsr.export.bundle_parts import request_history, rights_text, system_parts
 from dsr.export.bundle_states import BUNDLE_STATES, BundleEvent
+from dsr.export.parts import next_part, open_bundle, owed_tasks
+from dsr.export.shaping import answer_notes, shape_parts
 from dsr.models import (
     BundleKind,
     BundleStatus,
@@ -41,7 +45,7 @@ from dsr.models import (
 )
 from dsr.queue import QUEUE_DEFAULT, Lease, LeaseLost, RetryLater, defer, is_final_attempt, job
 from dsr.queue.lease import take
-from dsr.tasks.pipeline import all_finished, lease_seconds, tasks_of
+from dsr.tasks.pipeline import all_finished, lease_seconds
 from dsr.tasks.registry import TaskNotRetryable
 from dsr.tasks.states import FINISHED
 
@@ -78,17 +82,18 @@ def assemble_partial(session: orm.Session, request_id: int, staff_id: int) -> Ex
     request = session.get(SubjectRequest, request_id)
     if request is None or request.status is not RequestStatus.IN_PROGRESS:
         raise PartialNotAllowed("only a case in progress can get a partial bundle")
-    tasks = tasks_of(session, request_id, TaskAction.EXPORT)
+    tasks = owed_tasks(session, request_id)
     if any(t.state in (TaskState.PENDING, TaskState.RUNNING, TaskState.WAITING_FOR_STAFF) for t in tasks):
         raise PartialNotAllowed("some systems are still being worked on; wait for them or retry the failed ones")
     failed = [t.system_key for t in tasks if t.state is TaskState.FAILED]
     if not failed:
         raise PartialNotAllowed("no system failed: the full bundle is assembled on its own")
-    kind = bundle_kind(request)
-    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
-                                                          ExportBundle.kind == kind))
+    if len(failed) == len(tasks) and next_part(session, request_id) > 1:
+        raise PartialNotAllowed("no system still owed has anything new to send: retry the failed ones")
+    bundle = open_bundle(session, request_id)
     if bundle is None:
-        bundle = ExportBundle(request_id=request_id, kind=kind, status=BundleStatus.ASSEMBLING, partial=True)
+        bundle = ExportBundle(request_id=request_id, kind=bundle_kind(request), status=BundleStatus.ASSEMBLING,
+                              partial=True, part=next_part(session, request_id))
         session.add(bundle)
     elif bundle.status is BundleStatus.ASSEMBLING:
         bundle.partial = True
@@ -106,7 +111,7 @@ def make_room_for_retry(session: orm.Session, request: SubjectRequest, task: Sys
     and the case goes back to work, so the retried system's data ends up in a full bundle (the other
     systems' spools were kept for this). Returns what staff are told about it ("" when nothing)."""
     if request.status is RequestStatus.IN_PROGRESS:
-        bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request.id))
+        bundle = open_bundle(session, request.id)
         if bundle is not None and bundle.partial and bundle.status is BundleStatus.ASSEMBLING:
             raise TaskNotRetryable("a partial bundle is being assembled; retry the system once it is ready "
                                    "for review (that discards it)")
@@ -114,15 +119,14 @@ def make_room_for_retry(session: orm.Session, request: SubjectRequest, task: Sys
     if request.status is not RequestStatus.READY_FOR_REVIEW:
         raise TaskNotRetryable(f"the case is {request.status.value.replace('_', ' ')}: nothing more is collected "
                                 "for it (a released bundle cannot be changed; the subject may make a new request)")
-    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request.id,
-                                                          ExportBundle.status == BundleStatus.READY_FOR_REVIEW))
-    if bundle is None or not bundle.partial:
+    bundle = open_bundle(session, request.id)
+    if bundle is None or bundle.status is not BundleStatus.READY_FOR_REVIEW or not bundle.partial:
         raise TaskNotRetryable("the bundle already holds every system")
     app = current_app._get_current_object()
     name = bundle.storage_name
     record(session, "bundle.partial_discarded", actor_type="staff", actor_id=staff_id, request_id=request.id,
            bundle_id=bundle.id)
-    session.delete(bundle)  # one bundle per case and kind: the full one takes its place
+    session.delete(bundle)  # one bundle per case, kind and part: the full one takes its place
     states.apply(request, Action.REOPEN_WORK)
     session.flush()
     if name:
@@ -132,9 +136,8 @@ def make_room_for_retry(session: orm.Session, request: SubjectRequest, task: Sys
 
 def retry_assembly(session: orm.Session, request_id: int, staff_id: int) -> ExportBundle:
     """Staff start a failed assembly again (after the cause, e.g. a full disk, was fixed)."""
-    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
-                                                          ExportBundle.status == BundleStatus.FAILED))
-    if bundle is None:
+    bundle = open_bundle(session, request_id)
+    if bundle is None or bundle.status is not BundleStatus.FAILED:
         raise PartialNotAllowed("this case has no failed bundle to assemble again")
     bundle.status = BUNDLE_STATES.target(bundle.status, BundleEvent.RESTART)
     bundle.lease_until = None
@@ -142,6 +145,28 @@ def retry_assembly(session: orm.Session, request_id: int, staff_id: int) -> Expo
            bundle_id=bundle.id)
     defer(session, assemble_bundle, request_id, request_id=request_id)
     session.flush()
+    return bundle
+
+
+def reassemble(session: orm.Session, request: SubjectRequest, staff_id: int, why: str) -> ExportBundle:
+    """The bundle under review is assembled again from the kept spools (after staff redacted it, or chose a
+    full or delta answer): its file is deleted once this commits, the case goes back to work until the new
+    one is ready. `why` names the change in the audit log."""
+    bundle = open_bundle(session, request.id)
+    if bundle is None or bundle.status is not BundleStatus.READY_FOR_REVIEW:
+        raise PartialNotAllowed("only a bundle ready for review can be assembled again")
+    name = bundle.storage_name
+    bundle.status = BUNDLE_STATES.target(bundle.status, BundleEvent.REASSEMBLE)
+    bundle.storage_name = bundle.sha256 = bundle.manifest_sha256 = None
+    bundle.size_bytes = bundle.ready_at = bundle.lease_until = None
+    states.apply(request, Action.REOPEN_WORK)
+    record(session, "bundle.reassembled", actor_type="staff", actor_id=staff_id, request_id=request.id,
+           bundle_id=bundle.id, change=why)
+    session.flush()
+    defer(session, assemble_bundle, request.id, request_id=request.id)
+    if name:
+        app = current_app._get_current_object()
+        on_commit(session, lambda: storage.delete_bundle(name, app))
     return bundle
 
 
@@ -157,7 +182,7 @@ def claim_new_bundle(session: orm.Session, request: SubjectRequest) -> ExportBun
     """The bundle row, created already leased to the caller (in the caller's transaction, in a savepoint:
     a concurrent creator wins and this returns None without undoing the caller's other changes)."""
     bundle = ExportBundle(request_id=request.id, kind=bundle_kind(request), status=BundleStatus.ASSEMBLING,
-                          lease_until=_bundle_lease(session, 0).until())
+                          part=next_part(session, request.id), lease_until=_bundle_lease(session, 0).until())
     try:
         with session.begin_nested():
             session.add(bundle)
@@ -178,8 +203,7 @@ def assemble_after_last_export(session: orm.Session, request: SubjectRequest) ->
     lease = _bundle_lease(session, bundle.id)
     lease.commit()  # the task's end and the bundle's lease, in one commit
     try:
-        build_bundle(session, request, bundle, tasks_of(session, request.id, TaskAction.EXPORT), lease,
-                     final_attempt=False)
+        build_bundle(session, request, bundle, owed_tasks(session, request.id), lease, final_attempt=False)
     except Exception as exc:  # noqa: BLE001 (the export is done and stays done: only the assembly is retried)
         log.warning("assembly of request %s after its last export failed (%s); the assembly job retries it",
                     request.id, type(exc).__name__)
@@ -194,11 +218,9 @@ def assemble(session: orm.Session, request_id: int, *, final_attempt: bool = Tru
         return AssemblyOutcome.GONE
     if request.status is not RequestStatus.IN_PROGRESS:
         return AssemblyOutcome.NOT_IN_PROGRESS
-    kind = bundle_kind(request)
-    tasks = tasks_of(session, request_id, TaskAction.EXPORT)
+    tasks = owed_tasks(session, request_id)
     complete = bool(tasks) and all(t.state in FINISHED for t in tasks)
-    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
-                                                          ExportBundle.kind == kind))
+    bundle = open_bundle(session, request_id)
     if bundle is None:
         if not complete:
             return AssemblyOutcome.WAITING
@@ -248,7 +270,8 @@ def build_bundle(session: orm.Session, request: SubjectRequest, bundle: ExportBu
     session.refresh(request, with_for_update=True)  # serialises this with a withdrawal; one round trip
     stored = BUNDLE_STATES.move(session, bundle.id, BundleEvent.STORED, where=(ExportBundle.storage_name.is_(None),),
                                 storage_name=name, size_bytes=size, sha256=digest, manifest_sha256=manifest_sha,
-                                ready_at=utcnow(), lease_until=None)
+                                ready_at=utcnow(), lease_until=None,
+                                systems=[t.system_key for t in tasks if t.state in FINISHED])
     if not stored:
         session.rollback()
         storage.delete_bundle(name, app)
@@ -256,12 +279,10 @@ def build_bundle(session: orm.Session, request: SubjectRequest, bundle: ExportBu
     if request.status is RequestStatus.IN_PROGRESS:
         states.apply(request, Action.BUNDLE_READY)
     record(session, "bundle.ready", actor_type="system", request_id=request_id, bundle_id=bundle.id,
-           sha256=digest, partial=bundle.partial)
+           sha256=digest, partial=bundle.partial, part=bundle.part)
     session.flush()
-    # The bundle holds the data now: no loose copies of personal data, once that is committed. A partial
-    # bundle's spools stay until it is released, so a failed system retried meanwhile joins a full bundle.
-    if not bundle.partial:
-        on_commit(session, lambda: storage.remove_request_spool(request_id, app))
+    # The spools stay until release (dsr.export.release removes them): staff may still redact the bundle
+    # or choose a delta answer, and a partial bundle's failed system may be retried into a full one.
     return AssemblyOutcome.READY
 
 
@@ -270,6 +291,8 @@ def _write(session, request, bundle, tasks, key: str, lease: Lease) -> tuple[int
     store = storage.get_store(app)
     language = request.language if request.language in ("en", "nb") else "en"
     systems = system_parts(tasks, request, language, app)
+    notes = answer_notes(session, request, bundle, systems, language, app)
+    shape_parts(session, request, bundle, systems, notes, app)  # redactions, a delta
     history = request_history(session, request)
     rights = rights_text(language)
     with store.writer(key) as raw:  # visible under `key` only once whole
@@ -278,12 +301,13 @@ def _write(session, request, bundle, tasks, key: str, lease: Lease) -> tuple[int
         for path, chunks, expected in content.members(
                 kind=bundle.kind.value, language=language, reference=request.reference,
                 controller=app.extensions["dsr.controller"], systems=systems, history=history, rights=rights,
-                store=store, master=storage.opening_keys(app), partial=bundle.partial):
+                store=store, master=storage.opening_keys(app), partial=bundle.partial, notes=notes):
             writer.add(path, chunks, expected_size=expected)
             lease.renew_due()
         manifest = writer.finish(private_key(app.config["SIGNING_KEY"]), {
             "kind": bundle.kind.value, "reference": request.reference, "language": language,
-            "controller": app.extensions["dsr.controller"].name, "partial": bundle.partial,
+            "controller": app.extensions["dsr.controller"].name, "partial": bundle.partial, "part": bundle.part,
+            "changes_since": notes.changes_since.isoformat() if notes.changes_since else None,
             "generated_at": utcnow().isoformat(timespec="seconds"),
         })
         sealed.close()

@@ -16,6 +16,11 @@ from dsr.notify.service import shown_text
 from dsr.tasks.states import FINISHED
 
 
+def system_name(system, language: str) -> str:
+    """A declared system's name as the subject reads it (its `name_nb` in a Norwegian case)."""
+    return (system.connector.settings.get("name_nb") if language == "nb" else None) or system.name
+
+
 def system_parts(tasks, request, language, app) -> list[content.SystemPart]:
     systems = get_systems(app)
     parts = []
@@ -35,8 +40,8 @@ def system_parts(tasks, request, language, app) -> list[content.SystemPart]:
         else:
             status = "collected" if records else "nothing_found"
         spool_dir = f"{storage.request_spool(request.id)}/{result['spool']}" if result.get("spool") else None
-        name = (system.connector.settings.get("name_nb") if language == "nb" else None) or system.name
-        parts.append(content.SystemPart(key=task.system_key, name=name, kind=system.connector.kind,
+        parts.append(content.SystemPart(key=task.system_key, name=system_name(system, language),
+                                        kind=system.connector.kind,
                                         status=status, facts=content.facts_for(system, language),
                                         spool_dir=spool_dir, collections=collections, upload=upload,
                                         records=records))

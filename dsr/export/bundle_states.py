@@ -13,6 +13,7 @@ class BundleEvent(StrEnum):
     FAIL = "fail"  # the assembly's last attempt failed
     RESTART = "restart"  # staff start a failed assembly again
     RELEASE = "release"  # staff release the reviewed bundle to the subject
+    REASSEMBLE = "reassemble"  # staff redacted it, or chose a full or delta answer: it is made again
     EXPIRE = "expire"  # past its expiry: the file is deleted, the row kept as proof
 
 
@@ -21,5 +22,6 @@ BUNDLE_STATES = TransitionTable(ExportBundle, "status", {
     (B.ASSEMBLING, BundleEvent.FAIL): B.FAILED,
     (B.FAILED, BundleEvent.RESTART): B.ASSEMBLING,
     (B.READY_FOR_REVIEW, BundleEvent.RELEASE): B.RELEASED,
+    (B.READY_FOR_REVIEW, BundleEvent.REASSEMBLE): B.ASSEMBLING,
     (B.RELEASED, BundleEvent.EXPIRE): B.EXPIRED,
 })

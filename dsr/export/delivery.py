@@ -21,6 +21,7 @@ from dsr.export import protected as protected_zip
 from dsr.export import storage
 from dsr.export.assembly import BUNDLE_PURPOSE
 from dsr.export.bundle_states import BUNDLE_STATES, BundleEvent
+from dsr.export.delta import spools_awaiting_digests
 from dsr.identity.verification import phone_on_file
 from dsr.models import BundleStatus, ExportBundle, RequestStatus, SubjectRequest
 from dsr.notify.service import queue_sms
@@ -159,12 +160,14 @@ def delete_expired_bundles(session: orm.Session) -> int:
 def _remove_stale_spools(session: orm.Session) -> None:
     """Per-system spool files of cases no longer worked on (withdrawn, closed by hand, answered) are
     deleted: no loose copies of personal data outside a bundle. A case in review keeps them (a partial
-    bundle's, for a retry of the failed system)."""
+    bundle's, for a retry of the failed system), and so does one whose released bundle waits for its
+    digest job (dsr.export.delta), which deletes them itself."""
     ids = storage.spooled_request_ids()
     if not ids:
         return
     open_ids = set(session.scalars(sa.select(SubjectRequest.id).where(
         SubjectRequest.id.in_(ids), SubjectRequest.status.in_([RequestStatus.IN_PROGRESS, RequestStatus.READY_FOR_REVIEW]))))
+    open_ids |= spools_awaiting_digests(session)
     for request_id in ids:
         if request_id not in open_ids:
             storage.remove_request_spool(request_id)

@@ -7,10 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import sqlalchemy as sa
 from sqlalchemy import orm
 
 from dsr.audit.service import record
+from dsr.export.parts import open_bundle
 from dsr.export.release import ReleaseRefused, release_bundle
 from dsr.export.review import system_outcomes
 from dsr.models import BundleStatus, ExportBundle, Handover, HandoverMedium, SubjectRequest
@@ -35,9 +35,8 @@ def release_on_medium(session: orm.Session, request_id: int, staff_id: int, hand
     request = session.get(SubjectRequest, request_id)
     if not request.answered_by_post:
         raise ReleaseRefused("this subject is answered by e-mail: release the bundle to them instead")
-    bundle = session.scalar(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
-                                                          ExportBundle.status == BundleStatus.READY_FOR_REVIEW))
-    if bundle is None:
+    bundle = open_bundle(session, request_id)  # the part under review (an answer may come in parts)
+    if bundle is None or bundle.status is not BundleStatus.READY_FOR_REVIEW:
         raise ReleaseRefused("this case has no bundle ready for review")
     try:
         handed_to = single_line(handed.handed_to, max_length=200, required_message="say to whom it was handed over")
@@ -55,7 +54,7 @@ def release_on_medium(session: orm.Session, request_id: int, staff_id: int, hand
         session, request, HANDED_OVER_LETTER, author_id=staff_id, dedupe_key=f"handed-over:{bundle.id}",
         kind=bundle.kind.value, partial=bundle.partial, medium=handed.medium.value,
         handover=handed.handover.value, handed_to=handed_to, handed_over_on=handed.handed_over_on,
-        systems=system_outcomes(session, request),
+        systems=system_outcomes(session, request, bundle),
     )
     session.flush()
     return bundle

@@ -38,6 +38,10 @@ class DownloadOffer:
         return self.bundle.expires_at
 
     @property
+    def part(self) -> int:
+        return self.bundle.part
+
+    @property
     def portability(self) -> bool:
         return self.bundle.kind.value == "portability"
 
@@ -57,19 +61,19 @@ def size_text(size: int) -> str:
     return f"{format_decimal(max(1, round(size / 1000)))} kB"
 
 
-def download_offer(session: orm.Session, request: SubjectRequest) -> DownloadOffer | None:
-    """The bundle released to the subject of `request` (None before release)."""
-    bundle = session.scalars(
+def download_offers(session: orm.Session, request: SubjectRequest) -> list[DownloadOffer]:
+    """The bundles released to the subject of `request`, one per part of the answer (none before release)."""
+    bundles = session.scalars(
         sa.select(ExportBundle)
         .where(ExportBundle.request_id == request.id,
                ExportBundle.status.in_([BundleStatus.RELEASED, BundleStatus.EXPIRED]))
-        .order_by(ExportBundle.id.desc())
-        .limit(1)
-    ).first()
-    if bundle is None:
-        return None
-    return DownloadOffer(bundle=bundle, unavailable=unavailable_reason(session, bundle),
-                         code_by_sms=fresh_code_route(session, request).channel is ChallengeChannel.SMS)
+        .order_by(ExportBundle.part)
+    ).all()
+    if not bundles:
+        return []
+    by_sms = fresh_code_route(session, request).channel is ChallengeChannel.SMS
+    return [DownloadOffer(bundle=bundle, unavailable=unavailable_reason(session, bundle), code_by_sms=by_sms)
+            for bundle in bundles]
 
 
 def unavailable_reason(session: orm.Session, bundle: ExportBundle) -> str | None:

@@ -9,11 +9,19 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy import orm
 
+from dsr.bundle.content import STATUS_ORDER
 from dsr.cases.pages import CasePanel, register_panel
 from dsr.connectors.registry import get_systems
+from dsr.export.bundle_parts import system_name
+from dsr.export.delta import EarlierAnswer, earlier_answer
+from dsr.export.parts import answered_systems, given_bundles
+from dsr.export.redaction import RedactionTarget, redactions_of, targets
 from dsr.export.tasks import export_tasks
 from dsr.models import (
+    BundleKind,
+    BundleRedaction,
     BundleStatus,
+    BundleTransmission,
     ExportBundle,
     RequestStatus,
     Right,
@@ -22,7 +30,7 @@ from dsr.models import (
     TaskAction,
     TaskState,
 )
-from dsr.tasks.states import WORKING
+from dsr.tasks.states import FINISHED, WORKING
 
 EXPORT_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
 
@@ -71,24 +79,62 @@ class SystemRow:
 
 
 @dataclass
+class ReviewTools:
+    """What staff may still change in the bundle under review (dsr.export.review_views)."""
+
+    targets: list[RedactionTarget] = field(default_factory=list)  # collections and uploads to redact
+    redactions: list[BundleRedaction] = field(default_factory=list)
+    earlier: EarlierAnswer | None = None  # a repeat access request: the last answer, to answer with changes
+    receiver: str | None = None  # a portability request: the receiving service the subject named
+
+    @property
+    def uploads(self) -> list[RedactionTarget]:
+        return [target for target in self.targets if target.collection is None]
+
+
+@dataclass
 class ExportPanel:
     request: SubjectRequest
     rows: list[SystemRow]
-    bundle: ExportBundle | None
+    bundle: ExportBundle | None  # the one under work, else the last one released
+    #: the parts released to the subject so far (a partial answer's first part, ...)
+    given: list[ExportBundle] = field(default_factory=list)
+    tools: ReviewTools | None = None
+    transmissions: list[BundleTransmission] = field(default_factory=list)
+
+    @property
+    def answered_elsewhere(self) -> set[str]:
+        """Systems a released part other than the bundle shown answered for."""
+        return answered_systems([b for b in self.given if self.bundle is None or b.id != self.bundle.id])
+
+    @property
+    def part_rows(self) -> list[SystemRow]:
+        """The systems of the bundle shown (a later part holds only those the earlier ones lacked)."""
+        return [row for row in self.rows if row.task.system_key not in self.answered_elsewhere]
+
+    @property
+    def owed(self) -> list[SystemRow]:
+        """After a partial part was released: the systems the case stays open for."""
+        if not self.given or self.request.status not in (RequestStatus.IN_PROGRESS, RequestStatus.READY_FOR_REVIEW):
+            return []
+        answered = answered_systems(self.given)
+        return [row for row in self.rows if row.task.system_key not in answered]
 
     @property
     def running(self) -> bool:
         """Work the page should follow by itself: a system queued or collecting, or the bundle to assemble."""
         if any(row.task.state in WORKING for row in self.rows):
             return True
-        if self.bundle is None:  # every system finished: the assembly job is on its way
-            finished = all(row.task.state in (TaskState.DONE, TaskState.SKIPPED) for row in self.rows)
-            return bool(self.rows) and finished and self.request.status is RequestStatus.IN_PROGRESS
+        waiting_rows = self.owed if self.bundle is not None and self.bundle.status is BundleStatus.RELEASED else None
+        if self.bundle is None or waiting_rows:  # every system (still owed) finished: the assembly is on its way
+            rows = waiting_rows or self.rows
+            finished = all(row.task.state in (TaskState.DONE, TaskState.SKIPPED) for row in rows)
+            return bool(rows) and finished and self.request.status is RequestStatus.IN_PROGRESS
         return self.bundle.status is BundleStatus.ASSEMBLING
 
     @property
     def failed(self) -> list[SystemRow]:
-        return [row for row in self.rows if row.task.state is TaskState.FAILED]
+        return [row for row in self.part_rows if row.task.state is TaskState.FAILED]
 
     @property
     def waiting(self) -> list[SystemRow]:
@@ -98,20 +144,23 @@ class ExportPanel:
     def can_assemble_partial(self) -> bool:
         """Every system finished or failed, at least one failed, and no bundle yet (dsr.export.assembly's rule)."""
         unfinished = self.running or self.waiting
-        no_bundle = self.bundle is None or (self.bundle.status is BundleStatus.ASSEMBLING and not self.bundle.partial)
-        return bool(self.failed) and not unfinished and no_bundle and self.request.status is RequestStatus.IN_PROGRESS
+        no_bundle = self.bundle is None or self.bundle.status is BundleStatus.RELEASED or (
+            self.bundle.status is BundleStatus.ASSEMBLING and not self.bundle.partial)
+        something = not self.given or len(self.failed) < len(self.part_rows)  # a later part needs something new
+        return bool(self.failed) and something and not unfinished and no_bundle \
+            and self.request.status is RequestStatus.IN_PROGRESS
 
     @property
     def covered(self) -> list[SystemRow]:
-        return [row for row in self.rows if row.outcome != "Not collected"]
+        return [row for row in self.part_rows if row.outcome != "Not collected"]
 
     @property
     def missing(self) -> list[SystemRow]:
-        return [row for row in self.rows if row.outcome == "Not collected"]
+        return [row for row in self.part_rows if row.outcome == "Not collected"]
 
     @property
     def files(self) -> list[DataFile]:
-        return [file for row in self.rows for file in row.files]
+        return [file for row in self.part_rows for file in row.files]
 
     @property
     def records(self) -> int:
@@ -134,7 +183,20 @@ def export_panel(session: orm.Session, request: SubjectRequest, *, masked: bool)
         rows.append(SystemRow(task=task, name=system.name if system else task.system_key,
                               manual=bool(system and getattr(system.connector, "needs_person", False)),
                               files=_data_files(task, masked)))
-    return ExportPanel(request=request, rows=rows, bundle=bundle)
+    transmissions = list(session.scalars(sa.select(BundleTransmission).where(
+        BundleTransmission.request_id == request.id).order_by(BundleTransmission.id)))
+    return ExportPanel(request=request, rows=rows, bundle=bundle, given=given_bundles(session, request.id),
+                       tools=_review_tools(session, request, bundle, masked), transmissions=transmissions)
+
+
+def _review_tools(session: orm.Session, request: SubjectRequest, bundle: ExportBundle | None,
+                  masked: bool) -> ReviewTools | None:
+    """For a bundle ready for review (None otherwise, and for viewers: they change nothing)."""
+    if masked or bundle is None or bundle.status is not BundleStatus.READY_FOR_REVIEW:
+        return None
+    return ReviewTools(targets=targets(session, request), redactions=redactions_of(session, request.id),
+                       earlier=earlier_answer(session, request) if bundle.kind is BundleKind.ACCESS else None,
+                       receiver=receiving_service(request) if bundle.kind is BundleKind.PORTABILITY else None)
 
 
 def current_bundle(session: orm.Session, request_id: int) -> ExportBundle | None:
@@ -170,22 +232,31 @@ def manual_task_of(session: orm.Session, request: SubjectRequest, task_id: int):
     return task, system
 
 
-def system_outcomes(session: orm.Session, request: SubjectRequest) -> list[dict[str, str]]:
-    """Per system, in the case's language: its name and "collected", "nothing_found" or "not_collected"
-    (what the letter tells the subject, as the bundle's index does)."""
+def system_outcomes(session: orm.Session, request: SubjectRequest,
+                    bundle: ExportBundle | None = None) -> list[dict[str, str]]:
+    """Per system, in the case's language: its name and "collected", "nothing_found" or "not_collected" (what
+    the letter tells the subject, as the bundle's index does), those holding data first. With `bundle`: the
+    systems it answers for and those still owed after it (an earlier part's systems are left out)."""
     systems = get_systems(current_app)
+    mine = set(bundle.systems or ()) if bundle is not None else None
+    elsewhere = answered_systems([b for b in given_bundles(session, request.id) if b.id != bundle.id]) \
+        if bundle is not None else set()
     outcomes = []
     for task in export_tasks(session, request.id):
         system = systems.get(task.system_key)
-        if system is None:
+        if system is None or task.system_key in elsewhere - (mine or set()):
             continue
-        name = (system.connector.settings.get("name_nb") if request.language == "nb" else None) or system.name
-        if task.state not in (TaskState.DONE, TaskState.SKIPPED):
+        if task.state not in FINISHED or (mine is not None and task.system_key not in mine):
             outcome = "not_collected"
         else:
             outcome = "collected" if task.records else "nothing_found"
-        outcomes.append({"name": name, "outcome": outcome})
-    return outcomes
+        outcomes.append({"name": system_name(system, request.language), "outcome": outcome})
+    return sorted(outcomes, key=lambda o: STATUS_ORDER[o["outcome"]])
+
+
+def receiving_service(request: SubjectRequest) -> str | None:
+    """The receiving controller the subject named on the portability form, if any (Art. 20(2))."""
+    return ((request.details or {}).get("receiving_service") or "").strip() or None
 
 
 register_panel(CasePanel(template="export/_panel.html", build=lambda session, case, masked: export_panel(

@@ -72,6 +72,24 @@ def remove_request_spool(request_id: int, app: Flask | None = None) -> None:
     get_store(app).delete_prefix(request_spool(request_id))
 
 
+def shaped_spool(request_id: int, bundle_id: int) -> str:
+    """Where a bundle's redacted or delta collections are rewritten (dsr.export.shaping)."""
+    return f"{request_spool(request_id)}/shaped-b{int(bundle_id)}"
+
+
+def remove_spools_of(request_id: int, tasks, bundle_id: int, app: Flask | None = None) -> None:
+    """A released part's spools: its tasks' records and uploads and its rewritten collections. Those of the
+    systems still owed (a partial answer's rest) stay."""
+    store = get_store(app)
+    for task in tasks:
+        name = (task.result or {}).get("spool")
+        if name:
+            store.delete_prefix(f"{request_spool(request_id)}/{name}")
+        if (task.result or {}).get("upload"):
+            store.delete(upload_key(request_id, task.id))
+    store.delete_prefix(shaped_spool(request_id, bundle_id))
+
+
 def spooled_request_ids(app: Flask | None = None) -> list[int]:
     """Cases with spool files in the store."""
     return [int(name[1:]) for name in get_store(app).children("spool") if name[:1] == "r" and name[1:].isdigit()]

@@ -64,9 +64,10 @@ class ExportWork:
         ref = subject_ref(attempt.task, attempt.system, attempt.request)
         attempt.keep["ref"] = ref.to_json()
         prefix = storage.task_spool(attempt.request.id, attempt.task.id, attempt.number)
-        self.spool = spool = SpoolWriter(storage.get_store(app), prefix, storage.sealing_key(app),
-                                         portable_only=attempt.request.right is Right.PORTABILITY)
         connector = attempt.system.connector
+        rules = connector.collection_rules()
+        self.spool = spool = SpoolWriter(storage.get_store(app), prefix, storage.sealing_key(app),
+                                         portable_only=attempt.request.right is Right.PORTABILITY, rules=rules)
         batches = getattr(connector, "export_batches", None)
         if batches is not None:
             with read_ahead(batches(ref)) as fetched:
@@ -78,6 +79,8 @@ class ExportWork:
                 spool.add(item)
                 attempt.progress(spool.records)
         collections = spool.close()
+        for name, summary in collections.items():  # how staff name its rows, and a delta compares them
+            summary["key"] = rules[name].key_field if name in rules else None
         return Outcome(result={"ref": ref.to_json(), "found": ref.found, "spool": prefix.rsplit("/", 1)[1],
                                "collections": collections},
                        records=spool.records, audit={"records": spool.records})

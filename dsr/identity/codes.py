@@ -24,7 +24,13 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.crypto import keyed_hmac
 from dsr.db import utcnow
-from dsr.models import ChallengeChannel, ChallengePurpose, SubjectRequest, VerificationChallenge
+from dsr.models import (
+    ChallengeChannel,
+    ChallengePurpose,
+    MessageDirection,
+    SubjectRequest,
+    VerificationChallenge,
+)
 from dsr.notify.letters import send_subject_letter, subject_letter_context
 from dsr.notify.service import VERIFY_LINK_PLACEHOLDER, queue_sms
 
@@ -35,6 +41,7 @@ DEFAULT_TEMPLATES = {
     (ChallengePurpose.REOPEN, ChallengeChannel.EMAIL): "reopen_code",
     (ChallengePurpose.DOWNLOAD, ChallengeChannel.EMAIL): "download_code",
     (ChallengePurpose.DOWNLOAD, ChallengeChannel.SMS): "download_code",
+    (ChallengePurpose.RECEIVER, ChallengeChannel.EMAIL): "receiver_code",
 }
 
 
@@ -86,6 +93,7 @@ def issue_code(
     context: dict[str, Any] | None = None,
     dedupe_key: str | None = None,
     enforce_limits: bool = True,
+    direction: MessageDirection = MessageDirection.TO_SUBJECT,
 ) -> VerificationChallenge:
     """Make a code for `request`, replace any earlier one of this purpose, and queue the mail or SMS
     that carries it (the template gets `code_minutes`, `reference`, `link_url` for e-mail, and
@@ -125,7 +133,7 @@ def issue_code(
         if purpose is ChallengePurpose.VERIFY:
             values.setdefault("link_url", VERIFY_LINK_PLACEHOLDER)  # the send job makes it from this challenge
         message = send_subject_letter(session, request, letter, to=destination, dedupe_key=dedupe_key, secret=code,
-                                      **values)
+                                      direction=direction, **values)
     else:
         message = queue_sms(session, to=destination, template=letter, language=request.language,
                             context={**subject_letter_context(request), **values}, request_id=request.id,

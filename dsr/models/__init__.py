@@ -1,7 +1,7 @@
 """All models, imported here so Base.metadata is complete for Alembic and tests."""
 from dsr.models.access import CaseAccess
 from dsr.models.audit import AuditEvent
-from dsr.models.bundle import ExportBundle
+from dsr.models.bundle import BundleRedaction, BundleTransmission, ExportBundle, RecordDigest
 from dsr.models.canary import SystemCanary
 from dsr.models.enums import (
     AuthorisationState,
@@ -39,9 +39,9 @@ from dsr.models.verification import VerificationChallenge
 
 __all__ = [
     "AuthorisationState", "Handover", "HandoverMedium", "Relationship", "Representative",
-    "CaseFee", "FeeGround", "FeeState", "PauseReason",
+    "CaseFee", "FeeGround", "FeeState", "PauseReason", "BundleRedaction", "BundleTransmission",
     "AuditEvent", "BundleKind", "BundleStatus", "CaseAccess", "ChallengeChannel", "ChallengePurpose", "Channel",
     "ClockPause", "DeliveryChannel", "DeliveryStatus", "ExportBundle", "Message", "MessageDirection", "NoticeState",
-    "OutboxJob", "RecipientNotice", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",
+    "OutboxJob", "RecipientNotice", "RecordDigest", "RequestStatus", "Right", "StaffRole", "StaffUser", "SubjectLocation", "SubjectRequest", "SystemCanary", "SystemTask",
     "TaskAction", "TaskState", "VerificationChallenge",
 ]

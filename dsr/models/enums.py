@@ -168,3 +168,4 @@ class ChallengePurpose(StrEnum):
     STEP_UP = "step_up"  # second factor to the phone on file
     REOPEN = "reopen"  # re-open the case page
     DOWNLOAD = "download"  # fresh proof before a bundle download
+    RECEIVER = "receiver"  # Art. 20(2): the receiving controller proves its address before its download

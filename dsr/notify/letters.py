@@ -17,7 +17,7 @@ from sqlalchemy import orm
 from dsr.deadlines.rules import local_date
 from dsr.deadlines.service import deadlines_for
 from dsr.links import external_url
-from dsr.models import Message, SubjectRequest
+from dsr.models import Message, MessageDirection, SubjectRequest
 from dsr.notify.service import CASE_LINK_PLACEHOLDER, queue_email, queue_post_letter
 from dsr.rights_text import RIGHT_TITLES
 
@@ -50,10 +50,12 @@ def subject_letter_context(request: SubjectRequest) -> dict[str, Any]:
 
 def send_subject_letter(session: orm.Session, request: SubjectRequest, template: str, *,
                         author_id: int | None = None, dedupe_key: str | None = None, secret: str | None = None,
-                        to: str | None = None, **context: Any) -> Message:
+                        to: str | None = None, direction: MessageDirection = MessageDirection.TO_SUBJECT,
+                        **context: Any) -> Message:
     """Render the letter in the case's language and store it: by e-mail after the commit (to whoever is
-    answered, unless `to` names the address a code must go to), or, with no e-mail to answer to, as a
-    letter to print and post."""
+    answered, unless `to` names the address a code must go to; a letter about the case to someone else,
+    e.g. the controller receiving a portability bundle, has `direction` TO_RECIPIENT), or, with no e-mail
+    to answer to, as a letter to print and post."""
     context = {**subject_letter_context(request), **context}
     address = to or request.contact_email
     if address is None:
@@ -63,4 +65,5 @@ def send_subject_letter(session: orm.Session, request: SubjectRequest, template:
                                  language=request.language, context=context, request_id=request.id,
                                  author_id=author_id, dedupe_key=dedupe_key)
     return queue_email(session, to=address, template=template, language=request.language, context=context,
-                       request_id=request.id, author_id=author_id, dedupe_key=dedupe_key, secret=secret)
+                       request_id=request.id, author_id=author_id, dedupe_key=dedupe_key, secret=secret,
+                       direction=direction)

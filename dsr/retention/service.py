@@ -14,7 +14,9 @@ was handled). Reduced means:
   note), the bodies,
   subjects and addresses of all letters and notes, one-time secrets, the contact details and system keys the lookup found,
   and of each system task the keys, new values and notes of its plan, its subject reference and
-  the name of an uploaded file; a bundle file still stored is deleted;
+  the name of an uploaded file, the receiving controllers' names and addresses (Art. 20(2)), the
+  reasons and named records of redactions (Art. 15(4)) and the released records' digests kept for a
+  later delta answer; a bundle file still stored is deleted;
 - kept, as proof of handling: the reference, the right, the channel, the language, every date
   (received, verified, due, extended, decided, closed, withdrawn, restricted, lifted), the status
   and outcome (refusal code and the law named, objection upheld or rejected, a fee's ground, amount and
@@ -53,9 +55,12 @@ from dsr.crypto import email_digest
 from dsr.db import on_commit, utcnow
 from dsr.export import storage
 from dsr.models import (
+    BundleRedaction,
+    BundleTransmission,
     CaseFee,
     ExportBundle,
     Message,
+    RecordDigest,
     Representative,
     RequestStatus,
     SubjectLocation,
@@ -120,6 +125,7 @@ def reduce_case(session: orm.Session, request_id: int, now: datetime | None = No
     session.execute(sa.update(SubjectLocation).where(SubjectLocation.request_id == request_id).values(ref=None))
     for task in session.scalars(sa.select(SystemTask).where(SystemTask.request_id == request_id)):
         task.result = reduced_result(task.result or {})
+    _reduce_answer_records(session, request_id)
     names = []
     session.execute(sa.update(ExportBundle).where(ExportBundle.request_id == request_id).values(handed_to=None))
     for bundle in session.scalars(sa.select(ExportBundle).where(ExportBundle.request_id == request_id,
@@ -149,6 +155,18 @@ def _reduce_representative(representative: Representative | None) -> str | None:
     representative.rejection_reason = representative.authorisation_filename = None
     representative.authorisation_key = None
     return key
+
+
+def _reduce_answer_records(session: orm.Session, request_id: int) -> None:
+    """What the answer kept besides its bundles: the receivers' addresses, the redactions' reasons and the
+    records they named go; the redactions' fields and the transmissions' counts stay as proof. The
+    released records' digests (kept for a later delta answer) are deleted."""
+    bundles = sa.select(ExportBundle.id).where(ExportBundle.request_id == request_id).scalar_subquery()
+    session.execute(sa.delete(RecordDigest).where(RecordDigest.bundle_id.in_(bundles)))
+    session.execute(sa.update(BundleTransmission).where(BundleTransmission.request_id == request_id)
+                    .values(receiver_name="", receiver_email=""))
+    session.execute(sa.update(BundleRedaction).where(BundleRedaction.request_id == request_id)
+                    .values(reason="", rows=[]))
 
 
 def reduced_result(result: dict) -> dict:

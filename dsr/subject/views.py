@@ -28,7 +28,7 @@ from dsr.auth.policy import public
 from dsr.cases.states import IllegalTransition
 from dsr.complaint.kit import build_kit, kit_filename, kit_response, offers_complaint_kit, render_kit
 from dsr.db import get_session, utcnow
-from dsr.export.offer import download_offer
+from dsr.export.offer import download_offers
 from dsr.forms import CodeForm, ConfirmForm, ReplyForm
 from dsr.identity import codes
 from dsr.identity.code_pages import (
@@ -78,7 +78,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         can_reply=case_service.can_reply(case),
         can_withdraw=case_service.can_withdraw(case),
         reply_form=reply_form or ReplyForm(formdata=None),
-        download=download_offer(get_session(), case),
+        downloads=download_offers(get_session(), case),
         complaint_kit=offers_complaint_kit(case),
         kit_form=ConfirmForm(formdata=None),
     ), status
