@@ -67,6 +67,10 @@ EXPECTED = {
     "export.partial": DECIDE,
     "export.retry_assembly": DECIDE,
     "export.no_data": DECIDE,
+    "export.answer": DECIDE,
+    "export.redact": DECIDE,
+    "export.unredact": DECIDE,
+    "export.send": DECIDE,
     "cases.correspondence": DECIDE,
     "fees.charge": DECIDE,
     "fees.paid": DECIDE,
@@ -126,7 +130,8 @@ def world(app, session, make_request):
         login(clients[role], user, secret)
     clients[None] = app.test_client()
     args = {"case_id": case.id, "task_id": task.id, "message_id": letter.id, "user_id": target.id,
-            "notice_id": notice.id, "fee_id": fee.id}
+            "notice_id": notice.id, "fee_id": fee.id, "system_key": "crm", "slug": "customers",
+            "redaction_id": 1}
     return {"case": case, "clients": clients, "args": args}
 
 
