@@ -42,6 +42,12 @@ def available_languages() -> tuple[str, ...]:
     return current_app.extensions["dsr.controller"].languages
 
 
+def staff_language(user) -> str:
+    """The language a staff member chose for the staff pages; English until they choose."""
+    chosen = getattr(user, "language", None)
+    return chosen if chosen in available_languages() else "en"
+
+
 def select_locale() -> str:
     languages = available_languages()
     forced = g.get("language")  # a case page, or a job rendering a letter in the case's language

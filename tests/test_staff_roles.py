@@ -34,6 +34,7 @@ READ, DECIDE, ADMIN = {A, OF, V}, {A, OF}, {A}
 EXPECTED = {
     "auth.reauthenticate": READ,
     "auth.change_password": READ,
+    "auth.language": READ,
     "cases.queue": READ,
     "cases.dashboard": READ,
     "cases.detail": READ,

@@ -150,6 +150,11 @@ def reauthenticated(session: orm.Session, user: StaffUser) -> None:
     record(session, "staff.reauthenticated", actor_type="staff", actor_id=user.id)
 
 
+def set_language(session: orm.Session, user: StaffUser, language: str) -> None:
+    user.language = language
+    record(session, "staff.language_changed", actor_type="staff", actor_id=user.id, language=language)
+
+
 def end_sessions(user: StaffUser) -> None:
     user.session_version += 1
 

@@ -1,7 +1,8 @@
-"""Staff login and account forms (staff pages are in English)."""
+"""Staff login and account forms."""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
@@ -44,6 +45,10 @@ class ReauthForm(FlaskForm):
     password = PasswordField("Password", [DataRequired("Enter your password.")])
     code = StringField("6-digit code", _CODE)
     next = HiddenField()
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("Language of the staff pages"))
 
 
 class NewStaffForm(FlaskForm):

@@ -23,6 +23,7 @@ from flask import abort, flash, g, redirect, request, url_for
 
 from dsr.auth import sessions
 from dsr.auth.policy import Policy, policy_of, with_policy
+from dsr.i18n import staff_language
 from dsr.models import StaffRole
 
 ALL_ROLES = (StaffRole.ADMIN, StaffRole.OFFICER, StaffRole.VIEWER)
@@ -52,6 +53,7 @@ def staff_policy(*roles: StaffRole, fresh: bool = False) -> Callable:
         if user is None:
             return _to_login()
         g.staff = user
+        g.language = staff_language(user)
         if user.role not in allowed:
             abort(403)
         if fresh and not sessions.is_fresh():

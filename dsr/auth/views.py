@@ -4,15 +4,18 @@ logout, re-authentication and the staff member's own password."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from werkzeug.exceptions import TooManyRequests
 
 from dsr import ratelimit
 from dsr.auth import accounts, sessions, totp
-from dsr.auth.forms import ChangePasswordForm, CodeForm, LoginForm, NewPasswordForm, ReauthForm
+from dsr.auth.forms import ChangePasswordForm, CodeForm, LanguageForm, LoginForm, NewPasswordForm, ReauthForm
 from dsr.auth.passwords import PasswordRejected, verify_password
 from dsr.auth.policy import public
 from dsr.auth.roles import login_step, staff_reader
 from dsr.db import get_session
+from dsr.i18n import LANGUAGE_NAMES, available_languages, staff_language
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
 
@@ -192,3 +195,21 @@ def change_password():
             flash("Your password is changed. Every other session of yours has been logged out.", "success")
             return redirect(_landing())
     return render_template("auth/change_password.html", form=form)
+
+
+@bp.route("/account/language", methods=["GET", "POST"])
+@staff_reader
+def language():
+    user = g.staff
+    form = LanguageForm()
+    form.language.choices = [(code, LANGUAGE_NAMES.get(code, code)) for code in available_languages()]
+    if request.method == "GET":
+        form.language.data = staff_language(user)
+    if form.validate_on_submit():
+        session = get_session()
+        accounts.set_language(session, user, form.language.data)
+        session.commit()
+        with force_locale(form.language.data):  # this request's locale is already fixed: say it in the new one
+            flash(_("The staff pages are now in this language."), "success")
+        return redirect(url_for("auth.language"))
+    return render_template("auth/language.html", form=form)

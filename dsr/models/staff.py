@@ -32,6 +32,8 @@ class StaffUser(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the language of this person's staff pages ("en", "nb"); None: English, as before the choice existed
+    language: Mapped[str | None] = mapped_column(sa.String(5))
 
     @property
     def is_active(self) -> bool:  # flask-login refuses inactive users
