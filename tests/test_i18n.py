@@ -2,12 +2,10 @@
 from __future__ import annotations
 
 import pytest
-from babel.messages.extract import extract_from_dir
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from dsr import REPO_ROOT, i18n
-from dsr.i18n import CATALOG_DIR
+from dsr import i18n
+from tests.helpers.catalogue import untranslated
 
 
 def test_the_start_page_speaks_norwegian_when_asked(client):
@@ -55,25 +53,8 @@ def test_the_language_switcher_never_links_to_a_page_that_only_takes_a_post(clie
 
 
 def test_every_text_a_subject_can_see_has_a_norwegian_translation():
-    """Subject pages, the bundle, error pages, form macros and the messages code builds for them;
-    staff pages are English only. (Letters and SMS have a template per language.)"""
-
-
-    translated = {}
-    for path in (CATALOG_DIR / "nb" / "LC_MESSAGES").glob("*.po"):
-        with open(path, "rb") as handle:
-            for message in read_po(handle):
-                if message.id:
-                    key = message.id if isinstance(message.id, str) else message.id[0]
-                    translated[key] = message.string
-    sources = [(REPO_ROOT / "templates" / area, [("**.html", "jinja2")])
-               for area in ("subject", "intake", "identity", "errors", "bundle", "_macros")]
-    sources.append((REPO_ROOT / "templates", [("base.html", "jinja2")]))
-    sources.append((REPO_ROOT / "dsr", [("**.py", "python")]))
-    missing = set()
-    for folder, method_map in sources:
-        for filename, _line, text, _comments, _context in extract_from_dir(str(folder), method_map=method_map):
-            key = text if isinstance(text, str) else text[0]
-            if not translated.get(key):
-                missing.add(f"{folder.name}/{filename}: {key[:80]}")
-    assert not missing, sorted(missing)
+    """Subject pages, the bundle, error pages, form macros and the messages code builds for them.
+    (Letters and SMS have a template per language.)"""
+    missing = untranslated(templates=("subject", "intake", "identity", "errors", "bundle", "_macros", "base.html"),
+                           code=("",))
+    assert missing == []
