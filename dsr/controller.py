@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 import zoneinfo
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,28 @@ class Controller:
     #: a promise stricter than the law's month (e.g. "we answer within 30 days"): the due date is the
     #: earlier of receipt + these days and the legal month; None when the notice promises nothing shorter
     answer_within_days: int | None = None
+
+    def in_language(self, language: str) -> Controller:
+        """The controller as a page or letter in `language` names it: its postal addresses end with the
+        country in that language ("0152 Oslo, Norway" in a Norwegian letter is "0152 Oslo, Norge")."""
+        if language != "nb":
+            return self
+        authority = replace(self.authority, address=postal_address(self.authority.address, language))
+        return replace(self, address=postal_address(self.address, language), authority=authority)
+
+
+#: country names as a Norwegian address writes them (systems.toml declares addresses in English)
+_COUNTRIES_NB = {"Norway": "Norge", "Sweden": "Sverige", "Denmark": "Danmark", "Finland": "Finland",
+                 "Iceland": "Island", "Germany": "Tyskland", "Ireland": "Irland", "Netherlands": "Nederland",
+                 "United Kingdom": "Storbritannia", "France": "Frankrike", "Spain": "Spania",
+                 "Belgium": "Belgia", "Poland": "Polen"}
+
+
+def postal_address(address: str, language: str) -> str:
+    """A declared postal address with its last part, the country, in `language` (unknown names unchanged)."""
+    head, comma, country = address.rpartition(",")
+    translated = _COUNTRIES_NB.get(country.strip()) if language == "nb" and comma else None
+    return f"{head}, {translated}" if translated else address
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import Flask, Response, abort, current_app, g, render_template, request
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -43,7 +44,8 @@ def init_app(app: Flask) -> None:
 
 
 def _page_globals() -> dict:
-    controller = current_app.extensions["dsr.controller"]
+    # named in the page's (or the letter's) language: its addresses end "Norge" in Norwegian
+    controller = current_app.extensions["dsr.controller"].in_language(str(get_locale() or "en"))
     return {"controller": controller, "controller_name": controller.name, "language_names": LANGUAGE_NAMES,
             "right_titles": RIGHT_TITLES, "right_summaries": RIGHT_SUMMARIES}
 

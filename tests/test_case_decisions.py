@@ -339,7 +339,7 @@ def test_staff_message_goes_out_in_the_cases_language(client, session, officer, 
         client.post(f"/staff/cases/{case.id}/message", data={"text": "Vi ser på saken."}).status_code == 302
     )
     (letter,) = _letters(session, case, "staff_message")
-    assert letter.subject_line.startswith("Om henvendelsen din") and "Vi ser på saken." in letter.body_text
+    assert letter.subject_line.startswith("Om forespørselen din") and "Vi ser på saken." in letter.body_text
 
 
 def test_close_as_withdrawn(client, session, officer, open_case):

@@ -40,7 +40,7 @@ def _download(client, case):
             "Our answer to your request", "Who is who", "Answer due"]),
     ("nb", ["Korrespondanse om forespørsel", "Forespørselen er urimelig, særlig fordi den gjentar tidligere "
             "forespørsler (personvernforordningen artikkel 12 nr. 5).", "Vi avslo forespørselen din.",
-            "Vi har mottatt forespørselen din", "Vårt svar på henvendelsen", "Hvem er hvem", "Svarfrist"]),
+            "Vi har mottatt forespørselen din", "Vårt svar på forespørselen", "Hvem er hvem", "Svarfrist"]),
 ])
 def test_the_correspondence_of_a_refused_case_downloads_with_its_legal_ground_and_no_link_or_code(
         app, client, session, language, expected):

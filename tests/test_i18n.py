@@ -10,7 +10,7 @@ from tests.helpers.catalogue import untranslated
 
 def test_the_start_page_speaks_norwegian_when_asked(client):
     page = client.get("/?lang=nb").get_data(as_text=True)
-    assert 'lang="nb"' in page and "Gå til hovedinnholdet" in page and "Se hvilke opplysninger vi har om deg" in page
+    assert 'lang="nb"' in page and "Gå til hovedinnholdet" in page and "Innsyn – se hvilke opplysninger vi har om deg" in page
     assert "Skip to main content" in client.get("/?lang=en").get_data(as_text=True)
 
 

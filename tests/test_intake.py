@@ -54,7 +54,7 @@ def _requests(session) -> list[SubjectRequest]:
         (
             "nb",
             [
-                "Se hvilke opplysninger vi har om deg",
+                "Innsyn – se hvilke opplysninger vi har om deg",
                 "Trekke tilbake samtykket ditt",
                 "Start nå",
                 "Personvernombud",

@@ -138,7 +138,7 @@ def send_outcome_letter(session: orm.Session, request: SubjectRequest, tasks: li
     return send_subject_letter(
         session, request, OUTCOME_LETTER, dedupe_key=f"outcome:{request.id}",
         systems=outcome_rows(session, request, tasks), held_nothing=held_nothing,
-        recipients=sorted({r.name for system in searched for r in system.recipients}),
+        recipients=sorted({r.name_in(request.language) for system in searched for r in system.recipients}),
         note=request.outcome_note or "", statement=request.supplementary_statement or "",
         objection_outcome=request.objection_outcome,
         objection_grounds=request.objection_grounds or "",

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from flask import current_app, render_template
-from flask_babel import force_locale
+from flask_babel import force_locale, pgettext
 from markupsafe import Markup, escape
 
 from dsr.bundle import spool
@@ -25,6 +25,9 @@ from dsr.storage import Store
 PREVIEW_ROWS = 50
 _FACT_NAMES = ("purposes", "legal_basis", "categories", "recipients", "third_country_transfers", "retention",
                "source", "automated_decisions")
+#: what dsr.connectors.base.Facts holds for an optional fact the controller left out: an English word that
+#: a Norwegian bundle must not show, so it is said in the case's language
+_UNDECLARED = "None"
 
 
 @dataclass
@@ -99,7 +102,9 @@ def facts_for(system, language: str) -> dict[str, Any]:
     base = {k: list(v) if isinstance(v, tuple) else v for k, v in base.items()}
     if language == "nb":
         base.update(system.connector.settings.get("facts_nb") or {})
-    return base
+    with force_locale(language):
+        none = pgettext("bundle", "None")
+    return {name: none if value == _UNDECLARED else value for name, value in base.items()}
 
 
 def controller_facts(controller: Controller) -> dict[str, Any]:
@@ -155,7 +160,8 @@ def members(*, kind: str, language: str, reference: str, controller: Controller,
     with `master` (the keys they may be sealed with)."""
     notes = notes or AnswerNotes()
     systems = sorted(systems, key=lambda s: STATUS_ORDER[s.status])  # stable: systems.toml order within
-    common = {"kind": kind, "reference": reference, "controller": controller_facts(controller),
+    named = controller.in_language(language)
+    common = {"kind": kind, "reference": reference, "controller": controller_facts(named),
               "systems": systems, "partial": partial, "rights": rights, "cell": cell, "notes": notes,
               "key_fingerprint": installation_fingerprint(current_app.config.get("SIGNING_KEY"))}
     for system in systems:

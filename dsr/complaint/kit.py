@@ -123,7 +123,8 @@ def build_kit(session: orm.Session, request: SubjectRequest, controller: Control
                Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]))
         .order_by(Message.created_at, Message.id))]
     return ComplaintKit(
-        request=request, right_title=RIGHT_TITLES[request.right], controller=controller,
+        request=request, right_title=RIGHT_TITLES[request.right],
+        controller=controller.in_language(request.language),  # its addresses as the case's language writes them
         deadlines=deadlines_for(request, controller, now=now),
         pauses=[Pause(p.started_at, p.ended_at, PAUSE_REASONS.get(p.reason, p.reason)) for p in request.pauses],
         decisions=_decisions(session, request), letters=letters, made_at=now, reduced=request.reduced_at is not None)

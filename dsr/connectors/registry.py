@@ -67,6 +67,10 @@ class Recipient:
 
     name: str
     email: str | None
+    name_nb: str | None = None  # the name a Norwegian letter gives them
+
+    def name_in(self, language: str) -> str:
+        return self.name_nb if language == "nb" and self.name_nb else self.name
 
 
 @dataclass(frozen=True)
@@ -189,10 +193,14 @@ def _read_recipients(entries: Any, fail) -> tuple[Recipient, ...]:
         email = entry.get("email")
         if email is not None and (not isinstance(email, str) or "@" not in email or len(email) > 254):
             raise fail(f"notify[{index}].email", "must be an e-mail address (or leave it out: staff tell them)")
-        unknown = set(entry) - {"name", "email"}
+        name_nb = entry.get("name_nb")
+        if name_nb is not None and (not isinstance(name_nb, str) or not name_nb.strip()):
+            raise fail(f"notify[{index}].name_nb", "must be the recipient's name in Norwegian (or leave it out)")
+        unknown = set(entry) - {"name", "name_nb", "email"}
         if unknown:
-            raise fail(f"notify[{index}].{min(unknown)}", "is not a setting of a recipient (name, email)")
-        recipients.append(Recipient(name=name.strip(), email=email.strip().lower() if email else None))
+            raise fail(f"notify[{index}].{min(unknown)}", "is not a setting of a recipient (name, name_nb, email)")
+        recipients.append(Recipient(name=name.strip(), email=email.strip().lower() if email else None,
+                                    name_nb=name_nb.strip() if name_nb else None))
     return tuple(recipients)
 
 

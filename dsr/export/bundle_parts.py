@@ -50,7 +50,8 @@ def system_parts(tasks, request, language, app) -> list[content.SystemPart]:
 
 def request_history(session: orm.Session, request: SubjectRequest) -> list[dict]:
     """The subject's own requests (same verified address; this one alone for someone without e-mail), with
-    what was said to and by them."""
+    what was said to and by them. The request this bundle answers is marked `answered_by_this_file`: it
+    is still open while the bundle is written, but the subject reads the bundle as its answer."""
     same_subject = (sa.func.lower(SubjectRequest.email) == request.email.lower() if request.email
                     else SubjectRequest.id == request.id)
     requests = session.scalars(sa.select(SubjectRequest).where(same_subject).order_by(SubjectRequest.id)).all()
@@ -65,6 +66,7 @@ def request_history(session: orm.Session, request: SubjectRequest) -> list[dict]
         messages = by_request[item.id]
         history.append({
             "reference": item.reference, "right": item.right.value, "status": item.status.value,
+            "answered_by_this_file": item.id == request.id,
             "channel": item.channel.value, "received_at": item.received_at, "verified_at": item.verified_at,
             "identity_method": item.identity_method, "due_on": item.due_on, "extended_due_on": item.extended_due_on,
             "extension_reason": item.extension_reason, "decided_at": item.decided_at,
@@ -78,7 +80,7 @@ def request_history(session: orm.Session, request: SubjectRequest) -> list[dict]
 
 def rights_text(language: str) -> dict[str, str]:
     """Art. 15(1)(e)-(f): the rights the subject has about this data, in their language."""
-    authority = current_app.extensions["dsr.controller"].authority
+    authority = current_app.extensions["dsr.controller"].in_language(language).authority
     with force_locale(language):
         return {
             "rectification": _("You can ask us to correct data about you that is wrong, or to complete it "

@@ -94,7 +94,7 @@ QUESTIONS: dict[Right, tuple[Question, ...]] = {
             _l("If another use: why do you object?"),
             "text",
             hint=_l(
-                "Tell us about your own situation. We stop unless we have strong legitimate grounds "
+                "Tell us about your own situation. We stop unless we have compelling legitimate grounds "
                 "that override your interests, or need the data for a legal claim."
             ),
             only_if=("processing", OTHER_PROCESSING),

@@ -44,7 +44,7 @@ def letters_to_post(session: orm.Session, request_id: int) -> list[Message]:
 
 def printed_letter(request: SubjectRequest, message: Message, controller: Controller) -> PrintedLetter:
     return PrintedLetter(
-        controller=controller,
+        controller=controller.in_language(message.language),
         recipient_name=request.contact_name or "",
         recipient_address=message.to_address or "",
         dated=local_date(message.created_at, controller.timezone),
