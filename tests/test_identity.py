@@ -32,9 +32,9 @@ def app_config(app_config, tmp_path):
     return app_config
 
 
-def _filed(app, client, session, right="erasure", email=KARI["email"]) -> tuple[SubjectRequest, str]:
+def _filed(app, client, session, right="erasure", email=KARI["email"], lang="en") -> tuple[SubjectRequest, str]:
     answers = {"consent": "The newsletter"} if right == "withdraw_consent" else {}
-    assert file_request(client, right, email=email, **answers).status_code == 303
+    assert file_request(client, right, email=email, lang=lang, **answers).status_code == 303
     run_jobs(app)
     session.expire_all()
     request = session.scalars(sa.select(SubjectRequest).order_by(SubjectRequest.id.desc())).first()
@@ -83,6 +83,23 @@ def test_the_sixth_try_fails_even_with_the_right_code(app, client, session):
     assert _refresh(session, request).status is RequestStatus.AWAITING_VERIFICATION
     challenge = session.scalars(sa.select(VerificationChallenge)).one()
     assert challenge.attempts == 5 and challenge.burned_at is not None and challenge.consumed_at is None
+
+
+@pytest.mark.parametrize(("language", "blocked", "used"), [
+    ("en", "This code was blocked after too many tries", "already been used"),
+    ("nb", "Denne koden ble sperret etter for mange forsøk", "allerede brukt"),
+])
+def test_the_link_of_a_code_blocked_after_too_many_tries_says_so(app, client, session, language, blocked, used):
+    request, mail = _filed(app, client, session, right="withdraw_consent", lang=language)
+    path = link_in(mail)
+    for _ in range(5):
+        client.post(f"/verify/{request.public_id}?lang={language}", data={"code": _wrong(code_in(mail))})
+    other_device = app.test_client()
+    page = other_device.get(f"{path}?lang={language}").get_data(as_text=True)
+    assert blocked in page and used not in page
+    refused = other_device.post(f"{path}?lang={language}")
+    assert refused.status_code == 410 and blocked in refused.get_data(as_text=True)
+    assert _refresh(session, request).status is RequestStatus.AWAITING_VERIFICATION
 
 
 def test_wrong_tries_say_how_many_are_left(app, client, session):

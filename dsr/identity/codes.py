@@ -320,12 +320,24 @@ def consume_link(
     return request, CodeResult(CodeOutcome.OK, challenge)
 
 
-def link_used(session: orm.Session, nonce: str) -> bool:
-    """The link's code was used, replaced or burned (for the confirm page; changes nothing)."""
+class LinkState(StrEnum):
+    """Why the link in a code's e-mail no longer works (for the confirm page)."""
+
+    USED = "used"  # its code was used, replaced by a newer one, or the request closed
+    BLOCKED = "blocked"  # its code was burned after too many wrong tries: not "used", and the page says so
+
+
+def link_state(session: orm.Session, nonce: str) -> LinkState | None:
+    """Why the link's code can no longer be used, or None while it can (changes nothing)."""
     challenge = session.scalars(
         sa.select(VerificationChallenge).where(VerificationChallenge.link_nonce == nonce)
     ).first()
-    return challenge is None or challenge.consumed_at is not None or challenge.burned_at is not None
+    if challenge is None or challenge.consumed_at is not None:
+        return LinkState.USED
+    if challenge.burned_at is None:
+        return None
+    tried_out = challenge.attempts >= int(current_app.config["CODE_MAX_ATTEMPTS"])
+    return LinkState.BLOCKED if tried_out else LinkState.USED
 
 
 def _consume(session: orm.Session, challenge_id: int, browser_binding: str | None, now: datetime) -> bool:

@@ -125,7 +125,7 @@ def link_confirm(token: str):
         "identity/link.html",
         case=case,
         expired=expired,
-        used=codes.link_used(get_session(), nonce),
+        spent=codes.link_state(get_session(), nonce),
         form=ConfirmForm(formdata=None),
     )
 
@@ -151,7 +151,9 @@ def link_use(token: str):
     if not result.ok:
         if "email" in factors(case) or has_case_access(case):
             return next_page(case)  # a second click in the browser that used it: carry on
-        abort(410)
+        spent = codes.link_state(db, nonce)
+        return render_template("identity/link.html", case=case, expired=False, spent=spent or codes.LinkState.USED,
+                               form=ConfirmForm(formdata=None)), 410
     return next_page(case)
 
 
