@@ -20,6 +20,7 @@ from sqlalchemy import event, orm
 from dsr import links
 from dsr.db import get_db, utcnow
 from dsr.export.manual import complete_manual_task
+from dsr.export.offer import DownloadOffer
 from dsr.export.release import release_to_subject
 from dsr.models import (
     AuditEvent,
@@ -165,6 +166,36 @@ def test_the_download_needs_a_fresh_code_from_the_e_mail(smtp, demo_app, demo_se
     assert _downloads(demo_session) == 2 and _codes_sent(demo_session, case) == 2
 
 
+def test_after_a_download_the_page_confirms_the_file_and_then_that_the_link_is_used(
+        smtp, demo_app, demo_session, released):
+    case, bundle, browser = released
+    demo_app.config["BUNDLE_MAX_DOWNLOADS"] = 2
+    assert "You downloaded" not in browser.get(_url(case, bundle)).get_data(as_text=True)
+    mails_before = len(smtp.to(KARI))
+    browser.post(_url(case, bundle))
+    run_jobs(demo_app)
+    assert browser.post(_url(case, bundle, "/code"), data={"code": _download_code(smtp, mails_before + 1)}
+                        ).status_code == 200
+    filename = f"{case.reference}-access.zip"
+    with demo_app.test_request_context("/?lang=en"):
+        from_offer = DownloadOffer(bundle, None).size_text  # the size as the page writes it
+    for url in (_url(case, bundle), _url(case, bundle, "/code")):  # the page the browser stayed on, reloaded
+        page = _fresh_get(demo_app, browser, url + "?lang=en").get_data(as_text=True)
+        assert "You downloaded your data on" in page and f"the file {filename} ({from_offer})" in page
+        assert "This link works for 1 more download." in page
+    norwegian = _fresh_get(demo_app, browser, _url(case, bundle) + "?lang=nb").get_data(as_text=True)
+    assert "Du lastet ned opplysningene dine" in norwegian and filename in norwegian
+    assert "Denne lenken virker for 1 nedlasting til." in norwegian
+
+    assert browser.post(_url(case, bundle)).status_code == 200  # fresh: the last download allowed
+    gone = _fresh_get(demo_app, browser, _url(case, bundle) + "?lang=en")
+    text = gone.get_data(as_text=True)
+    assert gone.status_code == 410 and "This link is now used: it cannot download the file again." in text
+    assert filename in text
+    assert "Denne lenken er nå brukt opp" in _fresh_get(demo_app, browser, _url(case, bundle) + "?lang=nb"
+                                                        ).get_data(as_text=True)
+
+
 def test_another_browser_or_another_case_gets_not_found(smtp, demo_app, demo_session, released):
     case, bundle, browser = released
     stranger = demo_app.test_client()
@@ -255,6 +286,9 @@ def test_a_password_protected_copy_opens_only_with_the_password_sent_by_sms(smtp
     _phone_on_file(demo_session, case)
     page = browser.get(_url(case, bundle)).get_data(as_text=True)
     assert "Protect the ZIP file with a password" in page and "+47 *** ** 789" in page
+    # WinZip AES: the page names the tools that open it, and that the old unzip does not
+    assert "open it with 7-Zip, the File Explorer of Windows 11 or the Archive Utility of macOS" in page
+    assert "The older unzip command" in page
     mails_before = len(smtp.to(KARI))
     assert browser.post(_url(case, bundle), data={"protect": "1"}).status_code == 303  # first a fresh code
     run_jobs(demo_app)
@@ -268,6 +302,9 @@ def test_a_password_protected_copy_opens_only_with_the_password_sent_by_sms(smtp
     run_jobs(demo_app)
     line = [entry for entry in sms_lines(demo_app) if "+4791234789" in entry and "password" in entry][-1]
     password = re.search(r"\b([a-z2-9]{5}(?:-[a-z2-9]{5}){3})\b", line).group(1)
+    assert "7-Zip" in line and "not with unzip" in line
+    confirmed = _fresh_get(demo_app, browser, _url(case, bundle) + "?lang=en").get_data(as_text=True)
+    assert f"the password-protected file {case.reference}-access-protected.zip" in confirmed
     sms = demo_session.scalars(sa.select(Message).where(Message.template == "download_password")).one()
     assert sms.secret_sealed is None and password not in (sms.body_text or "")  # not kept once sent
 

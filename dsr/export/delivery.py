@@ -61,8 +61,14 @@ def _stream(bundle: ExportBundle) -> Iterator[bytes]:
     return storage.open_sealed(storage.bundle_key(bundle.storage_name), BUNDLE_PURPOSE)
 
 
+def download_filename(bundle: ExportBundle, reference: str, *, protected: bool = False) -> str:
+    """The name the subject's browser saves the file under (fixed, built here, never from input); the
+    password-protected copy's ends in -protected.zip."""
+    return f"{reference}-{bundle.kind.value}{'-protected' if protected else ''}.zip"
+
+
 def _download(bundle: ExportBundle, request: SubjectRequest) -> Download:
-    return Download(filename=f"{request.reference}-{bundle.kind.value}.zip", size=bundle.size_bytes or 0,
+    return Download(filename=download_filename(bundle, request.reference), size=bundle.size_bytes or 0,
                     sha256=bundle.sha256 or "", chunks=_stream(bundle))
 
 

@@ -34,7 +34,7 @@ from dsr.export.delivery import (
     open_download_stream,
     open_protected_download,
 )
-from dsr.export.offer import DownloadOffer
+from dsr.export.offer import DownloadOffer, bundle_of_link, last_download
 from dsr.export.pages import DOWNLOAD, attachment, bp
 from dsr.forms import CodeForm, ConfirmForm
 from dsr.identity import codes
@@ -70,7 +70,9 @@ def _load(public_id: str, download_id: str) -> tuple[SubjectRequest, ExportBundl
 
 
 def _gone(case: SubjectRequest, reason: str):
-    return render_template("export/download_gone.html", case=case, reason=reason), 410
+    bundle = bundle_of_link(get_session(), case.id, request.view_args["download_id"])
+    downloaded = last_download(get_session(), bundle, case.reference) if bundle is not None else None
+    return render_template("export/download_gone.html", case=case, reason=reason, downloaded=downloaded), 410
 
 
 def _fresh(case: SubjectRequest) -> bool:
@@ -89,7 +91,8 @@ def _download_page(case: SubjectRequest, bundle: ExportBundle, status: int = 200
     phone = phone_on_file(get_session(), case)
     return render_template("export/download.html", case=case, offer=DownloadOffer(bundle, None),
                            fresh=_fresh(case), form=ConfirmForm(formdata=None), code_phone=_route(case)[1],
-                           protect_phone=mask_phone(phone) if phone else None, **extra), status
+                           protect_phone=mask_phone(phone) if phone else None,
+                           downloaded=last_download(get_session(), bundle, case.reference), **extra), status
 
 
 def _protect_key(download_id: str) -> str:
@@ -146,6 +149,7 @@ def _code_page(case: SubjectRequest, bundle: ExportBundle, form: CodeForm, statu
         form=form,
         code_phone=_route(case)[1],
         delivery_failed=delivery_failed(latest),
+        downloaded=last_download(get_session(), bundle, case.reference),
         **extra,
     ), status
 

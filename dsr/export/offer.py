@@ -14,9 +14,15 @@ from flask import current_app
 from flask_babel import format_decimal
 from sqlalchemy import orm
 
-from dsr.export.delivery import BundleExpired, BundleNotFound, DownloadsUsedUp, downloadable_bundle
+from dsr.export.delivery import (
+    BundleExpired,
+    BundleNotFound,
+    DownloadsUsedUp,
+    download_filename,
+    downloadable_bundle,
+)
 from dsr.identity.verification import fresh_code_route
-from dsr.models import BundleStatus, ChallengeChannel, ExportBundle, SubjectRequest
+from dsr.models import AuditEvent, BundleStatus, ChallengeChannel, ExportBundle, SubjectRequest
 
 
 @dataclass(frozen=True)
@@ -87,3 +93,40 @@ def unavailable_reason(session: orm.Session, bundle: ExportBundle) -> str | None
     except BundleNotFound:
         return "expired"  # deleted meanwhile
     return None
+
+
+@dataclass(frozen=True)
+class LastDownload:
+    """The confirmation a download page shows once the file went out: the browser stays on the page it
+    posted from, so without it the page would still ask for a code as if nothing had happened."""
+
+    at: datetime
+    filename: str
+    size_text: str | None  # None for the password-protected copy (its size is not kept)
+    downloads_left: int  # 0: this link is now used
+
+    @property
+    def link_used(self) -> bool:
+        return self.downloads_left == 0
+
+
+def last_download(session: orm.Session, bundle: ExportBundle, reference: str) -> LastDownload | None:
+    """The latest download of `bundle`, or None before the first (reads only)."""
+    if bundle.last_downloaded_at is None:
+        return None
+    # The audit record says whether it was the password-protected copy (a different name and size).
+    latest = session.scalars(sa.select(AuditEvent).where(
+        AuditEvent.action == "bundle.downloaded", AuditEvent.request_id == bundle.request_id)
+        .order_by(AuditEvent.seq.desc()).limit(5)).all()
+    protected = next((bool(event.details.get("protected")) for event in latest
+                      if event.details.get("bundle_id") == bundle.id), False)
+    left = max(0, int(current_app.config["BUNDLE_MAX_DOWNLOADS"]) - bundle.download_count)
+    return LastDownload(at=bundle.last_downloaded_at,
+                        filename=download_filename(bundle, reference, protected=protected),
+                        size_text=None if protected else size_text(bundle.size_bytes or 0), downloads_left=left)
+
+
+def bundle_of_link(session: orm.Session, request_id: int, download_id: str) -> ExportBundle | None:
+    """The case's bundle behind a download link, whatever its state (for the page that says it is gone)."""
+    return session.scalar(sa.select(ExportBundle).where(ExportBundle.download_id == download_id,
+                                                        ExportBundle.request_id == request_id))
