@@ -128,6 +128,10 @@ def test_an_erasure_is_planned_then_after_approval_carried_out_everywhere_and_th
     assert letter["Subject"].startswith("Forespørselen din") and "Regnskap og fakturering" in text
     assert "Bokføringsloven § 13" in text and "desember 2026" in text and "Datatilsynet" in text
     assert "Kundesamtaler" not in text and "Customer" not in text  # no English in a Norwegian letter
+    # Art. 19: the recipients as the systems file names them in Norwegian (name_nb)
+    assert "Vår eksterne regnskapsfører" in text and "Tripletex AS (regnskapssystem)" in text
+    assert "Our external accountant" not in text and "accounting system" not in text
+    assert "0105 Oslo, Norge" in text and "Norway" not in text  # Datatilsynet's address in a Norwegian letter
 
     follow_up = demo_session.scalar(sa.select(SystemTask).where(SystemTask.request_id == request.id,
                                                                 SystemTask.action == TaskAction.FOLLOW_UP_ERASE))

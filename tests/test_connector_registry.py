@@ -70,3 +70,14 @@ def test_connector_modules_add_kinds_from_configuration(app_config, tmp_path):
     app_config.update(SYSTEMS_FILE=str(systems), CONNECTOR_MODULES="tests.test_connector_registry")
     app = create_app(app_config)
     assert type(get_systems(app)["newsletter"].connector).__name__ == "DeclarationTestConnector"
+
+
+def test_an_art_19_recipient_may_be_named_in_norwegian_and_a_blank_name_nb_is_refused(tmp_path):
+    told = system(key="newsletter", name="Newsletter list", kind="declaration_test", path="list.csv",
+                  notify=[{"name": "Our external accountant", "name_nb": "Vår eksterne regnskapsfører"},
+                          {"name": "Mailchimp", "email": "privacy@mailchimp.example"}])
+    first, second = _load(write_systems(tmp_path, told))["newsletter"].recipients
+    assert (first.name_in("nb"), first.name_in("en")) == ("Vår eksterne regnskapsfører", "Our external accountant")
+    assert second.name_in("nb") == "Mailchimp"  # no Norwegian name declared: shown as declared
+    with pytest.raises(SystemsFileError, match="name_nb"):
+        _load(write_systems(tmp_path / "blank", told.replace('"Vår eksterne regnskapsfører"', '" "')))

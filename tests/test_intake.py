@@ -49,11 +49,16 @@ def _requests(session) -> list[SubjectRequest]:
                 "dpo@fjordnett.example",
                 "personvern@fjordnett.example",
                 "Datatilsynet",
+                "Dronningens gate 12, 0152 Oslo, Norway",
+                "Privacy requests",
             ],
         ),
         (
             "nb",
             [
+                "Dronningens gate 12, 0152 Oslo, Norge",  # the address as a Norwegian page writes it
+                "Postboks 458 Sentrum, 0105 Oslo, Norge",
+                "Personvernforespørsler",
                 "Innsyn – se hvilke opplysninger vi har om deg",
                 "Trekke tilbake samtykket ditt",
                 "Start nå",
