@@ -46,6 +46,8 @@ def test_a_subject_in_two_of_five_systems_reads_those_two_first_with_their_facts
     assert facts["systems_not_searched"] == []
 
     index = page_text(archive, "index.html")
+    assert "Answered with this file" in index and "Being handled" not in index  # this file is the answer
+    assert "1 record." in page_text(archive, "systems/newsletter.html")  # one line in the list, not "1 records"
     rows = index[index.index("Where we looked"):]
     assert [rows.index(name) for name in WITH_DATA + WITHOUT_DATA] == sorted(
         rows.index(name) for name in WITH_DATA + WITHOUT_DATA)

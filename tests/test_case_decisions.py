@@ -100,7 +100,7 @@ def test_an_illegal_transition_is_refused_with_a_message(client, session, office
     ("language", "court", "authority"),
     [
         ("en", "take the matter to court", "Datatilsynet\nPostboks 458 Sentrum, 0105 Oslo, Norway"),
-        ("nb", "bringe saken inn for domstolene", "Datatilsynet\nPostboks 458 Sentrum, 0105 Oslo, Norway"),
+        ("nb", "bringe saken inn for domstolene", "Datatilsynet\nPostboks 458 Sentrum, 0105 Oslo, Norge"),
     ],
 )
 def test_a_refusal_letter_names_the_reason_the_authority_and_the_courts(

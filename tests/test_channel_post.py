@@ -117,8 +117,9 @@ def test_the_printable_letter_has_the_letterhead_the_address_and_the_case_langua
     assert 'href="/static/letter.css"' in page and 'lang="nb"' in page
     for text in ("Fjordnett Medlemskap AS", "Org.nr. 999 888 777", "+47 22 00 00 00", "personvern@fjordnett.example",
                  PER["name"], "Storgata 1\n0155 Oslo", f"Vår referanse: {case.reference}",
-                 f"Vi har mottatt forespørselen din {case.reference}"):
+                 f"Vi har mottatt forespørselen din {case.reference}", "Dronningens gate 12, 0152 Oslo, Norge"):
         assert text in page, text
+    assert "Norway" not in page  # a Norwegian letter names the country in Norwegian
     assert "[[dsr-" not in page and "Back to the case" in page  # the staff's own words stay English
 
 
