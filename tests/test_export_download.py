@@ -183,6 +183,8 @@ def test_after_a_download_the_page_confirms_the_file_and_then_that_the_link_is_u
         page = _fresh_get(demo_app, browser, url + "?lang=en").get_data(as_text=True)
         assert "You downloaded your data on" in page and f"the file {filename} ({from_offer})" in page
         assert "This link works for 1 more download." in page
+    case_page = _fresh_get(demo_app, browser, f"/case/{case.public_id}?lang=en").get_data(as_text=True)
+    assert f"the file {filename} ({from_offer})" in case_page  # "Back to your request" says it too
     norwegian = _fresh_get(demo_app, browser, _url(case, bundle) + "?lang=nb").get_data(as_text=True)
     assert "Du lastet ned opplysningene dine" in norwegian and filename in norwegian
     assert "Denne lenken virker for 1 nedlasting til." in norwegian

@@ -55,6 +55,9 @@ def test_the_language_switcher_never_links_to_a_page_that_only_takes_a_post(clie
 def test_every_text_a_subject_can_see_has_a_norwegian_translation():
     """Subject pages, the bundle, error pages, form macros and the messages code builds for them.
     (Letters and SMS have a template per language.)"""
-    missing = untranslated(templates=("subject", "intake", "identity", "errors", "bundle", "_macros", "base.html"),
-                           code=("",))
+    subject_export_pages = ("export/download.html", "export/download_code.html", "export/download_gone.html",
+                            "export/_downloaded.html", "export/receive.html", "export/receive_code.html",
+                            "export/receive_gone.html")
+    missing = untranslated(templates=("subject", "intake", "identity", "errors", "bundle", "_macros", "base.html",
+                                      *subject_export_pages), code=("",))
     assert missing == []

@@ -34,6 +34,8 @@ class DownloadOffer:
     unavailable: str | None
     #: the code before the download goes by SMS (the case was opened with e-mail + SMS)
     code_by_sms: bool = False
+    #: the latest download, for the case page's confirmation (None before the first)
+    downloaded: LastDownload | None = None
 
     @property
     def download_id(self) -> str:
@@ -78,7 +80,8 @@ def download_offers(session: orm.Session, request: SubjectRequest) -> list[Downl
     if not bundles:
         return []
     by_sms = fresh_code_route(session, request).channel is ChallengeChannel.SMS
-    return [DownloadOffer(bundle=bundle, unavailable=unavailable_reason(session, bundle), code_by_sms=by_sms)
+    return [DownloadOffer(bundle=bundle, unavailable=unavailable_reason(session, bundle), code_by_sms=by_sms,
+                          downloaded=last_download(session, bundle, request.reference))
             for bundle in bundles]
 
 
