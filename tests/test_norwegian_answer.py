@@ -11,7 +11,15 @@ import sqlalchemy as sa
 
 from dsr.config import example_systems_file
 from dsr.models import Message, MessageDirection
-from tests.helpers.bundles import IN_TWO_SYSTEMS, archive_of, bundles_of, collected, page_text, released, verified_case
+from tests.helpers.bundles import (
+    IN_TWO_SYSTEMS,
+    archive_of,
+    bundles_of,
+    collected,
+    page_text,
+    released,
+    verified_case,
+)
 from tests.helpers.mail import text_of
 from tests.helpers.vendors import officer
 
@@ -33,11 +41,11 @@ def app_config(app_config, tmp_path):
     text = example_systems_file().read_text()
     mailbox = text.index('key = "mailbox"')
     head, tail = text[:mailbox], text[mailbox:]
-    for line in ('automated_decisions = "None"\n', 'automated_decisions = "Ingen"\n',
-                 'third_country_transfers = "Microsoft Corporation, USA (sub-processor): EU-U.S. Data Privacy '
-                 'Framework (Art. 45)"\n',
-                 'third_country_transfers = "Microsoft Corporation, USA (underleverandør): EU-US Data Privacy '
-                 'Framework (art. 45)"\n'):
+    transfers_en = ('third_country_transfers = "Microsoft Corporation, USA (sub-processor): EU-U.S. Data Privacy '
+                    'Framework (Art. 45)"\n')
+    transfers_nb = ('third_country_transfers = "Microsoft Corporation, USA (underleverandør): EU-US Data Privacy '
+                    'Framework (art. 45)"\n')
+    for line in ('automated_decisions = "None"\n', 'automated_decisions = "Ingen"\n', transfers_en, transfers_nb):
         assert line in tail, line
         tail = tail.replace(line, "")
     path = Path(tmp_path) / "systems.toml"
