@@ -161,6 +161,9 @@ def test_the_receiver_gets_the_bundle_only_after_proving_its_address_and_the_sub
     assert download.status_code == 200 and download.mimetype == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(download.data))
     assert records(archive, "data/crm/contacts.json")[0]["email"] == KARI
+    # The page the receiver stayed on says, once reloaded, that the file went out and under which name.
+    confirmed = receiver.get(f"/receive/{token}/code?lang=en").get_data(as_text=True)
+    assert "You downloaded the data on" in confirmed and f"{case.reference}-portability.zip" in confirmed
 
     actions = [event.action for event in _audit(demo_session, case)]
     assert "bundle.sent_to_receiver" in actions and actions.count("bundle.receiver_downloaded") == 1

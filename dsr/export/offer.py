@@ -22,7 +22,14 @@ from dsr.export.delivery import (
     downloadable_bundle,
 )
 from dsr.identity.verification import fresh_code_route
-from dsr.models import AuditEvent, BundleStatus, ChallengeChannel, ExportBundle, SubjectRequest
+from dsr.models import (
+    AuditEvent,
+    BundleStatus,
+    BundleTransmission,
+    ChallengeChannel,
+    ExportBundle,
+    SubjectRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -107,6 +114,8 @@ class LastDownload:
     filename: str
     size_text: str | None  # None for the password-protected copy (its size is not kept)
     downloads_left: int  # 0: this link is now used
+    #: the receiving controller's download (Art. 20(2)): "the data", not "your data"
+    by_receiver: bool = False
 
     @property
     def link_used(self) -> bool:
@@ -133,3 +142,14 @@ def bundle_of_link(session: orm.Session, request_id: int, download_id: str) -> E
     """The case's bundle behind a download link, whatever its state (for the page that says it is gone)."""
     return session.scalar(sa.select(ExportBundle).where(ExportBundle.download_id == download_id,
                                                         ExportBundle.request_id == request_id))
+
+
+def receiver_last_download(session: orm.Session, transmission: BundleTransmission,
+                           reference: str) -> LastDownload | None:
+    """The receiving controller's latest download of a transmission, or None before the first (reads only)."""
+    bundle = session.get(ExportBundle, transmission.bundle_id)
+    if transmission.last_downloaded_at is None or bundle is None:
+        return None
+    left = max(0, int(current_app.config["BUNDLE_MAX_DOWNLOADS"]) - transmission.download_count)
+    return LastDownload(at=transmission.last_downloaded_at, filename=download_filename(bundle, reference),
+                        size_text=size_text(bundle.size_bytes or 0), downloads_left=left, by_receiver=True)

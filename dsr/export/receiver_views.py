@@ -2,7 +2,7 @@
 
     GET  /receive/<token>             who sends what, until when; one button: send a code to the address
     POST /receive/<token>/send-code   a code to the receiver's address (bound to this browser)
-    GET  /receive/<token>/code        enter the code
+    GET  /receive/<token>/code        enter the code (once downloaded, the pages confirm it)
     POST /receive/<token>/code        right code (sent to this transmission's address): the file
 
 An unknown token is "not found" (404); an expired or used-up transmission says so (410). The pages speak
@@ -16,6 +16,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 
 from dsr.auth.policy import public
 from dsr.db import get_session
+from dsr.export.offer import receiver_last_download
 from dsr.export.pages import attachment, bp
 from dsr.export.transmission import (
     TransmissionUnavailable,
@@ -55,8 +56,9 @@ def _receiving(view):
 
 
 def _page(template: str, transmission, case, status: int = 200, **extra):
+    downloaded = receiver_last_download(get_session(), transmission, case.reference)
     return render_template(f"export/{template}", transmission=transmission, case=case,
-                           expires_at=g.get("receive_expires_at"), **extra), status
+                           expires_at=g.get("receive_expires_at"), downloaded=downloaded, **extra), status
 
 
 def _gone(transmission, case, reason: str):
