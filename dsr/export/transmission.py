@@ -21,7 +21,7 @@ from dsr.audit.service import record
 from dsr.db import utcnow
 from dsr.export import storage
 from dsr.export.assembly import BUNDLE_PURPOSE
-from dsr.export.delivery import Download
+from dsr.export.delivery import Download, download_filename
 from dsr.export.parts import given_bundles, open_bundle
 from dsr.export.release import release_bundle
 from dsr.export.review import receiving_service
@@ -129,6 +129,6 @@ def open_receiver_download(session: orm.Session, transmission: BundleTransmissio
            bundle_id=bundle.id, transmission_id=transmission.id, count=counted)
     session.flush()
     request = session.get(SubjectRequest, transmission.request_id)
-    return Download(filename=f"{request.reference}-{bundle.kind.value}.zip", size=bundle.size_bytes or 0,
+    return Download(filename=download_filename(bundle, request.reference), size=bundle.size_bytes or 0,
                     sha256=bundle.sha256 or "",
                     chunks=storage.open_sealed(storage.bundle_key(bundle.storage_name), BUNDLE_PURPOSE))
