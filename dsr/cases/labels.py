@@ -115,7 +115,7 @@ ROLE_LABELS = {
     StaffRole.VIEWER: _l("viewer"),
 }
 
-REFUSAL_LABELS = {**REJECTION_LABELS, RejectionReason.NO_DATA_HELD: _l("No data held (an earlier way of answering)")}
+REFUSAL_LABELS = {**REJECTION_LABELS, RejectionReason.NO_DATA_HELD: _l("An earlier reason: no data held")}
 
 _BY_TYPE: dict[type, dict] = {
     Right: RIGHT_LABELS,
