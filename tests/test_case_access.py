@@ -146,7 +146,7 @@ def test_case_access_is_kept_on_the_server_and_staff_can_end_it(smtp, demo_app, 
     staff = demo_app.test_client()
     login(staff, officer, secret)
     page = staff.get(f"/staff/cases/{case.id}").get_data(as_text=True)
-    assert "End the subject&#39;s access in every browser" in page
+    assert "End the subject's access in every browser" in page
     assert staff.post(f"/staff/cases/{case.id}/subject-access/end").status_code == 302
     assert kari.get(f"/case/{case.public_id}").status_code == 404
     assert copy.get(f"/case/{case.public_id}").status_code == 404

@@ -42,4 +42,6 @@ def test_figures_and_chart(app, client, session, make_request):
     user, secret = enrolled_staff(session, app, StaffRole.VIEWER)
     login(client, user, secret)
     page = client.get("/staff/dashboard").get_data(as_text=True)
-    assert "<svg" in page and "20.0 days (3 closed)" in page and "style=" not in page
+    # Each figure once: the bar beside it repeats no number (issue 15: the chart and a table said it twice).
+    assert "<svg" in page and 'aria-hidden="true"' in page and "style=" not in page
+    assert page.count("20.0 days") == 1 and "(3 closed)" not in page

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -31,7 +33,7 @@ from dsr.notify.service import deliver_message, queue_email, why_not_resendable
 from dsr.queue import defer
 
 #: how an answer reached us, when staff record it by hand
-REPLY_CHANNELS = {"email": "E-mail", "post": "Post", "phone": "Phone", "in_person": "In person"}
+REPLY_CHANNELS = {"email": _l("E-mail"), "post": _l("Post"), "phone": _l("Phone"), "in_person": _l("In person")}
 
 
 def send_message(
@@ -80,7 +82,7 @@ def record_reply(
     """The subject answered outside the portal (e-mail, post, phone): keep what they said, and let
     the case go on exactly as if they had answered on the portal."""
     if channel not in REPLY_CHANNELS:
-        raise DecisionError("Choose how the answer reached us.")
+        raise DecisionError(_("Choose how the answer reached us."))
     reply = Message(
         request_id=request.id,
         direction=MessageDirection.FROM_SUBJECT,
@@ -201,9 +203,10 @@ def resend(session: orm.Session, request: SubjectRequest, message: Message, *, a
     job makes them). A one-time code or password was dropped when delivery failed: such a letter cannot
     be sent again, and the refusal says so."""
     if message.request_id != request.id or message.direction is not MessageDirection.TO_SUBJECT:
-        raise DecisionError("That message does not belong to this case.")
+        raise DecisionError(_("That message does not belong to this case."))
     if message.status is not DeliveryStatus.FAILED:
-        raise DecisionError(f"Only a failed message can be sent again; this one is {message.status.value}.")
+        raise DecisionError(_("Only a failed message can be sent again; this one is %(status)s.",
+                              status=message.status.value.replace("_", " ")))
     reason = why_not_resendable(message)
     if reason is not None:
         raise DecisionError(reason)

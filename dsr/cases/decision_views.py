@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import current_app, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from dsr.auth import sessions
 from dsr.auth.roles import staff_decider
@@ -23,17 +25,17 @@ from dsr.cases.forms import (
 )
 from dsr.cases.history import earlier_requests
 from dsr.cases.opening import UnknownIdentityMethod, record_identity
-from dsr.cases.pages import bp, case_or_404, controller, render_case, staff_case_view, to_case
+from dsr.cases.pages import bp, case_or_404, controller, refusal_text, render_case, staff_case_view, to_case
 from dsr.cases.states import IllegalTransition
 from dsr.db import get_session
 from dsr.deadlines.service import extension_options
 from dsr.models import Right, SubjectRequest
 
 _APPROVED = {
-    "started": "Approved: the work in the connected systems has started (an erasure, correction or restriction "
-               "is planned first: nothing changes until you approve the plans).",
-    "manual": "Approved. No system does this automatically: carry it out, then mark the case as completed.",
-    "proposed": "Your approval is recorded. Erasure needs a second officer to approve it too.",
+    "started": _l("Approved: the work in the connected systems has started (an erasure, correction or "
+                  "restriction is planned first: nothing changes until you approve the plans)."),
+    "manual": _l("Approved. No system does this automatically: carry it out, then mark the case as completed."),
+    "proposed": _l("Your approval is recorded. Erasure needs a second officer to approve it too."),
 }
 
 
@@ -53,9 +55,9 @@ def approve(case_id: int):
         return render_case(case, 403)
     except (IllegalTransition, DecisionError) as exc:
         session.rollback()
-        return to_case(case, str(exc))
+        return to_case(case, refusal_text(exc))
     session.commit()
-    flash(_APPROVED[outcome], "success")
+    flash(str(_APPROVED[outcome]), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -70,7 +72,7 @@ def _form_page(case_id: int, form, template: str, run: Callable, done: str, erro
             result = run(case, form)
         except IllegalTransition as exc:
             session.rollback()
-            return to_case(case, str(exc))
+            return to_case(case, refusal_text(exc))
         except DecisionError as exc:
             session.rollback()
             getattr(form, error_field).errors.append(str(exc))
@@ -97,7 +99,7 @@ def reject(case_id: int):
             law=form.law.data,
             controller=controller(),
         ),
-        "The request is refused; the letter to the subject is on its way.",
+        _("The request is refused; the letter to the subject is on its way."),
         "text",
         earlier=earlier_requests(get_session(), case_or_404(case_id)),  # the evidence for Art. 12(5)
     )
@@ -118,7 +120,7 @@ def ask(case_id: int):
             about_identity=form.about_identity.data,
             controller=controller(),
         ),
-        "The question is on its way to the subject.",
+        _("The question is on its way to the subject."),
         "text",
     )
 
@@ -137,7 +139,7 @@ def extend(case_id: int):
             get_session(), case, actor=g.staff, reason=form.reason.data, controller=controller(),
             months=form.months.data,
         ),
-        "Extended: the new deadline is {case.deadline_on}. The notice is on its way to the subject.",
+        _("Extended: the new deadline is {case.deadline_on}. The notice is on its way to the subject."),
         "reason",
     )
 
@@ -152,7 +154,7 @@ def complete(case_id: int):
         lambda case, form: decisions.complete(
             get_session(), case, actor=g.staff, outcome=form.outcome.data, controller=controller()
         ),
-        "The case is completed; the outcome letter is on its way.",
+        _("The case is completed; the outcome letter is on its way."),
         "outcome",
     )
 
@@ -165,7 +167,7 @@ def withdraw(case_id: int):
         TextForm(),
         "cases/withdraw.html",
         lambda case, form: _withdraw(case, form.text.data),
-        "The case is closed as withdrawn; the subject gets a confirmation.",
+        _("The case is closed as withdrawn; the subject gets a confirmation."),
         "text",
     )
 
@@ -186,7 +188,7 @@ def message(case_id: int):
         lambda case, form: conversation.send_message(
             get_session(), case, actor=g.staff, text=form.text.data, controller=controller()
         ),
-        "The message is on its way to the subject.",
+        _("The message is on its way to the subject."),
         "text",
     )
 
@@ -206,7 +208,7 @@ def reply(case_id: int):
             channel=form.channel.data,
             controller=controller(),
         ),
-        "The subject's answer is recorded.",
+        _("The subject's answer is recorded."),
         "text",
     )
 
@@ -225,6 +227,6 @@ def identity(case_id: int):
         IdentityForm(),
         "cases/identity.html",
         run,
-        "Identity recorded: the case is open for a decision.",
+        _("Identity recorded: the case is open for a decision."),
         "how",
     )

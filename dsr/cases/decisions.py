@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -62,14 +64,14 @@ class RejectionReason(StrEnum):
 
 #: the reasons a new refusal may give, with staff's labels
 REJECTION_LABELS = {
-    RejectionReason.IDENTITY_NOT_CONFIRMED: "Identity not confirmed",
-    RejectionReason.MANIFESTLY_UNFOUNDED: "Manifestly unfounded (Art. 12(5))",
-    RejectionReason.EXCESSIVE: "Excessive, e.g. repetitive (Art. 12(5))",
-    RejectionReason.EXEMPTION: "Exemption under a named law",
-    RejectionReason.OTHER: "Other",
+    RejectionReason.IDENTITY_NOT_CONFIRMED: _l("Identity not confirmed"),
+    RejectionReason.MANIFESTLY_UNFOUNDED: _l("Manifestly unfounded (Art. 12(5))"),
+    RejectionReason.EXCESSIVE: _l("Excessive, e.g. repetitive (Art. 12(5))"),
+    RejectionReason.EXEMPTION: _l("Exemption under a named law"),
+    RejectionReason.OTHER: _l("Other"),
 }
-NO_DATA_IS_AN_ANSWER = ("\"We hold no data about you\" is an answer, not a refusal: for access or portability, "
-                        "answer it from the case page once every system has been searched.")
+NO_DATA_IS_AN_ANSWER = _l("\"We hold no data about you\" is an answer, not a refusal: for access or portability, "
+                          "answer it from the case page once every system has been searched.")
 
 
 def end_pauses(request: SubjectRequest, at: datetime) -> int:
@@ -102,8 +104,8 @@ def approve(
     """
     states.next_status(request.status, Action.APPROVE)  # refuse early, before anything is written
     if request.authorisation_pending:
-        raise DecisionError("Accept the representative's authorisation first: until then no system is "
-                            "searched for the subject's data.")
+        raise DecisionError(_("Accept the representative's authorisation first: until then no system is "
+                              "searched for the subject's data."))
     if four_eyes and request.right is Right.ERASURE:
         if request.approval_proposed_by_id is None:
             request.approval_proposed_by_id, request.approval_proposed_at = actor.id, utcnow()
@@ -112,7 +114,7 @@ def approve(
         if request.approval_proposed_by_id == actor.id:
             record_staff(session, "case.approval_refused", actor, request, reason="four_eyes")
             raise FourEyesRequired(
-                "Erasure needs a second officer: you proposed this approval, so someone else must approve it."
+                _("Erasure needs a second officer: you proposed this approval, so someone else must approve it.")
             )
     states.apply(request, Action.APPROVE)
     request.decided_at, request.decided_by_id = utcnow(), actor.id
@@ -136,15 +138,15 @@ def reject(
     try:
         reason = RejectionReason(code)
     except ValueError:
-        raise DecisionError("Choose the reason for refusing.") from None
+        raise DecisionError(_("Choose the reason for refusing.")) from None
     if reason not in REJECTION_LABELS:
-        raise DecisionError(NO_DATA_IS_AN_ANSWER)
+        raise DecisionError(str(NO_DATA_IS_AN_ANSWER))
     text = checked_text(text, "explanation to the subject")
     law = (law or "").strip()
     if reason is RejectionReason.EXEMPTION and not law:
-        raise DecisionError("Name the law and provision of the exemption, e.g. personopplysningsloven § 16.")
+        raise DecisionError(_("Name the law and provision of the exemption, e.g. personopplysningsloven § 16."))
     if len(law) > 200:
-        raise DecisionError("Name the law in at most 200 characters.")
+        raise DecisionError(_("Name the law in at most 200 characters."))
     states.apply(request, Action.REJECT)
     now = utcnow()
     request.rejection_code, request.rejection_text = reason.value, text
@@ -189,18 +191,18 @@ def extend(
     first month, once; the notice with the reasons and the new date goes to the subject as part of it."""
     reason = checked_text(reason, "reason for the extension")
     if months not in range(1, MAX_EXTENSION_MONTHS + 1):
-        raise DecisionError(f"An extension is one or two further months (Art. 12(3)), not {months}.")
+        raise DecisionError(_("An extension is one or two further months (Art. 12(3)), not %(months)s.", months=months))
     states.next_status(request.status, Action.EXTEND)
     if request.extended_at is not None:
         raise DecisionError(
-            "This case has already been extended; the law allows one extension of up to two months."
+            _("This case has already been extended; the law allows one extension of up to two months.")
         )
     deadlines = refresh_deadlines(request, controller)
     today = local_date(utcnow(), controller.timezone)
     if not can_extend(deadlines, today):
         raise DecisionError(
-            f"Too late to extend: the first month ended on {deadlines.extension_notice_due_on}, "
-            "and the notice must reach the subject within it."
+            _("Too late to extend: the first month ended on %(date)s, and the notice must reach the subject "
+              "within it.", date=deadlines.extension_notice_due_on.isoformat())
         )
     states.apply(request, Action.EXTEND)
     request.extended_at, request.extension_reason, request.extension_months = utcnow(), reason, months
@@ -220,7 +222,7 @@ def assign(
     if assignee_id is not None:
         assignee = session.get(StaffUser, assignee_id)
         if assignee is None or not assignee.active or assignee.role is StaffRole.VIEWER:
-            raise DecisionError("Choose an active officer or admin.")
+            raise DecisionError(_("Choose an active officer or admin."))
     states.apply(request, Action.ASSIGN)
     request.assignee_id = assignee_id
     record_staff(session, "case.assigned", actor, request, assignee_id=assignee_id)

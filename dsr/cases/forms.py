@@ -1,7 +1,9 @@
-"""Staff case forms (English: staff pages are not translated)."""
+"""Staff case forms, in the staff member's language (lazy texts: the language is chosen per request)."""
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -15,80 +17,82 @@ from wtforms.validators import DataRequired, Length
 
 from dsr.cases.conversation import REPLY_CHANNELS
 from dsr.cases.decisions import MAX_TEXT, REJECTION_LABELS
+from dsr.cases.labels import RIGHT_LABELS
 from dsr.cases.opening import IDENTITY_METHODS
 from dsr.models import Right
 
-_TEXT = Length(max=MAX_TEXT, message=f"Write at most {MAX_TEXT} characters.")
+_TEXT = Length(max=MAX_TEXT, message=_l("Write at most %(num)d characters.", num=MAX_TEXT))
 
 
 def choices(pairs) -> list[SelectChoice]:
     return [SelectChoice(value, label) for value, label in pairs]
 
 
-RIGHT_CHOICES = choices((r.value, r.value.replace("_", " ").capitalize()) for r in Right)
+RIGHT_CHOICES = choices((r.value, RIGHT_LABELS[r]) for r in Right)
 
 
 class RejectForm(FlaskForm):
     reason = RadioField(
-        "Reason for refusing",
+        _l("Reason for refusing"),
         choices=choices((k.value, v) for k, v in REJECTION_LABELS.items()),
-        validators=[DataRequired("Choose the reason for refusing.")],
+        validators=[DataRequired(_l("Choose the reason for refusing."))],
     )
-    law = StringField("Law and provision (for an exemption)", [Length(max=200)])
+    law = StringField(_l("Law and provision (for an exemption)"), [Length(max=200)])
     text = TextAreaField(
-        "Explanation to the subject", [DataRequired("Write the explanation to the subject."), _TEXT]
+        _l("Explanation to the subject"), [DataRequired(_l("Write the explanation to the subject.")), _TEXT]
     )
 
 
 class AskForm(FlaskForm):
-    text = TextAreaField("What do you need from the subject?", [DataRequired("Write the question."), _TEXT])
+    text = TextAreaField(_l("What do you need from the subject?"), [DataRequired(_l("Write the question.")), _TEXT])
     about_identity = BooleanField(
-        "This is about confirming who the subject is (the deadline clock pauses until they answer)"
+        _l("This is about confirming who the subject is (the deadline clock pauses until they answer)")
     )
 
 
 def extension_choices(options: dict) -> list[SelectChoice]:
     """Months of extension -> its label with the deadline it gives."""
-    words = {1: "One further month", 2: "Two further months"}
-    return choices((months, f"{words[months]}: the new deadline is {due_on}") for months, due_on in options.items())
+    words = {1: _l("One further month"), 2: _l("Two further months")}
+    return choices((months, _("%(months)s: the new deadline is %(date)s", months=words[months], date=due_on.isoformat()))
+                   for months, due_on in options.items())
 
 
 class ExtendForm(FlaskForm):
     # Labels carry the dates each choice gives (set by the view for the case at hand).
-    months = RadioField("Extend by", choices=choices([(2, "Two further months"), (1, "One further month")]), coerce=int,
-                        default=2, validators=[DataRequired("Choose how long the extension is.")])
+    months = RadioField(_l("Extend by"), choices=choices([(2, _l("Two further months")), (1, _l("One further month"))]), coerce=int,
+                        default=2, validators=[DataRequired(_l("Choose how long the extension is."))])
     reason = TextAreaField(
-        "Reason for the extension (sent to the subject)",
-        [DataRequired("Write the reason for the extension."), _TEXT],
+        _l("Reason for the extension (sent to the subject)"),
+        [DataRequired(_l("Write the reason for the extension.")), _TEXT],
     )
 
 
 class AssignForm(FlaskForm):
-    assignee = SelectField("Assignee", choices=[], validate_choice=True)
+    assignee = SelectField(_l("Assignee"), choices=[], validate_choice=True)
 
 
 class OutcomeForm(FlaskForm):
-    outcome = TextAreaField("Outcome letter to the subject", [DataRequired("Write what was done."), _TEXT])
+    outcome = TextAreaField(_l("Outcome letter to the subject"), [DataRequired(_l("Write what was done.")), _TEXT])
 
 
 class TextForm(FlaskForm):
-    text = TextAreaField("Text", [DataRequired("Write something first."), _TEXT])
+    text = TextAreaField(_l("Text"), [DataRequired(_l("Write something first.")), _TEXT])
 
 
 class ReplyForm(FlaskForm):
     channel = RadioField(
-        "How did the answer reach us?",
+        _l("How did the answer reach us?"),
         choices=choices(REPLY_CHANNELS.items()),
-        validators=[DataRequired("Choose how the answer reached us.")],
+        validators=[DataRequired(_l("Choose how the answer reached us."))],
     )
-    text = TextAreaField("What the subject said", [DataRequired("Write what the subject said."), _TEXT])
+    text = TextAreaField(_l("What the subject said"), [DataRequired(_l("Write what the subject said.")), _TEXT])
 
 
 class IdentityForm(FlaskForm):
     how = RadioField(
-        "How was identity established?",
+        _l("How was identity established?"),
         choices=choices(IDENTITY_METHODS.items()),
-        validators=[DataRequired("Choose how identity was established.")],
+        validators=[DataRequired(_l("Choose how identity was established."))],
     )
 
 

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm
 
+from dsr.cases.labels import label, refusal_label
 from dsr.connectors.base import SubjectRef
 from dsr.crypto import email_digests
 from dsr.models import (
@@ -36,9 +38,10 @@ _PROVEN_SMS = (VerificationChallenge.purpose == ChallengePurpose.STEP_UP,
 
 #: the outcome staff read for a closed request (an open one shows its status)
 _CLOSED_OUTCOMES = {
-    RequestStatus.REJECTED: "Refused",
-    RequestStatus.WITHDRAWN: "Withdrawn",
+    RequestStatus.REJECTED: _l("Refused"),
+    RequestStatus.WITHDRAWN: _l("Withdrawn"),
 }
+_MATCHED_BY = {(True, False): _l("e-mail"), (False, True): _l("phone"), (True, True): _l("e-mail and phone")}
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,8 @@ class EarlierRequest:
     right: Right
     received_at: datetime
     status: RequestStatus
-    outcome: str  # in staff's words
-    matched_by: str  # "e-mail", "phone" or "e-mail and phone"
+    outcome: object  # in staff's words (a lazy text)
+    matched_by: object  # "e-mail", "phone" or "e-mail and phone"
     #: an access or portability copy released to the subject (what Art. 15(3)'s "further copy" refers to)
     copy_released_at: datetime | None
 
@@ -114,8 +117,7 @@ def earlier_requests(session: orm.Session, request: SubjectRequest) -> list[Earl
         EarlierRequest(
             id=row.id, reference=row.reference, right=row.right, received_at=row.received_at, status=row.status,
             outcome=_outcome(row, released.get(row.id)),
-            matched_by=" and ".join(word for word, hit in (("e-mail", row.id in by_email),
-                                                          ("phone", row.id in by_phone)) if hit),
+            matched_by=_MATCHED_BY[(row.id in by_email, row.id in by_phone)],
             copy_released_at=released.get(row.id),
         )
         for row in rows
@@ -125,14 +127,14 @@ def earlier_requests(session: orm.Session, request: SubjectRequest) -> list[Earl
 def _outcome(request: SubjectRequest, copy_released_at: datetime | None) -> str:
     if request.status is RequestStatus.COMPLETED:
         if request.answered_no_data_at is not None:
-            return "Answered: we hold no data about the subject"
+            return _l("Answered: we hold no data about the subject")
         if copy_released_at is not None:
-            return "Answered: their data was released to them"
-        return "Answered"
+            return _l("Answered: their data was released to them")
+        return _l("Answered")
     if request.status is RequestStatus.REJECTED:
-        ground = (request.rejection_code or "").replace("_", " ")
-        return f"{_CLOSED_OUTCOMES[request.status]} ({ground})" if ground else _CLOSED_OUTCOMES[request.status]
-    return _CLOSED_OUTCOMES.get(request.status) or f"Not answered yet ({request.status.value.replace('_', ' ')})"
+        ground = refusal_label(request.rejection_code) if request.rejection_code else ""
+        return _l("Refused (%(ground)s)", ground=ground) if ground else _CLOSED_OUTCOMES[request.status]
+    return _CLOSED_OUTCOMES.get(request.status) or _l("Not answered yet (%(status)s)", status=label(request.status))
 
 
 def received_further_copy(earlier: list[EarlierRequest]) -> EarlierRequest | None:

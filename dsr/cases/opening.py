@@ -11,6 +11,7 @@ authorisation: `start_held_work` runs it then.
 from __future__ import annotations
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -25,11 +26,11 @@ from dsr.tasks.registry import start_opening_work, start_work
 
 #: how staff established identity -> what they tick; stored as identity_method "staff:<key>"
 IDENTITY_METHODS = {
-    "email_on_file": "It came from the e-mail address we already hold for this person",
-    "postal_address_on_file": "The letter came from, and we answer to, the postal address we already hold",
-    "phone_callback": "We called back the phone number we already hold and the person confirmed it",
-    "in_person": "Shown in person to a member of staff (no copy of any ID kept)",
-    "customer_login": "The person was signed in to their customer account when asking",
+    "email_on_file": _l("It came from the e-mail address we already hold for this person"),
+    "postal_address_on_file": _l("The letter came from, and we answer to, the postal address we already hold"),
+    "phone_callback": _l("We called back the phone number we already hold and the person confirmed it"),
+    "in_person": _l("Shown in person to a member of staff (no copy of any ID kept)"),
+    "customer_login": _l("The person was signed in to their customer account when asking"),
 }
 
 

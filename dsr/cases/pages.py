@@ -23,12 +23,15 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from sqlalchemy import orm
 from wtforms import SelectChoice
 
 from dsr.auth import sessions
 from dsr.cases.decisions import DecisionError
 from dsr.cases.forms import AssignForm, TextForm
+from dsr.cases.labels import refused_transition
+from dsr.cases.labels import register as register_label_filters
 from dsr.cases.presenters import case_view, is_masked
 from dsr.cases.states import IllegalTransition
 from dsr.controller import Controller
@@ -37,6 +40,7 @@ from dsr.deadlines.rules import local_date
 from dsr.models import StaffRole, StaffUser, SubjectRequest, TaskAction
 
 bp = Blueprint("cases", __name__, url_prefix="/staff")
+register_label_filters(bp)
 
 #: the case page reloads itself this often while a panel says work is running
 REFRESH_SECONDS = 5
@@ -91,7 +95,7 @@ def deciders(session: orm.Session) -> list[StaffUser]:
 
 
 def assignee_choices(session: orm.Session) -> list[SelectChoice]:
-    return [SelectChoice("", "Nobody")] + [SelectChoice(str(s.id), s.display_name) for s in deciders(session)]
+    return [SelectChoice("", _("Nobody"))] + [SelectChoice(str(s.id), s.display_name) for s in deciders(session)]
 
 
 def staff_case_view(case: SubjectRequest, masked: bool = False):
@@ -136,6 +140,11 @@ def to_case(case: SubjectRequest, message: str | None = None, category: str = "e
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
+def refusal_text(exc: IllegalTransition | DecisionError) -> str:
+    """Why a decision was refused, in the staff member's language."""
+    return refused_transition(exc) if isinstance(exc, IllegalTransition) else str(exc)
+
+
 def decide(case: SubjectRequest, action: Callable[[], object], done: str):
     """Run one service call: commit and flash `done`, or roll back and flash why it was refused."""
     session = get_session()
@@ -143,7 +152,7 @@ def decide(case: SubjectRequest, action: Callable[[], object], done: str):
         result = action()
     except (IllegalTransition, DecisionError) as exc:
         session.rollback()
-        return to_case(case, str(exc))
+        return to_case(case, refusal_text(exc))
     session.commit()
     flash(done.format(result=result), "success")
     return redirect(url_for("cases.detail", case_id=case.id))

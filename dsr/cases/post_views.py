@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, g, render_template
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from markupsafe import Markup
 
 from dsr.auth.roles import staff_decider
@@ -42,4 +43,4 @@ def letter_posted(case_id: int, message_id: int):
         except PostError as exc:
             raise DecisionError(str(exc)) from None
 
-    return decide(case, run, "Recorded as sent by post.")
+    return decide(case, run, _("Recorded as sent by post."))

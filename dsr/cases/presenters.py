@@ -10,20 +10,27 @@ from dataclasses import dataclass
 from datetime import date
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_ngettext as _n
 from sqlalchemy import orm
 
 from dsr.cases.access import browsers_with_access
+from dsr.cases.labels import detail_label, detail_value, label, verification_label
+from dsr.cases.states import FINAL
 from dsr.complaint.kit import offers_complaint_kit
 from dsr.deadlines.rules import days_left, local_date
 from dsr.deadlines.service import deadlines_for
 from dsr.i18n import staff_time
 from dsr.models import (
     AuditEvent,
+    Channel,
     DeliveryChannel,
     DeliveryStatus,
     Message,
     MessageDirection,
     PauseReason,
+    RequestStatus,
+    Right,
     StaffRole,
     StaffUser,
     SubjectRequest,
@@ -34,8 +41,8 @@ from dsr.notify.service import shown_text, why_not_resendable
 
 SOON_DAYS = 7
 HIDDEN = "[hidden]"
-REMOVED = "[removed]"  # a closed case reduced under the portal's retention (dsr.retention)
-NO_EMAIL = "[no e-mail]"  # the subject gave none (answered by post, or through a representative)
+REMOVED = _l("[removed]")  # a closed case reduced under the portal's retention (dsr.retention)
+NO_EMAIL = _l("[no e-mail]")  # the subject gave none (answered by post, or through a representative)
 
 
 def mask_email(email: str | None) -> str:
@@ -63,20 +70,19 @@ def mask_name(name: str | None) -> str:
 class Urgency:
     days: int | None
     css: str  # tag-overdue | tag-soon | tag-ok
-    text: str  # said in words too: colour is never the only signal
+    text: object  # said in words too (a lazy text): colour is never the only signal
 
 
 def urgency(deadline_on: date | None, today: date) -> Urgency:
     if deadline_on is None:
-        return Urgency(None, "tag-overdue", "No deadline stored")
+        return Urgency(None, "tag-overdue", _l("No deadline stored"))
     left = days_left(deadline_on, today)
     if left < 0:
-        return Urgency(left, "tag-overdue", f"Overdue by {-left} day{'s' if left != -1 else ''}")
+        return Urgency(left, "tag-overdue", _n("Overdue by %(num)d day", "Overdue by %(num)d days", -left))
     if left == 0:
-        return Urgency(0, "tag-soon", "Due today")
-    if left <= SOON_DAYS:
-        return Urgency(left, "tag-soon", f"{left} day{'s' if left != 1 else ''} left")
-    return Urgency(left, "tag-ok", f"{left} days left")
+        return Urgency(0, "tag-soon", _l("Due today"))
+    return Urgency(left, "tag-soon" if left <= SOON_DAYS else "tag-ok",
+                   _n("%(num)d day left", "%(num)d days left", left))
 
 
 class Identifiers:
@@ -114,15 +120,15 @@ def is_masked(staff: StaffUser) -> bool:
 class QueueRow:
     id: int
     reference: str
-    right: str
-    status: str
-    channel: str
-    email: str
+    right: Right
+    status: RequestStatus
+    channel: Channel
+    email: object  # the address, masked, or a lazy "[removed]" / "[no e-mail]"
     received_on: date
     deadline_on: date | None
     extended: bool
     assignee: str
-    urgency: Urgency
+    urgency: Urgency | None  # None: the case is closed, no deadline runs
 
 
 def queue_rows(
@@ -142,15 +148,15 @@ def queue_rows(
         QueueRow(
             id=r.id,
             reference=r.reference,
-            right=r.right.value,
-            status=r.status.value,
-            channel=r.channel.value,
+            right=r.right,
+            status=r.status,
+            channel=r.channel,
             email=REMOVED if r.reduced_at else (mask_email(r.email) if masked else r.email) or NO_EMAIL,
             received_on=local_date(r.received_at, tz),
             deadline_on=r.deadline_on,
             extended=r.extended_at is not None,
             assignee=names.get(r.assignee_id, ""),
-            urgency=urgency(r.deadline_on, today),
+            urgency=None if r.status in FINAL else urgency(r.deadline_on, today),
         )
         for r in requests
     ]
@@ -166,9 +172,9 @@ class FailedLetter:
 class CaseView:
     request: SubjectRequest  # for status, dates and ids only; identifiers come from `who`
     who: Identifiers
-    details: list[tuple[str, str]]
+    details: list[tuple[object, object]]  # (question, answer) in staff's words
     deadlines: object
-    urgency: Urgency
+    urgency: Urgency | None  # None: the case is closed, no deadline runs
     received_local: str
     messages: list[Message]
     failed_messages: list[FailedLetter]
@@ -187,7 +193,7 @@ def case_view(
     tz = controller.timezone
     who = Identifiers(request, masked)
     details = [
-        (key.replace("_", " ").capitalize(), HIDDEN if masked else str(value))
+        (detail_label(key), HIDDEN if masked else detail_value(key, value))
         for key, value in sorted((request.details or {}).items())
     ]
     messages = list(
@@ -220,7 +226,7 @@ def case_view(
         who=who,
         details=details,
         deadlines=deadlines_for(request, controller),
-        urgency=urgency(request.deadline_on, today),
+        urgency=None if request.status in FINAL else urgency(request.deadline_on, today),
         received_local=staff_time(request.received_at, tz),
         messages=messages,
         failed_messages=failed,
@@ -229,43 +235,50 @@ def case_view(
         tasks=tasks,
         audit=audit,
         staff_names=names,
-        timeline=_timeline(request, messages, tz),
+        timeline=_timeline(request, messages, tz, who),
         subject_browsers=browsers_with_access(session, request),
         offers_complaint_kit=offers_complaint_kit(request),
     )
 
 
 _PAUSE_TEXT = {
-    PauseReason.IDENTITY: ("Clock paused: identity information asked for", "Clock running again: the subject answered"),
-    PauseReason.FEE: ("Clock paused: waiting for the fee", "Clock running again: the fee was paid, waived or ended"),
+    PauseReason.IDENTITY: (_l("Clock paused: identity information asked for"),
+                           _l("Clock running again: the subject answered")),
+    PauseReason.FEE: (_l("Clock paused: waiting for the fee"),
+                      _l("Clock running again: the fee was paid, waived or ended")),
 }
 
 
-def _timeline(request: SubjectRequest, messages: list[Message], tz: str) -> list[tuple[str, str]]:
-    events = [(request.received_at, f"Received ({request.channel.value})")]
+def _timeline(request: SubjectRequest, messages: list[Message], tz: str, who: Identifiers) -> list[tuple[str, object]]:
+    events = [(request.received_at, _l("Received (%(channel)s)", channel=label(request.channel)))]
     if request.verified_at:
-        events.append((request.verified_at, f"Identity established ({request.identity_method})"))
+        events.append((request.verified_at, _l("Identity established: %(method)s",
+                                               method=verification_label(request.identity_method))))
     for pause in request.pauses:
         started, ended = _PAUSE_TEXT.get(pause.reason, _PAUSE_TEXT[PauseReason.IDENTITY])
         events.append((pause.started_at, started))
         if pause.ended_at:
             events.append((pause.ended_at, ended))
     if request.extended_at:
-        events.append((request.extended_at, f"Extended to {request.extended_due_on}"))
+        events.append((request.extended_at, _l("Extended to %(date)s", date=_iso(request.extended_due_on))))
     if request.decided_at and request.decided_at != request.answered_no_data_at:
-        events.append(
-            (request.decided_at, "Decided: " + ("rejected" if request.rejection_code else "approved"))
-        )
+        events.append((request.decided_at, _l("Decided: refused") if request.rejection_code
+                       else _l("Decided: approved")))
     if request.answered_no_data_at:
-        events.append((request.answered_no_data_at, "Answered: we hold no data about the subject"))
+        events.append((request.answered_no_data_at, _l("Answered: we hold no data about the subject")))
     for message in messages:
         if message.direction is MessageDirection.TO_SUBJECT:
-            events.append((message.created_at, f"Letter to the subject: {message.template}"))
+            events.append((message.created_at, _l("Letter to the subject: %(subject)s",
+                                                  subject=who.redact(message.subject_line or message.template))))
         elif message.direction is MessageDirection.FROM_SUBJECT:
-            events.append((message.created_at, "The subject answered"))
+            events.append((message.created_at, _l("The subject answered")))
     if request.closed_at:
-        events.append((request.closed_at, f"Closed ({request.status.value})"))
+        events.append((request.closed_at, _l("Closed (%(status)s)", status=label(request.status))))
     return [(staff_time(at, tz), text) for at, text in sorted(events, key=lambda e: e[0])]
+
+
+def _iso(day: date | None) -> str:
+    return day.isoformat() if day else ""
 
 
 def retryable(task: SystemTask) -> bool:

@@ -6,6 +6,7 @@ one service, commit, then redirect."""
 from __future__ import annotations
 
 from flask import Response, abort, g, render_template, request
+from flask_babel import gettext as _
 
 from dsr.audit.service import record
 from dsr.auth.roles import staff_decider, staff_reader
@@ -109,7 +110,7 @@ def assign(case_id: int):
     return decide(
         case,
         lambda: decisions.assign(get_session(), case, actor=g.staff, assignee_id=assignee),
-        "Assignee saved.",
+        _("Assignee saved."),
     )
 
 
@@ -123,7 +124,7 @@ def add_note(case_id: int):
     return decide(
         case,
         lambda: conversation.add_note(get_session(), case, actor=g.staff, text=form.text.data),
-        "Note added.",
+        _("Note added."),
     )
 
 
@@ -139,7 +140,7 @@ def retry_task(case_id: int, task_id: int):
         said = decisions.retry_system(get_session(), case, task, actor=g.staff)
         return f" {said}" if said else ""
 
-    return decide(case, run, f"{task.system_key}: started again.{{result}}")
+    return decide(case, run, _("%(system)s: started again.", system=task.system_key) + "{result}")
 
 
 @bp.post("/cases/<int:case_id>/messages/<int:message_id>/resend")
@@ -152,7 +153,7 @@ def resend_message(case_id: int, message_id: int):
     return decide(
         case,
         lambda: conversation.resend(get_session(), case, sent, actor=g.staff),
-        "The message will be sent again.",
+        _("The message will be sent again."),
     )
 
 
@@ -163,7 +164,7 @@ def end_subject_access(case_id: int):
     return decide(
         case,
         lambda: access.end_subject_access(get_session(), case, actor=g.staff),
-        "The subject's access to the case page has ended in {result} browser(s).",
+        _("The subject's access to the case page has ended in {result} browser(s)."),
     )
 
 
@@ -173,7 +174,7 @@ def correspondence(case_id: int):
     """The same file the subject's page offers (the complaint kit), for staff to send or keep."""
     case = case_or_404(case_id)
     if not offers_complaint_kit(case):
-        return to_case(case, "the correspondence is offered as one file once the case is answered or refused")
+        return to_case(case, _("the correspondence is offered as one file once the case is answered or refused"))
     session = get_session()
     page = render_kit(build_kit(session, case, controller(), utcnow()))
     record(session, "case.correspondence_downloaded", actor_type="staff", actor_id=g.staff.id, request_id=case.id)
