@@ -43,8 +43,10 @@ import shutil
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from email import message_from_bytes, policy
 
+import psutil
 import redis
 import sqlalchemy as sa
 
@@ -153,6 +155,23 @@ def stored_requests(database_url: str, emails: set[str]) -> int:
 # --------------------------------------------------------------------------- phase 2: case pages
 
 
+def wait_for_idle_worker(database_url: str, deadline: float) -> int:
+    """Wait until no job is due and unfinished (the acknowledgements, lookups and letters phase 1 and the
+    verifications caused), so phase 2 measures the case pages, not the backlog. Returns jobs left."""
+    engine = sa.create_engine(database_url)
+    pending = sa.text("SELECT count(*) FROM outbox_jobs WHERE completed_at IS NULL AND failed_at IS NULL "
+                      "AND (run_at IS NULL OR run_at <= now())")
+    try:
+        while True:
+            with engine.connect() as connection:
+                left = connection.execute(pending).scalar()
+            if left == 0 or time.monotonic() > deadline:
+                return left
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
 class Mailbox:
     """The acknowledgements the worker wrote to the outbox folder (no SMTP host is set), by recipient."""
 
@@ -173,7 +192,7 @@ class Mailbox:
 
     def _scan(self) -> None:
         for path in sorted(self.folder.glob("*.eml")):
-            if path.name in self.read:
+            if path.name in self.read or path.name.startswith("."):  # a mail still being written
                 continue
             self.read.add(path.name)
             mail = message_from_bytes(path.read_bytes(), policy=policy.default)
@@ -216,6 +235,42 @@ def portal_env(workdir: Path, database_url: str, redis_url: str, args) -> dict[s
     }
 
 
+class CpuMeter:
+    """CPU seconds spent by each side during a phase: this process (the browsers), the gunicorn tree,
+    the worker tree, and the PostgreSQL backends serving the bench's database. On a shared machine
+    this tells whether the client or other sessions took the cores the portal needed."""
+
+    def __init__(self, web_pid: int, worker_pid: int, database: str):
+        self.roots = {"client": (os.getpid(), False), "web": (web_pid, True), "worker": (worker_pid, True)}
+        self.database = database
+        self.start = self._sample()
+
+    def _sample(self) -> dict[str, float]:
+        totals: dict[str, float] = {}
+        for side, (pid, with_children) in self.roots.items():
+            totals[side] = _cpu_of(pid, with_children)
+        totals["postgres"] = sum(_cpu_of(process.pid, False) for process in psutil.process_iter(["cmdline"])
+                                 if self.database in " ".join(process.info["cmdline"] or ()))
+        return totals
+
+    def spent(self) -> str:
+        now = self._sample()
+        return " ".join(f"{side}={now[side] - self.start.get(side, 0.0):.1f}" for side in now)
+
+
+def _cpu_of(pid: int, with_children: bool) -> float:
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)] if with_children else [root]
+        total = 0.0
+        for process in processes:
+            times = process.cpu_times()
+            total += times.user + times.system
+        return total
+    except psutil.NoSuchProcess:
+        return 0.0
+
+
 def report(prefix: str, latencies: Latencies, wall: float) -> None:
     print(f"{prefix}_requests={len(latencies.seconds)}")
     print(f"{prefix}_errors_5xx={latencies.errors_5xx}")
@@ -223,13 +278,15 @@ def report(prefix: str, latencies: Latencies, wall: float) -> None:
     print(f"{prefix}_p50_ms={latencies.percentile_ms(0.50):.0f}")
     print(f"{prefix}_p99_ms={latencies.percentile_ms(0.99):.0f}")
     print(f"{prefix}_wall_s={wall:.1f}")
+    print(f"{prefix}_requests_per_s={len(latencies.seconds) / wall:.0f}")
     h.log(f"{prefix}: {latencies.summary()}")
 
 
-def measure(args, port: int, database_url: str, outbox: Path) -> None:
+def measure(args, port: int, database_url: str, outbox: Path, cpu: Callable[[], CpuMeter]) -> None:
     intake = Latencies()
     visitors = [Visitor(n, port, intake, args.timeout) for n in range(args.submissions)]
     h.log(f"phase 1: {args.submissions} submissions, {args.concurrency} at a time")
+    meter = cpu()
     done, failed, wall = run_bounded([v.file_request for v in visitors], args.concurrency,
                                      time.monotonic() + args.phase_seconds)
     received = [v for v in visitors if v.received_page]
@@ -237,6 +294,7 @@ def measure(args, port: int, database_url: str, outbox: Path) -> None:
     print(f"intake_received={len(received)}")
     print(f"intake_stored={stored_requests(database_url, {v.email for v in received})}")
     report("intake", intake, wall)
+    h.log(f"phase 1 CPU seconds: {meter.spent()}")
     h.log(f"phase 1: {done} done, {failed} failed, {args.submissions - done - failed} not begun")
 
     chosen = received[:args.case_concurrency]
@@ -253,6 +311,9 @@ def measure(args, port: int, database_url: str, outbox: Path) -> None:
     run_bounded([lambda i=i, v=v: prepare(i, v) for i, v in enumerate(chosen)], 20, setup_deadline)
     ready = [(chosen[i], path) for i, path in sorted(case_paths.items())]
     h.log(f"phase 2: {len(ready)} cases open; {setup.summary()}")
+    waited = time.perf_counter()
+    left = wait_for_idle_worker(database_url, time.monotonic() + args.phase_seconds)
+    h.log(f"phase 2: waited {time.perf_counter() - waited:.1f} s for the worker's backlog ({left} jobs left)")
     log_load("before phase 2")
     pages = Latencies()
 
@@ -263,8 +324,10 @@ def measure(args, port: int, database_url: str, outbox: Path) -> None:
             expect(answer.status == 200, f"case page answered {answer.status}")
         visitor.browser.close()
 
+    meter = cpu()
     done, failed, wall = run_bounded([lambda v=v, p=p: follow_case(v, p) for v, p in ready], len(ready) or 1,
                                      time.monotonic() + args.phase_seconds)
+    h.log(f"phase 2 CPU seconds: {meter.spent()}")
     print(f"case_pages_browsers={len(ready)}")
     report("case_pages", pages, wall)
     h.log(f"phase 2: {done} browsers done, {failed} failed")
@@ -280,6 +343,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--case-concurrency", type=int, default=200)
     parser.add_argument("--case-views", type=int, default=10, help="case page views per subject in phase 2")
+    parser.add_argument("--web-worker-class", choices=("gthread", "sync"), default="gthread",
+                        help="gunicorn's worker model: gthread keeps connections alive, sync closes each one")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds any one request may take")
@@ -294,11 +359,14 @@ def main() -> None:
         redis_url = claim_redis_database(args.redis_url)
         portal = h.Portal(portal_env(workdir, database_url, redis_url, args))
         portal.start_worker()
-        web, port = h.start_gunicorn(portal.env, "--worker-class", "gthread", "--workers", str(args.web_workers),
-                                     "--threads", str(args.web_threads))
-        print(f"web=gunicorn gthread, {args.web_workers} workers x {args.web_threads} threads")
+        threads = args.web_threads if args.web_worker_class == "gthread" else 1
+        web, port = h.start_gunicorn(portal.env, "--worker-class", args.web_worker_class,
+                                     "--workers", str(args.web_workers), "--threads", str(threads))
+        print(f"web=gunicorn {args.web_worker_class}, {args.web_workers} workers x {threads} threads")
         print(f"load_average_before={log_load('before')}")
-        measure(args, port, database_url, Path(portal.app.config["OUTBOX_DIR"]))
+        database = sa.make_url(database_url).database
+        measure(args, port, database_url, Path(portal.app.config["OUTBOX_DIR"]),
+                lambda: CpuMeter(web.pid, portal.worker.pid, database))
         print(f"load_average_after={log_load('after')}")
     finally:
         if web:
