@@ -347,6 +347,8 @@ def main() -> None:
                         help="gunicorn's worker model: gthread keeps connections alive, sync closes each one")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
+    parser.add_argument("--worker-nice", type=int, default=0,
+                        help="CPU niceness of the `flask dsr worker` (e.g. 10: on a shared host the pages go first)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds any one request may take")
     parser.add_argument("--phase-seconds", type=float, default=300.0, help="deadline of each phase")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (web.log, worker.log)")
@@ -359,10 +361,12 @@ def main() -> None:
         redis_url = claim_redis_database(args.redis_url)
         portal = h.Portal(portal_env(workdir, database_url, redis_url, args))
         portal.start_worker()
+        psutil.Process(portal.worker.pid).nice(args.worker_nice)  # its job processes inherit it
         threads = args.web_threads if args.web_worker_class == "gthread" else 1
         web, port = h.start_gunicorn(portal.env, "--worker-class", args.web_worker_class,
                                      "--workers", str(args.web_workers), "--threads", str(threads))
         print(f"web=gunicorn {args.web_worker_class}, {args.web_workers} workers x {threads} threads")
+        print(f"worker=1 flask dsr worker, nice {args.worker_nice}")
         print(f"load_average_before={log_load('before')}")
         database = sa.make_url(database_url).database
         measure(args, port, database_url, Path(portal.app.config["OUTBOX_DIR"]),
