@@ -311,6 +311,7 @@ def measure(args, port: int, database_url: str, outbox: Path, cpu: Callable[[], 
     run_bounded([lambda i=i, v=v: prepare(i, v) for i, v in enumerate(chosen)], 20, setup_deadline)
     ready = [(chosen[i], path) for i, path in sorted(case_paths.items())]
     h.log(f"phase 2: {len(ready)} cases open; {setup.summary()}")
+    print(f"verification_errors_5xx={setup.errors_5xx}")  # code entries and polls while the lookups ran
     waited = time.perf_counter()
     left = wait_for_idle_worker(database_url, time.monotonic() + args.phase_seconds)
     h.log(f"phase 2: waited {time.perf_counter() - waited:.1f} s for the worker's backlog ({left} jobs left)")
