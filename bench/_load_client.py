@@ -8,6 +8,7 @@ simulated browser keeps one keep-alive connection, its own cookies, and a timeou
 from __future__ import annotations
 
 import http.client
+import math
 import re
 import statistics
 import sys
@@ -43,13 +44,15 @@ class Latencies:
 
     seconds: list[float] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)
+    by_page: dict[str, list[float]] = field(default_factory=dict)  # "POST /request/access": seconds
     transport_errors: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, elapsed: float, status: int) -> None:
+    def add(self, elapsed: float, status: int, page: str = "") -> None:
         with self.lock:
             self.seconds.append(elapsed)
             self.statuses.append(status)
+            self.by_page.setdefault(page, []).append(elapsed)
 
     def failed(self) -> None:
         with self.lock:
@@ -61,15 +64,23 @@ class Latencies:
 
     def percentile_ms(self, fraction: float) -> float:
         """The nearest-rank percentile: at least `fraction` of the requests took no longer."""
-        if not self.seconds:
-            return float("nan")
-        ordered = sorted(self.seconds)
-        rank = max(1, min(len(ordered), round(fraction * len(ordered) + 0.5)))
-        return ordered[rank - 1] * 1000
+        return _percentile(self.seconds, fraction) * 1000 if self.seconds else float("nan")
 
     def summary(self) -> str:
         counts = statistics.multimode(self.statuses) if self.statuses else []
-        return f"{len(self.seconds)} answers, most common status {counts}, {self.transport_errors} without answer"
+        pages = ", ".join(f"{page} p50 {_percentile(times, 0.5) * 1000:.0f} p99 {_percentile(times, 0.99) * 1000:.0f}"
+                          for page, times in sorted(self.by_page.items()))
+        return (f"{len(self.seconds)} answers, most common status {counts}, {self.transport_errors} without "
+                f"answer; ms by page: {pages}")
+
+
+def _percentile(seconds: list[float], fraction: float) -> float:
+    ordered = sorted(seconds)
+    return ordered[max(1, min(len(ordered), math.ceil(fraction * len(ordered)))) - 1]  # nearest rank
+
+
+#: a public id or token in a path (16 random bytes and more), shown as <id> so pages group
+_ID_SEGMENT = re.compile(r"/[A-Za-z0-9_.-]{20,}")
 
 
 class Browser:
@@ -109,7 +120,8 @@ class Browser:
             self.close()
             self.latencies.failed()
             raise TransportError(f"{method} {path}: {exc!r}") from exc
-        self.latencies.add(time.perf_counter() - started, answer.status)
+        self.latencies.add(time.perf_counter() - started, answer.status,
+                           f"{method} {_ID_SEGMENT.sub('/<id>', path.split('?', 1)[0])}")
         for value in answer.headers.get_all("Set-Cookie") or ():
             name, _, rest = value.partition("=")
             cookie_value = rest.split(";", 1)[0]
