@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -203,31 +205,12 @@ class WebServer:
     the case page's Approve form. The bench process only plays the browser."""
 
     def __init__(self, portal: Portal):
-        import socket
-
         import httpx
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.process, self.port = start_gunicorn(portal.env, "--workers", "1")
         self.base = f"http://127.0.0.1:{self.port}"
-        log_file = open(Path(portal.env["DSR_INSTANCE_PATH"]) / "web.log", "ab")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{self.port}", "app:app"],
-            cwd=REPO, env={**os.environ, **portal.env}, stdout=log_file, stderr=subprocess.STDOUT,
-            start_new_session=True)
         self.http = httpx.Client(base_url=self.base, timeout=30, follow_redirects=False)
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if self.http.get("/healthz").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise RuntimeError("gunicorn did not answer; see web.log in the instance folder")
-                time.sleep(0.1)
             self._login(portal.app)
         except BaseException:
             self.stop()  # the caller never gets this object to stop
@@ -276,9 +259,48 @@ class WebServer:
 
     def stop(self) -> None:
         self.http.close()
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
+        stop_process(self.process)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_gunicorn(env: dict[str, str], *options: str) -> tuple[subprocess.Popen, int]:
+    """`gunicorn app:app` with `options` on a free loopback port, once /healthz answers: (process, port).
+    Its output goes to web.log in the instance folder."""
+    port = free_port()
+    log_file = open(Path(env["DSR_INSTANCE_PATH"]) / "web.log", "ab")  # noqa: SIM115
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", *options, "--bind", f"127.0.0.1:{port}", "app:app"],
+                               cwd=REPO, env={**os.environ, **env}, stdout=log_file, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    deadline = time.monotonic() + 30
+    while not _answers_health(port):
+        if time.monotonic() > deadline or process.poll() is not None:
+            stop_process(process)
+            raise RuntimeError("gunicorn did not answer; see web.log in the instance folder")
+        time.sleep(0.1)
+    return process, port
+
+
+def _answers_health(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request("GET", "/healthz")
+        return connection.getresponse().status == 200
+    except OSError:
+        return False
+    finally:
+        connection.close()
+
+
+def stop_process(process: subprocess.Popen) -> None:
+    """SIGTERM, then after 20 s SIGKILL to its process group (it was started in a session of its own)."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)

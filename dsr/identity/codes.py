@@ -228,6 +228,7 @@ def check_code(
     now = utcnow()
     if challenge.expires_at <= now:
         return CodeResult(CodeOutcome.EXPIRED, challenge)
+    lock_request_row(session, request.id)
     limit = int(current_app.config["CODE_MAX_ATTEMPTS"])
     counted = session.execute(
         sa.update(VerificationChallenge)
@@ -305,6 +306,7 @@ def consume_link(
         return request, CodeResult(CodeOutcome.BURNED, challenge)
     if challenge.expires_at <= now:
         return request, CodeResult(CodeOutcome.EXPIRED, challenge)
+    lock_request_row(session, request.id)
     if not _consume(session, challenge.id, browser_binding, now):
         session.refresh(challenge)
         return request, CodeResult(CodeOutcome.NONE, challenge)
@@ -338,6 +340,14 @@ def link_state(session: orm.Session, nonce: str) -> LinkState | None:
         return None
     tried_out = challenge.attempts >= int(current_app.config["CODE_MAX_ATTEMPTS"])
     return LinkState.BLOCKED if tried_out else LinkState.USED
+
+
+def lock_request_row(session: orm.Session, request_id: int) -> None:
+    """Take the request's row before the audit trail's lock. A right code goes on to `advance()`, which
+    locks the row, while the lookup job holds the row (its result flushed) when it appends to the audit
+    trail: appending first and locking the row second deadlocks with it on PostgreSQL, and the subject
+    typing their code gets an error page. (SQLite serialises writers anyway and ignores FOR UPDATE.)"""
+    session.execute(sa.select(SubjectRequest.id).where(SubjectRequest.id == request_id).with_for_update())
 
 
 def _consume(session: orm.Session, challenge_id: int, browser_binding: str | None, now: datetime) -> bool:
