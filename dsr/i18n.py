@@ -12,7 +12,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, format_decimal
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(lambda: {"languages": available_languages(), "current_language": select_locale(),
                                    "language_url": language_url})
     app.add_template_filter(staff_time, "staff_time")
+    app.add_template_filter(format_decimal, "number")  # 1,234 for English pages, 1 234 for Norwegian ones
 
 
 def staff_time(instant: datetime | None, timezone: str | None = None) -> str:

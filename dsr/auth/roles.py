@@ -11,8 +11,9 @@
     @staff_policy(StaffRole.ADMIN, fresh=True)   # and a login proven within STAFF_REAUTH_SECONDS
 
 Not logged in (or the session was revoked or timed out): a redirect to the login page. Logged in
-with the wrong role: 403. Not fresh: a redirect to the re-authentication page. Staff pages are in
-English; letters to subjects keep the case's language (they are rendered by the notify service).
+with the wrong role: 403. Not fresh: a redirect to the re-authentication page. Staff pages are in the
+language the staff member chose (English until they choose, and on the login page until the password
+step is passed); letters to subjects keep the case's language (they are rendered by the notify service).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
 
 from dsr.auth import sessions
 from dsr.auth.policy import Policy, policy_of, with_policy
@@ -30,16 +32,16 @@ ALL_ROLES = (StaffRole.ADMIN, StaffRole.OFFICER, StaffRole.VIEWER)
 DECIDING_ROLES = (StaffRole.ADMIN, StaffRole.OFFICER)
 
 _ENDED = {
-    "idle": "You were logged out after 30 minutes without activity. Log in again.",
-    "max_age": "Your session reached its 12-hour limit. Log in again.",
-    "pending": "The login took too long. Start again.",
+    "idle": _l("You were logged out after 30 minutes without activity. Log in again."),
+    "max_age": _l("Your session reached its 12-hour limit. Log in again."),
+    "pending": _l("The login took too long. Start again."),
 }
 
 
 def _to_login():
     ended = g.get("staff_session_ended")
     if ended in _ENDED:
-        flash(_ENDED[ended], "error")
+        flash(str(_ENDED[ended]), "error")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("auth.login", next=target) if target else url_for("auth.login"))
 
@@ -72,8 +74,10 @@ def staff_policy(*roles: StaffRole, fresh: bool = False) -> Callable:
 
 def _pending_check():
     g.language = "en"
-    if sessions.pending_user() is None:
+    user = sessions.pending_user()
+    if user is None:
         return _to_login()
+    g.language = staff_language(user)  # the password step is passed: the person is known
     return None
 
 
