@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from dsr.cases.decisions import DecisionError
 from dsr.export import storage
@@ -34,7 +35,7 @@ def test_a_search_that_found_nothing_anywhere_is_answered_and_its_empty_bundle_d
     session.commit()
     approve(session, case)
     run_jobs(app)
-    with app.test_request_context():
+    with app.test_request_context(), force_locale("en"):  # staff who read English
         with pytest.raises(DecisionError, match="Not every system has been searched: Shared mailbox"):
             answer_no_data(session, case, actor=staff, note=None)
     session.rollback()

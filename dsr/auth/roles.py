@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 
 from dsr.auth import sessions
 from dsr.auth.policy import Policy, policy_of, with_policy
@@ -38,6 +39,13 @@ _ENDED = {
 }
 
 
+def use_language(code: str) -> None:
+    """This request's pages in `code`: Flask-Babel keeps the locale of the first text it translated in
+    this context, so it forgets it here (a text translated earlier, e.g. by a before-request hook)."""
+    g.language = code
+    refresh()
+
+
 def _to_login():
     ended = g.get("staff_session_ended")
     if ended in _ENDED:
@@ -50,12 +58,12 @@ def staff_policy(*roles: StaffRole, fresh: bool = False) -> Callable:
     allowed = frozenset(StaffRole(role) for role in roles)
 
     def check():
-        g.language = "en"
+        use_language("en")
         user = sessions.current_staff()
         if user is None:
             return _to_login()
         g.staff = user
-        g.language = staff_language(user)
+        use_language(staff_language(user))
         if user.role not in allowed:
             abort(403)
         if fresh and not sessions.is_fresh():
@@ -73,11 +81,11 @@ def staff_policy(*roles: StaffRole, fresh: bool = False) -> Callable:
 
 
 def _pending_check():
-    g.language = "en"
+    use_language("en")
     user = sessions.pending_user()
     if user is None:
         return _to_login()
-    g.language = staff_language(user)  # the password step is passed: the person is known
+    use_language(staff_language(user))  # the password step is passed: the person is known
     return None
 
 

@@ -14,7 +14,7 @@ from dsr.auth import accounts, sessions, totp
 from dsr.auth.forms import ChangePasswordForm, CodeForm, LanguageForm, LoginForm, NewPasswordForm, ReauthForm
 from dsr.auth.passwords import PasswordRejected, verify_password
 from dsr.auth.policy import public
-from dsr.auth.roles import login_step, staff_reader
+from dsr.auth.roles import login_step, staff_reader, use_language
 from dsr.db import get_session
 from dsr.i18n import LANGUAGE_NAMES, available_languages, staff_language
 
@@ -40,7 +40,7 @@ def _landing() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
-    g.language = "en"
+    use_language("en")
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -145,7 +145,7 @@ def logout():
         accounts.logout(session, user)
         session.commit()
     sessions.end_login()
-    g.language = "en"  # said on the login page, which is in English until the person is known
+    use_language("en")  # said on the login page, which is in English until the person is known
     flash(_("You are logged out."), "success")
     return redirect(url_for("auth.login"))
 
