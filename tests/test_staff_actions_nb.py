@@ -140,7 +140,7 @@ def test_the_bundle_review_and_its_redaction_are_in_norwegian(demo_app, demo_ses
                      mailbox=MAILBOX)
     assert case.status is RequestStatus.READY_FOR_REVIEW
     html = _section(_html(staff, f"/staff/cases/{case.id}"), '<section aria-labelledby="export-heading"')
-    assert "Eksport til den registrerte" in html and "klar til kontroll" in html
+    assert "Eksport til den registrerte" in html and "klar til gjennomgang" in html
     assert "Last ned for kontroll" in html and "Frigi til den registrerte …" in html and "Utelat …" in html
     for english in ("Export to the subject", "ready for review", "Download for review", "Release to the subject",
                     "Systems covered", "Leave out…"):
