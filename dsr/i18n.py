@@ -12,7 +12,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request, session, url_for
-from flask_babel import Babel
+from flask_babel import Babel, format_decimal, refresh
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +24,14 @@ def init_app(app: Flask) -> None:
     compiled = compile_catalogs(Path(app.instance_path) / ".translations")
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone,
           default_translation_directories=str(compiled))
+    # Flask-Babel keeps the locale of the first text translated in an app context; a context several
+    # requests share (tests that hold one open) must not hand one request's language to the next.
+    app.before_request(refresh)
     app.before_request(_remember_language_choice)
     app.context_processor(lambda: {"languages": available_languages(), "current_language": select_locale(),
                                    "language_url": language_url})
     app.add_template_filter(staff_time, "staff_time")
+    app.add_template_filter(format_decimal, "number")  # 1,234 for English pages, 1 234 for Norwegian ones
 
 
 def staff_time(instant: datetime | None, timezone: str | None = None) -> str:

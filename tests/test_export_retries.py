@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from dsr.cases import states
 from dsr.cases.states import Action
@@ -88,7 +89,7 @@ def test_staff_may_choose_a_partial_bundle_that_names_the_missing_system(demo_ap
     chat.always_fail = True
     request = _approved(demo_session, demo_app)
     run_jobs(demo_app)
-    with pytest.raises(PartialNotAllowed, match="still being worked on"):
+    with force_locale("en"), pytest.raises(PartialNotAllowed, match="still being worked on"):
         assemble_partial(demo_session, request.id, 1)  # the mailbox is still waiting for staff
     demo_session.rollback()
     _finish_mailbox(demo_session, demo_app, request)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from flask_babel import force_locale
 
 from dsr.cases.decisions import DecisionError
 from dsr.export import storage
@@ -34,9 +35,9 @@ def test_a_search_that_found_nothing_anywhere_is_answered_and_its_empty_bundle_d
     session.commit()
     approve(session, case)
     run_jobs(app)
-    with app.test_request_context():
-        with pytest.raises(DecisionError, match="Not every system has been searched: Shared mailbox"):
-            answer_no_data(session, case, actor=staff, note=None)
+    with app.test_request_context(), force_locale("en"), pytest.raises(  # staff who read English
+            DecisionError, match="Not every system has been searched: Shared mailbox"):
+        answer_no_data(session, case, actor=staff, note=None)
     session.rollback()
 
     complete_manual_task(session, tasks_by_system(session, case.id)["mailbox"].id, staff.id, nothing_found=True)

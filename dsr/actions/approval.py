@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.actions.completion import after_task
@@ -44,16 +45,17 @@ def approve_plans(session: orm.Session, request: SubjectRequest, *, actor: Staff
     erasure: a second officer must approve)."""
     tasks = plans_waiting(session, request)
     if not tasks:
-        raise ApprovalError("no plan is waiting for approval on this case")
+        raise ApprovalError(_("no plan is waiting for approval on this case"))
     note = (note or "").strip()
     if len(note) > MAX_NOTE:
-        raise ApprovalError(f"the paragraph for the letter is too long ({len(note)} characters; at most {MAX_NOTE})")
+        raise ApprovalError(_("the paragraph for the letter is too long (%(length)d characters; at most %(most)d)",
+                              length=len(note), most=MAX_NOTE))
     statement = (statement or "").strip()
     if statement and request.right is not Right.RECTIFICATION:
-        raise ApprovalError("a supplementary statement completes data in a rectification only")
+        raise ApprovalError(_("a supplementary statement completes data in a rectification only"))
     if len(statement) > MAX_NOTE:
-        raise ApprovalError(f"the supplementary statement is too long ({len(statement)} characters; "
-                            f"at most {MAX_NOTE})")
+        raise ApprovalError(_("the supplementary statement is too long (%(length)d characters; at most %(most)d)",
+                              length=len(statement), most=MAX_NOTE))
     for task in tasks:
         if task.action is TaskAction.RECTIFY:
             task.result = {**(task.result or {}), "values": _checked_values(task, values.get(task.id, {}))}
@@ -71,8 +73,8 @@ def approve_plans(session: orm.Session, request: SubjectRequest, *, actor: Staff
             record(session, "plan.approval_refused", actor_type="staff", actor_id=actor.id, request_id=request.id,
                    reason="four_eyes")
             session.flush()
-            raise ApprovalError("an erasure needs a second officer: you proposed these plans, so someone else "
-                                "must approve them")
+            raise ApprovalError(_("an erasure needs a second officer: you proposed these plans, so someone else "
+                                  "must approve them"))
     if note:
         request.outcome_note = note
     if statement:
@@ -98,9 +100,11 @@ def _checked_values(task: SystemTask, given: Mapping[str, Mapping[str, str]]) ->
             if not value:
                 continue
             if name not in allowed.get(collection, []):
-                raise ApprovalError(f"{collection}.{name} may not be corrected in system {task.system_key}")
+                raise ApprovalError(_("%(field)s may not be corrected in system %(system)s", field=collection + "." + name,
+                                      system=task.system_key))
             if len(value) > 500:
-                raise ApprovalError(f"the new value of {collection}.{name} is too long (at most 500 characters)")
+                raise ApprovalError(_("the new value of %(field)s is too long (at most 500 characters)",
+                                      field=collection + "." + name))
             checked.setdefault(collection, {})[name] = value
     return checked
 
@@ -109,14 +113,15 @@ def confirm_by_hand(session: orm.Session, request: SubjectRequest, task: SystemT
                     note: str) -> SystemTask:
     """A person did the task's checklist in a system that cannot do it by itself."""
     if task.action not in ACTIONS or task.request_id != request.id:
-        raise ApprovalError("no such task on this case")
+        raise ApprovalError(_("no such task on this case"))
     if task.state is not TaskState.WAITING_FOR_STAFF:
-        raise ApprovalError(f"this task is {task.state.value.replace('_', ' ')}, not waiting for staff")
+        raise ApprovalError(_("this task is %(state)s, not waiting for staff", state=task.state.value.replace("_", " ")))
     note = (note or "").strip()
     if not note:
-        raise ApprovalError("say what you did (and what you kept, and why)")
+        raise ApprovalError(_("say what you did (and what you kept, and why)"))
     if len(note) > MAX_NOTE:
-        raise ApprovalError(f"the note is too long ({len(note)} characters; at most {MAX_NOTE})")
+        raise ApprovalError(_("the note is too long (%(length)d characters; at most %(most)d)", length=len(note),
+                              most=MAX_NOTE))
     task.state = TASK_STATES.target(task.state, TaskEvent.STAFF_DONE)
     task.finished_at = utcnow()
     task.result = {**(task.result or {}), "done_by": actor.id, "note": note}

@@ -5,6 +5,7 @@ Meanwhile processing is restricted (started when the case opened). Upheld: the d
 and the restriction ends once that letter was delivered."""
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.actions.completion import complete_if_done
@@ -30,21 +31,22 @@ def weighs_grounds(request: SubjectRequest) -> bool:
 def decide_objection(session: orm.Session, request: SubjectRequest, *, actor: StaffUser, grounds: str,
                      outcome: str) -> None:
     if not weighs_grounds(request):
-        raise ObjectionError("only an objection to processing other than direct marketing is weighed")
+        raise ObjectionError(_("only an objection to processing other than direct marketing is weighed"))
     if request.objection_outcome is not None:
-        raise ObjectionError("the objection has already been decided")
+        raise ObjectionError(_("the objection has already been decided"))
     if outcome not in OUTCOMES:
-        raise ObjectionError("choose whether the objection is upheld or rejected")
+        raise ObjectionError(_("choose whether the objection is upheld or rejected"))
     grounds = (grounds or "").strip()
     if not grounds:
-        raise ObjectionError("write the grounds weighed: the subject's situation against ours (the letter gives them)")
+        raise ObjectionError(_("write the grounds weighed: the subject's situation against ours (the letter gives "
+                               "them)"))
     if len(grounds) > 4000:
-        raise ObjectionError(f"the grounds are too long ({len(grounds)} characters; at most 4000)")
+        raise ObjectionError(_("the grounds are too long (%(length)d characters; at most 4000)", length=len(grounds)))
     if request.status is RequestStatus.OPEN:
         states.apply(request, Action.APPROVE)
         request.decided_at, request.decided_by_id = utcnow(), actor.id
     elif request.status is not RequestStatus.IN_PROGRESS:
-        raise ObjectionError(f"the case is {request.status.value.replace('_', ' ')}")
+        raise ObjectionError(_("the case is %(status)s", status=request.status.value.replace("_", " ")))
     request.objection_grounds, request.objection_outcome = grounds, outcome
     request.objection_decided_by_id = actor.id
     record(session, "objection.decided", actor_type="staff", actor_id=actor.id, request_id=request.id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -63,7 +64,7 @@ def pending_by_hand(session: orm.Session, request: SubjectRequest) -> bool:
 def confirm_notice(session: orm.Session, notice: RecipientNotice, staff: StaffUser) -> RecipientNotice:
     """Staff told the recipient by other means (the caller commits, then checks the case's end)."""
     if notice.state is not NoticeState.WAITING_FOR_STAFF:
-        raise NoticeError(f"this notice is {notice.state.value.replace('_', ' ')}, not waiting for staff")
+        raise NoticeError(_("this notice is %(state)s, not waiting for staff", state=notice.state.value.replace("_", " ")))
     notice.state, notice.done_at, notice.done_by_id = NoticeState.DONE, utcnow(), staff.id
     record(session, "notice.confirmed", actor_type="staff", actor_id=staff.id, request_id=notice.request_id,
            notice_id=notice.id)

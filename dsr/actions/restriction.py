@@ -5,6 +5,7 @@ objection weighed ends the same way, its notice being the outcome letter."""
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.actions.starting import write_tasks
@@ -22,14 +23,14 @@ class LiftError(ValueError):
 
 def request_lift(session: orm.Session, request: SubjectRequest, *, actor: StaffUser, reason: str) -> Message:
     if request.restricted_at is None:
-        raise LiftError("processing is not restricted for this case")
+        raise LiftError(_("processing is not restricted for this case"))
     if request.restriction_lifted_at is not None or request.lift_notice_id is not None:
-        raise LiftError("the restriction is already lifted, or its lift is on its way")
+        raise LiftError(_("the restriction is already lifted, or its lift is on its way"))
     reason = (reason or "").strip()
     if not reason:
-        raise LiftError("say why the restriction ends (the subject is told)")
+        raise LiftError(_("say why the restriction ends (the subject is told)"))
     if len(reason) > 2000:
-        raise LiftError("the reason is too long (at most 2000 characters)")
+        raise LiftError(_("the reason is too long (at most 2000 characters)"))
     letter = send_subject_letter(session, request, LIFT_LETTER, author_id=actor.id,
                                  dedupe_key=f"lift:{request.id}", reason=reason)
     request.lift_notice_id = letter.id

@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -31,28 +33,28 @@ _VALUE_FIELD = re.compile(r"^value-(\d+)-([A-Za-z0-9_]{1,63})-([A-Za-z0-9_]{1,63
 
 
 class ApproveForm(FlaskForm):
-    note = TextAreaField("A paragraph for the outcome letter (optional)", [Length(max=2000)])
-    statement = TextAreaField("Supplementary statement (optional; Art. 16: when the data is incomplete rather "
-                              "than wrong)", [Length(max=2000)])
+    note = TextAreaField(_l("A paragraph for the outcome letter (optional)"), [Length(max=2000)])
+    statement = TextAreaField(_l("Supplementary statement (optional; Art. 16: when the data is incomplete rather "
+                                 "than wrong)"), [Length(max=2000)])
 
 
 class DoneForm(FlaskForm):
-    note = TextAreaField("What you did (and what you kept, and why)", [DataRequired("Say what you did."),
-                                                                        Length(max=2000)])
+    note = TextAreaField(_l("What you did (and what you kept, and why)"), [DataRequired(_l("Say what you did.")),
+                                                                            Length(max=2000)])
 
 
 class LiftForm(FlaskForm):
-    reason = TextAreaField("Why the restriction ends (the subject is told before it is lifted)",
-                           [DataRequired("Say why the restriction ends."), Length(max=2000)])
+    reason = TextAreaField(_l("Why the restriction ends (the subject is told before it is lifted)"),
+                           [DataRequired(_l("Say why the restriction ends.")), Length(max=2000)])
 
 
 class ObjectionForm(FlaskForm):
-    outcome = RadioField("Outcome", choices=choices([
-        ("upheld", "Upheld: our grounds do not override the subject's; the data is erased"),
-        ("rejected", "Rejected: compelling legitimate grounds override the subject's (Art. 21(1))")]),
-        validators=[DataRequired("Choose the outcome.")])
-    grounds = TextAreaField("The grounds weighed (given to the subject in the letter)",
-                            [DataRequired("Write the grounds weighed."), Length(max=4000)])
+    outcome = RadioField(_l("Outcome"), choices=choices([
+        ("upheld", _l("Upheld: our grounds do not override the subject's; the data is erased")),
+        ("rejected", _l("Rejected: compelling legitimate grounds override the subject's (Art. 21(1))"))]),
+        validators=[DataRequired(_l("Choose the outcome."))])
+    grounds = TextAreaField(_l("The grounds weighed (given to the subject in the letter)"),
+                            [DataRequired(_l("Write the grounds weighed.")), Length(max=4000)])
 
 
 def _page(template: str, case, form, status: int = 200, **extra):
@@ -67,7 +69,7 @@ def approve(case_id: int):
     session = get_session()
     waiting = plans_waiting(session, case)
     if not waiting:
-        return to_case(case, "No plan is waiting for approval")
+        return to_case(case, _("No plan is waiting for approval"))
     erasing = any(task.action is TaskAction.ERASE for task in waiting)
     if erasing and not sessions.is_fresh():  # S13: an erasure needs a recent password + code proof
         return redirect(url_for("auth.reauthenticate", next=url_for("actions.approve", case_id=case.id)))
@@ -83,9 +85,9 @@ def approve(case_id: int):
             return _page("actions/approve.html", case, form, 400, rectify=_rectify_defaults(case, waiting))
         session.commit()
         if outcome == "proposed":
-            return to_case(case, "Your approval is recorded; an erasure needs a second officer to approve the plans",
-                           "success")
-        return to_case(case, "Approved: the plans are being carried out and checked", "success")
+            return to_case(case, _("Your approval is recorded; an erasure needs a second officer to approve the "
+                                   "plans"), "success")
+        return to_case(case, _("Approved: the plans are being carried out and checked"), "success")
     return _page("actions/approve.html", case, form, 400 if form.errors else 200,
                  rectify=_rectify_defaults(case, waiting))
 
@@ -132,7 +134,7 @@ def done_by_hand(case_id: int, task_id: int):
             session.rollback()
             return to_case(case, str(exc))
         session.commit()
-        return to_case(case, f"{task.system_key}: recorded as done by hand", "success")
+        return to_case(case, _("%(system)s: recorded as done by hand", system=task.system_key), "success")
     return _page("actions/done.html", case, form, 400 if form.errors else 200, task=task)
 
 
@@ -151,7 +153,7 @@ def notice_done(case_id: int, notice_id: int):
         session.rollback()
         return to_case(case, str(exc))
     session.commit()
-    flash(f"Recorded that {notice.recipient} was told.", "success")
+    flash(_("Recorded that %(recipient)s was told.", recipient=notice.recipient), "success")
     return redirect(url_for("cases.detail", case_id=case.id))
 
 
@@ -168,8 +170,8 @@ def lift(case_id: int):
             session.rollback()
             return to_case(case, str(exc))
         session.commit()
-        return to_case(case, "The subject is being told; the restriction is lifted in every system once the "
-                             "notice was delivered", "success")
+        return to_case(case, _("The subject is being told; the restriction is lifted in every system once the "
+                               "notice was delivered"), "success")
     return _page("actions/lift.html", case, form, 400 if form.errors else 200)
 
 
@@ -187,6 +189,7 @@ def objection(case_id: int):
             form.grounds.errors.append(str(exc)[:1].upper() + str(exc)[1:] + ".")
             return _page("actions/objection.html", case, form, 400)
         session.commit()
-        return to_case(case, "The balancing is recorded" + (": the erasure's plans are being made"
-                                                            if form.outcome.data == "upheld" else ""), "success")
+        done = _("The balancing is recorded: the erasure's plans are being made") \
+            if form.outcome.data == "upheld" else _("The balancing is recorded")
+        return to_case(case, done, "success")
     return _page("actions/objection.html", case, form, 400 if form.errors else 200)

@@ -13,6 +13,7 @@ import secrets
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -53,9 +54,9 @@ def create_staff(
     """A new account with a one-time password (returned once, never stored in clear)."""
     email = normalise_email(email)
     if not _EMAIL.match(email) or len(email) > 254:
-        raise AccountError("Enter a valid e-mail address, like name@example.com.")
+        raise AccountError(_("Enter a valid e-mail address, like name@example.com."))
     if find_by_email(session, email) is not None:
-        raise AccountError("A staff account with this e-mail address already exists.")
+        raise AccountError(_("A staff account with this e-mail address already exists."))
     password = one_time_password()
     user = StaffUser(
         email=email,
@@ -126,7 +127,7 @@ def use_totp_code(session: orm.Session, user: StaffUser, code: str) -> bool:
 def enrolment_secret(session: orm.Session, user: StaffUser) -> str:
     """The secret being enrolled (made on the first visit, kept until confirmed)."""
     if user.totp_enrolled_at is not None:
-        raise AccountError("Two-step verification is already set up for this account.")
+        raise AccountError(_("Two-step verification is already set up for this account."))
     if not user.totp_secret_sealed:
         user.totp_secret_sealed = seal(totp.new_secret())
         session.flush()
@@ -170,10 +171,10 @@ def change_password(
     """Set a new password (the current one is asked for unless this is the forced first change).
     Raises PasswordRejected / AccountError with a message for the form."""
     if current_password is not None and not verify_password(user.password_hash, current_password):
-        raise AccountError("Your current password is not right.")
+        raise AccountError(_("Your current password is not right."))
     check_new_password(new_password, email=user.email)
     if verify_password(user.password_hash, new_password):
-        raise AccountError("Choose a password different from the one you have now.")
+        raise AccountError(_("Choose a password different from the one you have now."))
     user.password_hash = hash_password(new_password)
     user.must_change_password = False
     user.password_changed_at = utcnow()
@@ -204,7 +205,7 @@ def set_role(session: orm.Session, actor: StaffUser, user: StaffUser, role: Staf
     if role is user.role:
         return
     if role is not StaffRole.ADMIN and _would_remove_last_admin(session, user):
-        raise AccountError("This is the only active admin; make someone else admin first.")
+        raise AccountError(_("This is the only active admin; make someone else admin first."))
     old = user.role
     user.role = role
     end_sessions(user)
@@ -221,9 +222,9 @@ def set_role(session: orm.Session, actor: StaffUser, user: StaffUser, role: Staf
 
 def disable(session: orm.Session, actor: StaffUser, user: StaffUser) -> None:
     if user.id == actor.id:
-        raise AccountError("You cannot disable your own account.")
+        raise AccountError(_("You cannot disable your own account."))
     if _would_remove_last_admin(session, user):
-        raise AccountError("This is the only active admin; make someone else admin first.")
+        raise AccountError(_("This is the only active admin; make someone else admin first."))
     user.active = False
     end_sessions(user)
     record(session, "staff.disabled", actor_type="staff", actor_id=actor.id, staff_id=user.id)

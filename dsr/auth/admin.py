@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, g, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from dsr.auth import accounts
 from dsr.auth.forms import NewStaffForm, RoleForm
@@ -57,7 +59,8 @@ def create():
     return render_template("staff/one_time_password.html", user=user, password=password, created=True)
 
 
-def _change(user_id: int, change, done: str):
+def _change(user_id: int, change, done):
+    """`done`: the flash text on success, with %(email)s for the account changed."""
     session = get_session()
     user = _user_or_404(user_id)
     try:
@@ -67,7 +70,7 @@ def _change(user_id: int, change, done: str):
         flash(str(exc), "error")
     else:
         session.commit()
-        flash(done.format(email=user.email), "success")
+        flash(str(done) % {"email": user.email}, "success")
     return redirect(url_for("staff.users"))
 
 
@@ -76,12 +79,12 @@ def _change(user_id: int, change, done: str):
 def set_role(user_id: int):
     form = RoleForm()
     if not form.validate_on_submit():
-        flash("Choose one of the roles.", "error")
+        flash(_("Choose one of the roles."), "error")
         return redirect(url_for("staff.users"))
     return _change(
         user_id,
         lambda s, u: accounts.set_role(s, g.staff, u, StaffRole(form.role.data)),
-        "The role of {email} is changed; their sessions were logged out.",
+        _l("The role of %(email)s is changed; their sessions were logged out."),
     )
 
 
@@ -91,14 +94,14 @@ def disable(user_id: int):
     return _change(
         user_id,
         lambda s, u: accounts.disable(s, g.staff, u),
-        "{email} is disabled and logged out everywhere.",
+        _l("%(email)s is disabled and logged out everywhere."),
     )
 
 
 @bp.post("/<int:user_id>/enable")
 @staff_admin
 def enable(user_id: int):
-    return _change(user_id, lambda s, u: accounts.enable(s, g.staff, u), "{email} can log in again.")
+    return _change(user_id, lambda s, u: accounts.enable(s, g.staff, u), _l("%(email)s can log in again."))
 
 
 @bp.post("/<int:user_id>/reset-two-step")
@@ -107,7 +110,7 @@ def reset_mfa(user_id: int):
     return _change(
         user_id,
         lambda s, u: accounts.reset_mfa(s, g.staff, u),
-        "{email} sets up a new authenticator at the next login; their sessions were logged out.",
+        _l("%(email)s sets up a new authenticator at the next login; their sessions were logged out."),
     )
 
 

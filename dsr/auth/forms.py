@@ -9,41 +9,47 @@ from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from dsr.models import StaffRole
 
+ROLE_LABELS = {StaffRole.ADMIN: _l("Admin"), StaffRole.OFFICER: _l("Officer"), StaffRole.VIEWER: _l("Viewer")}
+
 _CODE = [
-    DataRequired("Enter the 6-digit code from your authenticator app."),
-    Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message="Enter the 6 digits shown in your authenticator app."),
+    DataRequired(_l("Enter the 6-digit code from your authenticator app.")),
+    Regexp(r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the 6 digits shown in your authenticator app.")),
 ]
-_NEW_PASSWORD = [DataRequired("Choose a new password.")]
+_NEW_PASSWORD = [DataRequired(_l("Choose a new password."))]
+
+
+def _role_choices() -> list[SelectChoice]:
+    return [SelectChoice(role.value, ROLE_LABELS[role]) for role in StaffRole]
 
 
 class LoginForm(FlaskForm):
-    email = StringField("E-mail address", [DataRequired("Enter your e-mail address."), Length(max=254)])
-    password = PasswordField("Password", [DataRequired("Enter your password."), Length(max=1024)])
+    email = StringField(_l("E-mail address"), [DataRequired(_l("Enter your e-mail address.")), Length(max=254)])
+    password = PasswordField(_l("Password"), [DataRequired(_l("Enter your password.")), Length(max=1024)])
     next = HiddenField()
 
 
 class CodeForm(FlaskForm):
-    code = StringField("6-digit code", _CODE)
+    code = StringField(_l("6-digit code"), _CODE)
 
 
 class NewPasswordForm(FlaskForm):
-    password = PasswordField("New password", _NEW_PASSWORD)
+    password = PasswordField(_l("New password"), _NEW_PASSWORD)
     confirm = PasswordField(
-        "New password again",
+        _l("New password again"),
         [
-            DataRequired("Type the new password again."),
-            EqualTo("password", "The two passwords are not the same."),
+            DataRequired(_l("Type the new password again.")),
+            EqualTo("password", _l("The two passwords are not the same.")),
         ],
     )
 
 
 class ChangePasswordForm(NewPasswordForm):
-    current = PasswordField("Current password", [DataRequired("Enter your current password.")])
+    current = PasswordField(_l("Current password"), [DataRequired(_l("Enter your current password."))])
 
 
 class ReauthForm(FlaskForm):
-    password = PasswordField("Password", [DataRequired("Enter your password.")])
-    code = StringField("6-digit code", _CODE)
+    password = PasswordField(_l("Password"), [DataRequired(_l("Enter your password."))])
+    code = StringField(_l("6-digit code"), _CODE)
     next = HiddenField()
 
 
@@ -53,15 +59,11 @@ class LanguageForm(FlaskForm):
 
 class NewStaffForm(FlaskForm):
     email = StringField(
-        "E-mail address", [DataRequired("Enter the new staff member's e-mail address."), Length(max=254)]
+        _l("E-mail address"), [DataRequired(_l("Enter the new staff member's e-mail address.")), Length(max=254)]
     )
-    display_name = StringField("Name", [Length(max=120)])
-    role = SelectField(
-        "Role",
-        choices=[SelectChoice(r.value, r.value.capitalize()) for r in StaffRole],
-        default=StaffRole.OFFICER.value,
-    )
+    display_name = StringField(_l("Name"), [Length(max=120)])
+    role = SelectField(_l("Role"), choices=_role_choices(), default=StaffRole.OFFICER.value)
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[SelectChoice(r.value, r.value.capitalize()) for r in StaffRole])
+    role = SelectField(_l("Role"), choices=_role_choices())

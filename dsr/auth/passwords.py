@@ -12,6 +12,7 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from flask_babel import gettext as _
 
 _hasher = PasswordHasher()  # argon2id, m=64 MiB, t=3, p=4
 
@@ -57,13 +58,13 @@ def check_new_password(password: str, *, email: str | None = None) -> None:
     length = len(unicodedata.normalize("NFC", password))
     if length < MIN_LENGTH:
         raise PasswordRejected(
-            f"Use at least {MIN_LENGTH} characters (this one has {length}). "
-            "A few unrelated words make a long password easy to remember."
+            _("Use at least %(least)d characters (this one has %(length)d). "
+              "A few unrelated words make a long password easy to remember.", least=MIN_LENGTH, length=length)
         )
     if length > MAX_LENGTH:
-        raise PasswordRejected(f"Use at most {MAX_LENGTH} characters.")
+        raise PasswordRejected(_("Use at most %(most)d characters.", most=MAX_LENGTH))
     folded = password.strip().casefold()
     if folded in common_passwords():
-        raise PasswordRejected("This password is on a list of commonly used passwords. Choose another.")
+        raise PasswordRejected(_("This password is on a list of commonly used passwords. Choose another."))
     if email and folded in {email.casefold(), email.split("@")[0].casefold()}:
-        raise PasswordRejected("Do not use your e-mail address as your password.")
+        raise PasswordRejected(_("Do not use your e-mail address as your password."))

@@ -11,8 +11,9 @@
     @staff_policy(StaffRole.ADMIN, fresh=True)   # and a login proven within STAFF_REAUTH_SECONDS
 
 Not logged in (or the session was revoked or timed out): a redirect to the login page. Logged in
-with the wrong role: 403. Not fresh: a redirect to the re-authentication page. Staff pages are in
-English; letters to subjects keep the case's language (they are rendered by the notify service).
+with the wrong role: 403. Not fresh: a redirect to the re-authentication page. Staff pages are in the
+language the staff member chose (English until they choose, and on the login page until the password
+step is passed); letters to subjects keep the case's language (they are rendered by the notify service).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import abort, flash, g, redirect, request, url_for
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 
 from dsr.auth import sessions
 from dsr.auth.policy import Policy, policy_of, with_policy
@@ -30,16 +33,23 @@ ALL_ROLES = (StaffRole.ADMIN, StaffRole.OFFICER, StaffRole.VIEWER)
 DECIDING_ROLES = (StaffRole.ADMIN, StaffRole.OFFICER)
 
 _ENDED = {
-    "idle": "You were logged out after 30 minutes without activity. Log in again.",
-    "max_age": "Your session reached its 12-hour limit. Log in again.",
-    "pending": "The login took too long. Start again.",
+    "idle": _l("You were logged out after 30 minutes without activity. Log in again."),
+    "max_age": _l("Your session reached its 12-hour limit. Log in again."),
+    "pending": _l("The login took too long. Start again."),
 }
+
+
+def use_language(code: str) -> None:
+    """This request's pages in `code`: Flask-Babel keeps the locale of the first text it translated in
+    this context, so it forgets it here (a text translated earlier, e.g. by a before-request hook)."""
+    g.language = code
+    refresh()
 
 
 def _to_login():
     ended = g.get("staff_session_ended")
     if ended in _ENDED:
-        flash(_ENDED[ended], "error")
+        flash(str(_ENDED[ended]), "error")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("auth.login", next=target) if target else url_for("auth.login"))
 
@@ -48,12 +58,12 @@ def staff_policy(*roles: StaffRole, fresh: bool = False) -> Callable:
     allowed = frozenset(StaffRole(role) for role in roles)
 
     def check():
-        g.language = "en"
+        use_language("en")
         user = sessions.current_staff()
         if user is None:
             return _to_login()
         g.staff = user
-        g.language = staff_language(user)
+        use_language(staff_language(user))
         if user.role not in allowed:
             abort(403)
         if fresh and not sessions.is_fresh():
@@ -71,9 +81,11 @@ def staff_policy(*roles: StaffRole, fresh: bool = False) -> Callable:
 
 
 def _pending_check():
-    g.language = "en"
-    if sessions.pending_user() is None:
+    use_language("en")
+    user = sessions.pending_user()
+    if user is None:
         return _to_login()
+    use_language(staff_language(user))  # the password step is passed: the person is known
     return None
 
 

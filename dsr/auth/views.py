@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import TooManyRequests
 
 from dsr import ratelimit
@@ -13,16 +14,16 @@ from dsr.auth import accounts, sessions, totp
 from dsr.auth.forms import ChangePasswordForm, CodeForm, LanguageForm, LoginForm, NewPasswordForm, ReauthForm
 from dsr.auth.passwords import PasswordRejected, verify_password
 from dsr.auth.policy import public
-from dsr.auth.roles import login_step, staff_reader
+from dsr.auth.roles import login_step, staff_reader, use_language
 from dsr.db import get_session
 from dsr.i18n import LANGUAGE_NAMES, available_languages, staff_language
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
 
-WRONG_LOGIN = "The e-mail address or the password is not right."
-WRONG_CODE = "That code is not right, or it was already used. Wait for the next code and try again."
-ONE_TIME_PASSWORD = ("A one-time password cannot confirm it is you: log out, log in again and choose "
-                     "your own password first.")
+WRONG_LOGIN = _l("The e-mail address or the password is not right.")
+WRONG_CODE = _l("That code is not right, or it was already used. Wait for the next code and try again.")
+ONE_TIME_PASSWORD = _l("A one-time password cannot confirm it is you: log out, log in again and choose "
+                       "your own password first.")
 
 
 def _throttle(*limits: tuple[str, str]) -> None:
@@ -39,7 +40,7 @@ def _landing() -> str:
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
-    g.language = "en"
+    use_language("en")
     form = LoginForm()
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
@@ -104,7 +105,7 @@ def enrol():
         ok = accounts.confirm_enrolment(session, user, form.code.data)
         session.commit()
         if ok:
-            flash("Two-step verification is set up.", "success")
+            flash(_("Two-step verification is set up."), "success")
             return redirect(_after_second_factor(user))
         form.code.errors.append(WRONG_CODE)
     uri = totp.provisioning_uri(secret, user.email, accounts.issuer_name())
@@ -130,7 +131,7 @@ def first_password():
         else:
             accounts.login_completed(session, user)
             session.commit()
-            flash("Your new password is saved.", "success")
+            flash(_("Your new password is saved."), "success")
             return redirect(sessions.safe_next(sessions.finish_login(user), _landing()))
     return render_template("auth/new_password.html", form=form)
 
@@ -144,7 +145,8 @@ def logout():
         accounts.logout(session, user)
         session.commit()
     sessions.end_login()
-    flash("You are logged out.", "success")
+    use_language("en")  # said on the login page, which is in English until the person is known
+    flash(_("You are logged out."), "success")
     return redirect(url_for("auth.login"))
 
 
@@ -170,7 +172,7 @@ def reauthenticate():
         session.commit()
         if ok:
             return redirect(sessions.safe_next(form.next.data, _landing()))
-        form.code.errors.append("The password or the code is not right.")
+        form.code.errors.append(_("The password or the code is not right."))
     return render_template("auth/reauthenticate.html", form=form)
 
 
@@ -192,7 +194,7 @@ def change_password():
         else:
             session.commit()
             sessions.relogin_after_version_change(user)
-            flash("Your password is changed. Every other session of yours has been logged out.", "success")
+            flash(_("Your password is changed. Every other session of yours has been logged out."), "success")
             return redirect(_landing())
     return render_template("auth/change_password.html", form=form)
 

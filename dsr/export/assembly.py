@@ -17,6 +17,7 @@ from enum import StrEnum
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -81,15 +82,15 @@ def assemble_partial(session: orm.Session, request_id: int, staff_id: int) -> Ex
     """Staff choose, explicitly, to build the bundle without the systems that failed."""
     request = session.get(SubjectRequest, request_id)
     if request is None or request.status is not RequestStatus.IN_PROGRESS:
-        raise PartialNotAllowed("only a case in progress can get a partial bundle")
+        raise PartialNotAllowed(_("only a case in progress can get a partial bundle"))
     tasks = owed_tasks(session, request_id)
     if any(t.state in (TaskState.PENDING, TaskState.RUNNING, TaskState.WAITING_FOR_STAFF) for t in tasks):
-        raise PartialNotAllowed("some systems are still being worked on; wait for them or retry the failed ones")
+        raise PartialNotAllowed(_("some systems are still being worked on; wait for them or retry the failed ones"))
     failed = [t.system_key for t in tasks if t.state is TaskState.FAILED]
     if not failed:
-        raise PartialNotAllowed("no system failed: the full bundle is assembled on its own")
+        raise PartialNotAllowed(_("no system failed: the full bundle is assembled on its own"))
     if len(failed) == len(tasks) and next_part(session, request_id) > 1:
-        raise PartialNotAllowed("no system still owed has anything new to send: retry the failed ones")
+        raise PartialNotAllowed(_("no system still owed has anything new to send: retry the failed ones"))
     bundle = open_bundle(session, request_id)
     if bundle is None:
         bundle = ExportBundle(request_id=request_id, kind=bundle_kind(request), status=BundleStatus.ASSEMBLING,
@@ -98,7 +99,7 @@ def assemble_partial(session: orm.Session, request_id: int, staff_id: int) -> Ex
     elif bundle.status is BundleStatus.ASSEMBLING:
         bundle.partial = True
     else:
-        raise PartialNotAllowed("this case already has a bundle")
+        raise PartialNotAllowed(_("this case already has a bundle"))
     session.flush()
     record(session, "bundle.partial_chosen", actor_type="staff", actor_id=staff_id, request_id=request_id,
            bundle_id=bundle.id, failed=len(failed))
@@ -138,7 +139,7 @@ def retry_assembly(session: orm.Session, request_id: int, staff_id: int) -> Expo
     """Staff start a failed assembly again (after the cause, e.g. a full disk, was fixed)."""
     bundle = open_bundle(session, request_id)
     if bundle is None or bundle.status is not BundleStatus.FAILED:
-        raise PartialNotAllowed("this case has no failed bundle to assemble again")
+        raise PartialNotAllowed(_("this case has no failed bundle to assemble again"))
     bundle.status = BUNDLE_STATES.target(bundle.status, BundleEvent.RESTART)
     bundle.lease_until = None
     record(session, "bundle.retried", actor_type="staff", actor_id=staff_id, request_id=request_id,
@@ -154,7 +155,7 @@ def reassemble(session: orm.Session, request: SubjectRequest, staff_id: int, why
     one is ready. `why` names the change in the audit log."""
     bundle = open_bundle(session, request.id)
     if bundle is None or bundle.status is not BundleStatus.READY_FOR_REVIEW:
-        raise PartialNotAllowed("only a bundle ready for review can be assembled again")
+        raise PartialNotAllowed(_("only a bundle ready for review can be assembled again"))
     name = bundle.storage_name
     bundle.status = BUNDLE_STATES.target(bundle.status, BundleEvent.REASSEMBLE)
     bundle.storage_name = bundle.sha256 = bundle.manifest_sha256 = None

@@ -7,6 +7,7 @@ import re
 from typing import BinaryIO
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -37,11 +38,12 @@ def complete_manual_task(session: orm.Session, task_id: int, staff_id: int, *, n
     or with `nothing_found=True`. The caller commits."""
     task = session.get(SystemTask, task_id)
     if task is None or task.action is not TaskAction.EXPORT:
-        raise ManualTaskError("no such task")
+        raise ManualTaskError(_("no such task"))
     if task.state is not TaskState.WAITING_FOR_STAFF:
-        raise ManualTaskError(f"this task is {task.state.value.replace('_', ' ')}, not waiting for staff")
+        raise ManualTaskError(_("this task is %(state)s, not waiting for staff",
+                                 state=task.state.value.replace("_", " ")))
     if nothing_found == (upload is not None):
-        raise ManualTaskError("either upload what was found, or confirm that nothing was found")
+        raise ManualTaskError(_("either upload what was found, or confirm that nothing was found"))
     lock_request(session, task.request_id)
     result = {"nothing_found": nothing_found, "completed_by": staff_id}
     if upload is not None:
@@ -66,7 +68,7 @@ def _store(task: SystemTask, upload: BinaryIO) -> dict:
             SealedWriter(raw, storage.sealing_key(), PURPOSE) as sealed:
         while chunk := stream.read(1 << 20):
             if sealed.size + len(chunk) > limit:
-                raise ManualTaskError(f"the file is larger than {limit // 1_000_000} MB")
+                raise ManualTaskError(_("the file is larger than %(size)d MB", size=limit // 1_000_000))
             sealed.write(chunk)
     return {"filename": safe_filename(getattr(upload, "filename", None)), "size": sealed.size,
             "sha256": sealed.sha256.hexdigest()}

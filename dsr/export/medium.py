@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -34,16 +35,16 @@ def release_on_medium(session: orm.Session, request_id: int, staff_id: int, hand
     printing. Raises ReleaseRefused (with why) and changes nothing when it cannot be recorded."""
     request = session.get(SubjectRequest, request_id)
     if not request.answered_by_post:
-        raise ReleaseRefused("this subject is answered by e-mail: release the bundle to them instead")
+        raise ReleaseRefused(_("this subject is answered by e-mail: release the bundle to them instead"))
     bundle = open_bundle(session, request_id)  # the part under review (an answer may come in parts)
     if bundle is None or bundle.status is not BundleStatus.READY_FOR_REVIEW:
-        raise ReleaseRefused("this case has no bundle ready for review")
+        raise ReleaseRefused(_("this case has no bundle ready for review"))
     try:
-        handed_to = single_line(handed.handed_to, max_length=200, required_message="say to whom it was handed over")
+        handed_to = single_line(handed.handed_to, max_length=200, required_message=_("say to whom it was handed over"))
     except InvalidValue as exc:
         raise ReleaseRefused(exc.message) from None
     if handed.handed_over_on > today:
-        raise ReleaseRefused("the day of the hand-over cannot be in the future")
+        raise ReleaseRefused(_("the day of the hand-over cannot be in the future"))
     release_bundle(session, bundle.id, staff_id)
     bundle.medium, bundle.handover = handed.medium, handed.handover
     bundle.handed_to, bundle.handed_over_on = handed_to, handed.handed_over_on

@@ -3,6 +3,7 @@ how, to whom, when. A fresh login is needed, as for any release of personal data
 from __future__ import annotations
 
 from flask import g, render_template
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, RadioField, SelectChoice, StringField
@@ -54,7 +55,7 @@ class HandoverForm(FlaskForm):
 def hand_over(case_id: int):
     case = case_or_404(case_id)
     session = get_session()
-    panel, elsewhere = reviewed_bundle(case, "export.hand_over", "hand over")
+    panel, elsewhere = reviewed_bundle(case, "export.hand_over", _("hand over"))
     if elsewhere is not None:
         return elsewhere
     form = HandoverForm()
@@ -71,7 +72,7 @@ def hand_over(case_id: int):
             form.handed_over_on.errors.append(str(exc)[:1].upper() + str(exc)[1:] + ".")
         else:
             session.commit()
-            return to_case(case, "Recorded: the bundle was handed over and the case is completed; print and post "
-                                 "the letter that says so", "success")
+            return to_case(case, _("Recorded: the bundle was handed over and the case is completed; print and "
+                                   "post the letter that says so"), "success")
     status = 400 if form.errors else 200
     return render_template("export/hand_over.html", case=staff_case_view(case), export=panel, form=form), status

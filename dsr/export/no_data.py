@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import orm
 
 from dsr.cases import states
@@ -24,7 +26,7 @@ from dsr.cases.states import Action
 from dsr.connectors.registry import get_systems
 from dsr.db import on_commit, utcnow
 from dsr.export import storage
-from dsr.export.review import EXPORT_RIGHTS
+from dsr.export.review import EXPORT_RIGHTS, STATE_TEXT
 from dsr.export.tasks import export_tasks
 from dsr.models import (
     BundleStatus,
@@ -77,7 +79,8 @@ def no_data_evidence(session: orm.Session, request: SubjectRequest) -> NoDataEvi
             # "found": the system located the subject, even where a portability export kept no record
             # (it leaves out what the subject did not provide); "upload": a person found something.
             if task.state not in FINISHED:
-                waiting.append(f"{system.name} ({task.state.value.replace('_', ' ')})")
+                waiting.append(_("%(system)s (%(state)s)", system=system.name,
+                                 state=str(STATE_TEXT[task.state]).lower()))
             elif task.records or result.get("found") or result.get("upload"):
                 found.append(system.name)
             else:
@@ -89,24 +92,28 @@ def no_data_evidence(session: orm.Session, request: SubjectRequest) -> NoDataEvi
         for key, system in systems.items():
             location = locations.get(key)
             if getattr(system.connector, "needs_person", False):
-                waiting.append(f"{system.name} (a person must search it: approve the request first)")
+                waiting.append(_("%(system)s (a person must search it: approve the request first)", system=system.name))
             elif location is None:
-                waiting.append(f"{system.name} (not searched yet: approve the request so it is searched)")
+                waiting.append(_("%(system)s (not searched yet: approve the request so it is searched)",
+                                 system=system.name))
             elif location.error:
-                waiting.append(f"{system.name} (did not answer the search: approve the request so it is searched again)")
+                waiting.append(_("%(system)s (did not answer the search: approve the request so it is searched "
+                                 "again)", system=system.name))
             elif location.found:
                 found.append(system.name)
             else:
                 searched.append(system)
     blocker = None
     if found:
-        blocker = f"{', '.join(found)} {'holds' if len(found) == 1 else 'hold'} data about the subject: answer with their data."
+        blocker = ngettext("%(systems)s holds data about the subject: answer with their data.",
+                           "%(systems)s hold data about the subject: answer with their data.", len(found),
+                           systems=", ".join(found))
     elif waiting:
-        blocker = "Not every system has been searched: " + "; ".join(waiting) + "."
+        blocker = _("Not every system has been searched: %(systems)s.", systems="; ".join(waiting))
     elif not searched:
-        blocker = "No connected system has been searched."
+        blocker = _("No connected system has been searched.")
     elif request.status is RequestStatus.IN_PROGRESS:
-        blocker = "Wait until the export is assembled, then answer from its review."
+        blocker = _("Wait until the export is assembled, then answer from its review.")
     return NoDataEvidence(searched=[s.name for s in searched],
                           searched_for_subject=[_subject_name(s, request.language) for s in searched],
                           how=how, found_in=found, blocker=blocker)
@@ -117,7 +124,7 @@ def answer_no_data(session: orm.Session, request: SubjectRequest, *, actor: Staf
     data or has not been searched (the message says which)."""
     evidence = no_data_evidence(session, request)
     if evidence is None:
-        raise DecisionError("Only an access or portability request is answered with \"we hold no data\".")
+        raise DecisionError(_("Only an access or portability request is answered with “we hold no data”."))
     if evidence.blocker:
         raise DecisionError(evidence.blocker)
     note = checked_text(note, "paragraph for the letter", required=False)

@@ -4,6 +4,8 @@ redirects, as the case area's decision pages do (`_form_page`); the service audi
 from __future__ import annotations
 
 from flask import abort, g
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
@@ -18,8 +20,8 @@ from dsr.export.pages import STAFF_CASE, bp
 
 
 class NoDataForm(FlaskForm):
-    note = TextAreaField("A paragraph for the letter (optional; in the case's language)",
-                         [Length(max=MAX_TEXT, message=f"Write at most {MAX_TEXT} characters.")])
+    note = TextAreaField(_l("A paragraph for the letter (optional; in the case's language)"),
+                         [Length(max=MAX_TEXT, message=_l("Write at most %(most)d characters.", most=MAX_TEXT))])
 
 
 @bp.route(f"{STAFF_CASE}/no-data", methods=["GET", "POST"])
@@ -30,5 +32,5 @@ def no_data(case_id: int):
         abort(404)
     return _form_page(case_id, NoDataForm(), "export/no_data.html", lambda case, form: answer_no_data(
         get_session(), case, actor=g.staff, note=form.note.data),
-        "The case is answered: the letter saying we hold no data about the subject is on its way.", "note",
+        _("The case is answered: the letter saying we hold no data about the subject is on its way."), "note",
         evidence=evidence)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
@@ -40,10 +41,11 @@ def release_bundle(session: orm.Session, bundle_id: int, staff_id: int) -> Expor
     if bundle is None:
         raise BundleNotFound(bundle_id)
     if bundle.status is not BundleStatus.READY_FOR_REVIEW:
-        raise ReleaseRefused(f"only a bundle ready for review can be released; this one is {bundle.status.value}")
+        raise ReleaseRefused(_("only a bundle ready for review can be released; this one is %(status)s",
+                               status=bundle.status.value.replace("_", " ")))
     request = session.get(SubjectRequest, bundle.request_id)
     if request.authorisation_pending:
-        raise ReleaseRefused("the representative's authorisation has not been accepted")
+        raise ReleaseRefused(_("the representative's authorisation has not been accepted"))
     states.apply(request, Action.RELEASE_PART if bundle.partial else Action.RELEASE)
     now = utcnow()
     if not bundle.partial:
@@ -76,10 +78,10 @@ def release_to_subject(session: orm.Session, request_id: int, staff_id: int) -> 
     case has no bundle ready for review."""
     bundle = open_bundle(session, request_id)
     if bundle is None or bundle.status is not BundleStatus.READY_FOR_REVIEW:
-        raise ReleaseRefused("this case has no bundle ready for review")
+        raise ReleaseRefused(_("this case has no bundle ready for review"))
     request = session.get(SubjectRequest, request_id)
     if request.answered_by_post:
-        raise ReleaseRefused("this subject is answered by post: record the hand-over on a medium instead")
+        raise ReleaseRefused(_("this subject is answered by post: record the hand-over on a medium instead"))
     release_bundle(session, bundle.id, staff_id)
     send_subject_letter(session, request, READY_LETTER, author_id=staff_id, dedupe_key=f"data-ready:{bundle.id}",
                         **ready_letter_context(session, request, bundle))

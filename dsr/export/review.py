@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm
 
 from dsr.bundle.content import STATUS_ORDER
@@ -35,12 +36,19 @@ from dsr.tasks.states import FINISHED, WORKING
 EXPORT_RIGHTS = (Right.ACCESS, Right.PORTABILITY)
 
 STATE_TEXT = {
-    TaskState.PENDING: "Queued",
-    TaskState.RUNNING: "Collecting",
-    TaskState.DONE: "Done",
-    TaskState.FAILED: "Failed",
-    TaskState.WAITING_FOR_STAFF: "Waiting for staff",
-    TaskState.SKIPPED: "Skipped",
+    TaskState.PENDING: _l("Queued"),
+    TaskState.RUNNING: _l("Collecting"),
+    TaskState.DONE: _l("Done"),
+    TaskState.FAILED: _l("Failed"),
+    TaskState.WAITING_FOR_STAFF: _l("Waiting for staff"),
+    TaskState.SKIPPED: _l("Skipped"),
+}
+BUNDLE_STATUS_TEXT = {
+    BundleStatus.ASSEMBLING: _l("assembling"),
+    BundleStatus.READY_FOR_REVIEW: _l("ready for review"),
+    BundleStatus.RELEASED: _l("released"),
+    BundleStatus.EXPIRED: _l("expired"),
+    BundleStatus.FAILED: _l("failed"),
 }
 STATE_CSS = {TaskState.DONE: "tag-ok", TaskState.FAILED: "tag-overdue", TaskState.WAITING_FOR_STAFF: "tag-soon"}
 
@@ -60,7 +68,7 @@ class SystemRow:
 
     @property
     def state_text(self) -> str:
-        return STATE_TEXT[self.task.state]
+        return str(STATE_TEXT[self.task.state])
 
     @property
     def state_css(self) -> str:
@@ -101,6 +109,10 @@ class ExportPanel:
     given: list[ExportBundle] = field(default_factory=list)
     tools: ReviewTools | None = None
     transmissions: list[BundleTransmission] = field(default_factory=list)
+
+    @property
+    def bundle_status_text(self) -> str:
+        return str(BUNDLE_STATUS_TEXT[self.bundle.status]) if self.bundle is not None else ""
 
     @property
     def answered_elsewhere(self) -> set[str]:

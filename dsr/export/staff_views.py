@@ -8,6 +8,9 @@ load or 404, call one service, commit, then redirect; the services audit.
 from __future__ import annotations
 
 from flask import abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import format_decimal
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -36,13 +39,13 @@ UPLOAD_OVERHEAD_BYTES = 64 * 1024
 
 
 class UploadForm(FlaskForm):
-    file = FileField("File with what you found", [FileRequired("Choose the file with what you found.")])
+    file = FileField(_l("File with what you found"), [FileRequired(_l("Choose the file with what you found."))])
 
 
 class NothingFoundForm(FlaskForm):
     confirm = BooleanField(
-        "I searched this system and found nothing about the subject",
-        [DataRequired("Tick the box to confirm that you searched and found nothing.")],
+        _l("I searched this system and found nothing about the subject"),
+        [DataRequired(_l("Tick the box to confirm that you searched and found nothing."))],
     )
 
 
@@ -51,7 +54,9 @@ class ConfirmForm(FlaskForm):
 
 
 def _size_text(size: int) -> str:
-    return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{size:,} bytes"
+    if size >= 1_000_000:
+        return _("%(size)s MB", size=format_decimal(round(size / 1_000_000)))
+    return _("%(size)s bytes", size=format_decimal(size))
 
 
 # --- a manual system ("shared mailbox"): upload what was found, or confirm nothing was -----------------
@@ -67,8 +72,8 @@ def manual_task(case_id: int, task_id: int):
         abort(404)
     task, system = found
     if task.state is not TaskState.WAITING_FOR_STAFF:
-        return to_case(case, f"{system.name}: the search is {task.state.value.replace('_', ' ')}, "
-                              "not waiting for staff", "error")
+        return to_case(case, _("%(system)s: the search is %(state)s, not waiting for staff", system=system.name,
+                               state=task.state.value.replace("_", " ")), "error")
     upload_form, nothing_form = UploadForm(formdata=None, prefix="upload"), NothingFoundForm(formdata=None,
                                                                                            prefix="nothing")
     status, submitted = 200, upload_form
@@ -80,7 +85,8 @@ def manual_task(case_id: int, task_id: int):
                 csrf.protect()
             nothing = request.form.get("outcome") == "nothing"
         except RequestEntityTooLarge:
-            upload_form.file.errors = [f"The file is larger than {_size_text(limit)}, the most you can upload."]
+            upload_form.file.errors = [_("The file is larger than %(size)s, the most you can upload.",
+                                         size=_size_text(limit))]
             return _manual_page(case, task, system, upload_form, nothing_form, upload_form), 413
         submitted = NothingFoundForm(prefix="nothing") if nothing else UploadForm(prefix="upload")
         if nothing:
@@ -101,10 +107,11 @@ def _complete(task, system, nothing: bool, upload, form) -> str | None:
     if upload is not None:
         size, limit = _upload_size(upload), int(current_app.config["MANUAL_UPLOAD_MAX_BYTES"])
         if not size:
-            form.file.errors.append("The file is empty. Choose the file with what you found.")
+            form.file.errors.append(_("The file is empty. Choose the file with what you found."))
             return None
         if size > limit:
-            form.file.errors.append(f"The file is larger than {_size_text(limit)}, the most you can upload.")
+            form.file.errors.append(_("The file is larger than %(size)s, the most you can upload.",
+                                      size=_size_text(limit)))
             return None
     try:
         done = complete_manual_task(session, task.id, g.staff.id, nothing_found=nothing, upload=upload)
@@ -115,9 +122,10 @@ def _complete(task, system, nothing: bool, upload, form) -> str | None:
         return None
     session.commit()
     if nothing:
-        return f"{system.name}: recorded that nothing was found"
+        return _("%(system)s: recorded that nothing was found", system=system.name)
     stored = done.result["upload"]
-    return f"{system.name}: {stored['filename']} ({stored['size']:,} bytes) is stored for the bundle"
+    return _("%(system)s: %(file)s (%(size)s) is stored for the bundle", system=system.name,
+             file=stored["filename"], size=_size_text(stored["size"]))
 
 
 def _upload_size(upload) -> int:
@@ -158,18 +166,19 @@ def preview(case_id: int):
         download = open_staff_preview(session, bundle.id, g.staff.id)
     except BundleNotFound:
         session.rollback()
-        return to_case(case, "There is no bundle to review yet")
+        return to_case(case, _("There is no bundle to review yet"))
     session.commit()  # the preview is audited before a byte leaves
     return attachment(download)
 
 
 def reviewed_bundle(case, endpoint: str, doing: str):
+    """`doing`: what staff came to do, in words ("release", "hand over")."""
     """(the export panel, None) when the case's bundle waits for review and the login is fresh; else
     (None, where to go): back to the case, or a fresh login first (S13: releasing personal data needs a
     recent password + code proof)."""
     panel = export_panel(get_session(), case, masked=False)
     if panel is None or panel.bundle is None or panel.bundle.status is not BundleStatus.READY_FOR_REVIEW:
-        return None, to_case(case, f"There is no bundle ready for review to {doing}")
+        return None, to_case(case, _("There is no bundle ready for review to %(doing)s", doing=doing))
     if not sessions.is_fresh():
         return None, redirect(url_for("auth.reauthenticate", next=url_for(endpoint, case_id=case.id)))
     return panel, None
@@ -180,7 +189,7 @@ def reviewed_bundle(case, endpoint: str, doing: str):
 def release(case_id: int):
     case = case_or_404(case_id)
     session = get_session()
-    panel, elsewhere = reviewed_bundle(case, "export.release", "release")
+    panel, elsewhere = reviewed_bundle(case, "export.release", _("release"))
     if elsewhere is not None:
         return elsewhere
     form = ConfirmForm()
@@ -192,8 +201,8 @@ def release(case_id: int):
             return to_case(case, str(exc))
         session.commit()
         until = staff_time(bundle.expires_at)
-        return to_case(case, f"Released: the subject has been told by e-mail; the download works until {until}",
-                        "success")
+        return to_case(case, _("Released: the subject has been told by e-mail; the download works until %(until)s",
+                               until=until), "success")
     return render_template("export/release.html", case=staff_case_view(case), export=panel, form=form)
 
 
@@ -204,8 +213,8 @@ def partial(case_id: int):
     session = get_session()
     panel = export_panel(session, case, masked=False)
     if panel is None or not panel.can_assemble_partial:
-        return to_case(case, "A partial bundle can be chosen only when every system has finished and some "
-                              "failed")
+        return to_case(case, _("A partial bundle can be chosen only when every system has finished and some "
+                               "failed"))
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
@@ -215,8 +224,8 @@ def partial(case_id: int):
             return to_case(case, str(exc))
         session.commit()
         missing = ", ".join(row.task.system_key for row in panel.failed)
-        return to_case(case, f"A partial bundle without {missing} is being assembled; review it before release",
-                        "success")
+        return to_case(case, _("A partial bundle without %(systems)s is being assembled; review it before "
+                               "release", systems=missing), "success")
     return render_template("export/partial.html", case=staff_case_view(case), export=panel, form=form)
 
 
@@ -231,4 +240,4 @@ def retry_assembly(case_id: int):
         session.rollback()
         return to_case(case, str(exc))
     session.commit()
-    return to_case(case, "The bundle is being assembled again", "success")
+    return to_case(case, _("The bundle is being assembled again"), "success")

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm
 
 from dsr.cases.pages import CasePanel, register_panel
 from dsr.fees.service import GROUND_LABELS, FeeEvidence, case_fees, fee_evidence
 from dsr.models import CaseFee, FeeState, RequestStatus, SubjectRequest
 
-STATE_TEXT = {FeeState.AWAITING_PAYMENT: "Waiting for payment", FeeState.PAID: "Paid", FeeState.WAIVED: "Waived"}
+STATE_TEXT = {FeeState.AWAITING_PAYMENT: _l("Waiting for payment"), FeeState.PAID: _l("Paid"),
+              FeeState.WAIVED: _l("Waived")}
 
 
 @dataclass(frozen=True)
@@ -19,15 +22,15 @@ class FeeRow:
 
     @property
     def amount(self) -> str:
-        return self.fee.amount_text("en")
+        return self.fee.amount_text(str(get_locale()))  # the staff member's language
 
     @property
     def ground(self) -> str:
-        return GROUND_LABELS[self.fee.ground]
+        return str(GROUND_LABELS[self.fee.ground])
 
     @property
     def state(self) -> str:
-        return STATE_TEXT[self.fee.state]
+        return str(STATE_TEXT[self.fee.state])
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import orm
 
 from dsr.cases import states
@@ -39,8 +41,8 @@ MAX_FEE_NOK = 10_000
 _AMOUNT = re.compile(r"^(\d{1,6})(?:[.,](\d{1,2}))?$")
 
 GROUND_LABELS = {
-    FeeGround.EXCESSIVE: "Manifestly unfounded or excessive, in particular repetitive (Art. 12(5)(a))",
-    FeeGround.FURTHER_COPY: "A further copy of data the subject already received (Art. 15(3))",
+    FeeGround.EXCESSIVE: _l("Manifestly unfounded or excessive, in particular repetitive (Art. 12(5)(a))"),
+    FeeGround.FURTHER_COPY: _l("A further copy of data the subject already received (Art. 15(3))"),
 }
 
 
@@ -49,13 +51,13 @@ def parse_amount(text: str | None) -> int:
     cleaned = re.sub(r"[\s\u00a0]", "", text or "").lower().removeprefix("nok").removesuffix("kr")
     match = _AMOUNT.match(cleaned)
     if not match:
-        raise DecisionError("Write the amount in kroner, for example 250 or 250,50.")
+        raise DecisionError(_("Write the amount in kroner, for example 250 or 250,50."))
     ore = int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
     if ore == 0:
-        raise DecisionError("A fee is more than 0 kroner. To charge nothing, do not charge a fee.")
+        raise DecisionError(_("A fee is more than 0 kroner. To charge nothing, do not charge a fee."))
     if ore > MAX_FEE_NOK * 100:
-        raise DecisionError(f"A reasonable fee covers the administrative cost of the request (Art. 12(5)); "
-                            f"this portal accepts at most {MAX_FEE_NOK} kroner.")
+        raise DecisionError(_("A reasonable fee covers the administrative cost of the request (Art. 12(5)); "
+                              "this portal accepts at most %(most)d kroner.", most=MAX_FEE_NOK))
     return ore
 
 
@@ -91,12 +93,12 @@ def charge_fee(session: orm.Session, request: SubjectRequest, *, actor: StaffUse
     try:
         fee_ground = FeeGround(ground)
     except ValueError:
-        raise DecisionError("Choose the ground for the fee.") from None
+        raise DecisionError(_("Choose the ground for the fee.")) from None
     states.next_status(request.status, Action.CHARGE_FEE)  # refuse early, before anything is written
     evidence = fee_evidence(session, request)
     if fee_ground not in evidence.grounds:
-        raise DecisionError("A further copy (Art. 15(3)) needs an earlier access request whose copy the subject "
-                            "received; none is on record for this person.")
+        raise DecisionError(_("A further copy (Art. 15(3)) needs an earlier access request whose copy the subject "
+                              "received; none is on record for this person."))
     amount_ore = parse_amount(amount)
     reason = checked_text(reason, "reason for the fee")
     instructions = checked_text(instructions, "payment instructions")
@@ -123,9 +125,9 @@ def _settle(session: orm.Session, request: SubjectRequest, fee: CaseFee, state: 
             note: str | None, controller: Controller) -> None:
     """The fee is paid or waived: its pause ends now and the request is back with staff."""
     if fee.request_id != request.id:
-        raise DecisionError("That fee does not belong to this case.")
+        raise DecisionError(_("That fee does not belong to this case."))
     if fee.state is not FeeState.AWAITING_PAYMENT:
-        raise DecisionError(f"This fee is already {fee.state.value.replace('_', ' ')}.")
+        raise DecisionError(_("This fee is already paid.") if fee.state is FeeState.PAID else _("This fee is already waived."))
     states.apply(request, Action.FEE_SETTLED)
     now = utcnow()
     fee.state, fee.settled_at, fee.settled_by_id, fee.settled_note = state, now, actor.id, note or None

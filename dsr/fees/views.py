@@ -4,6 +4,9 @@ the services audit."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, g, redirect, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -20,32 +23,34 @@ from dsr.models import CaseFee, Right, SubjectRequest
 
 bp = Blueprint("fees", __name__, url_prefix="/staff/cases/<int:case_id>/fee")
 
-_TEXT = Length(max=MAX_TEXT, message=f"Write at most {MAX_TEXT} characters.")
+_TEXT = Length(max=MAX_TEXT, message=_l("Write at most %(most)d characters.", most=MAX_TEXT))
 _APPROVED = {
-    "started": "The payment is recorded and the request is approved: the work in the connected systems has started.",
-    "manual": "The payment is recorded and the request is approved. No system does this automatically: carry it "
-              "out, then mark the case as completed.",
-    "proposed": "The payment is recorded and your approval too. Erasure needs a second officer to approve it.",
+    "started": _l("The payment is recorded and the request is approved: the work in the connected systems has "
+                  "started."),
+    "manual": _l("The payment is recorded and the request is approved. No system does this automatically: carry "
+                 "it out, then mark the case as completed."),
+    "proposed": _l("The payment is recorded and your approval too. Erasure needs a second officer to approve it."),
 }
 
 
 class ChargeForm(FlaskForm):
-    ground = RadioField("Ground for the fee", validators=[DataRequired("Choose the ground for the fee.")])
-    amount = StringField("Amount in Norwegian kroner (NOK)", [DataRequired("Write the amount."), Length(max=20)])
-    reason = TextAreaField("Why a fee: written to the subject, in the case's language",
-                           [DataRequired("Write the reason for the fee."), _TEXT])
-    instructions = TextAreaField("How to pay: written to the subject, in the case's language",
-                                 [DataRequired("Write how to pay."), _TEXT])
+    ground = RadioField(_l("Ground for the fee"), validators=[DataRequired(_l("Choose the ground for the fee."))])
+    amount = StringField(_l("Amount in Norwegian kroner (NOK)"), [DataRequired(_l("Write the amount.")),
+                                                                  Length(max=20)])
+    reason = TextAreaField(_l("Why a fee: written to the subject, in the case's language"),
+                           [DataRequired(_l("Write the reason for the fee.")), _TEXT])
+    instructions = TextAreaField(_l("How to pay: written to the subject, in the case's language"),
+                                 [DataRequired(_l("Write how to pay.")), _TEXT])
 
 
 class PaidForm(FlaskForm):
-    note = TextAreaField("Note on the payment, e.g. when it arrived and its bank reference (internal, optional)",
+    note = TextAreaField(_l("Note on the payment, e.g. when it arrived and its bank reference (internal, optional)"),
                          [_TEXT])
 
 
 class WaiveForm(FlaskForm):
-    note = TextAreaField("Why the fee is waived (internal note; the subject is told the request is handled free)",
-                         [DataRequired("Write why the fee is waived."), _TEXT])
+    note = TextAreaField(_l("Why the fee is waived (internal note; the subject is told the request is handled "
+                            "free)"), [DataRequired(_l("Write why the fee is waived.")), _TEXT])
 
 
 def _fee_or_404(case_id: int, fee_id: int) -> tuple[SubjectRequest, CaseFee]:
@@ -65,7 +70,7 @@ def charge(case_id: int):
     return _form_page(case_id, form, "fees/charge.html", lambda case, form: service.charge_fee(
         get_session(), case, actor=g.staff, ground=form.ground.data, amount=form.amount.data,
         reason=form.reason.data, instructions=form.instructions.data, controller=controller()),
-        "The fee letter is on its way; the request and its deadline wait for the payment.", "amount",
+        _("The fee letter is on its way; the request and its deadline wait for the payment."), "amount",
         evidence=evidence)
 
 
@@ -78,7 +83,7 @@ def paid(case_id: int, fee_id: int):
     four_eyes = bool(current_app.config["ERASURE_FOUR_EYES"])
     return _form_page(case_id, PaidForm(), "fees/paid.html", lambda case, form: _APPROVED[service.record_payment(
         get_session(), case, fee, actor=g.staff, note=form.note.data, controller=controller(), four_eyes=four_eyes)],
-        "{result}", "note", fee=fee, amount=fee.amount_text("en"))
+        "{result}", "note", fee=fee, amount=fee.amount_text(str(get_locale())))
 
 
 @bp.route("/<int:fee_id>/waive", methods=["GET", "POST"])
@@ -87,5 +92,5 @@ def waive(case_id: int, fee_id: int):
     _case, fee = _fee_or_404(case_id, fee_id)
     return _form_page(case_id, WaiveForm(), "fees/waive.html", lambda case, form: service.waive_fee(
         get_session(), case, fee, actor=g.staff, note=form.note.data, controller=controller()),
-        "The fee is waived and the subject is told; the request is back for your decision.", "note",
-        fee=fee, amount=fee.amount_text("en"))
+        _("The fee is waived and the subject is told; the request is back for your decision."), "note",
+        fee=fee, amount=fee.amount_text(str(get_locale())))

@@ -21,6 +21,7 @@ from dsr.db import on_commit, on_rollback, utcnow
 from dsr.models import AuthorisationState, Message, Relationship, Representative, StaffUser, SubjectRequest
 from dsr.notify.letters import send_subject_letter
 from dsr.representation.files import delete_authorisation, read_authorisation, store_authorisation
+from dsr.representation.forms import AUTHORISATION_STATE_LABELS
 from dsr.validation import collect, normalise_email, postal_address, single_line
 
 REJECTED_LETTER = "authorisation_rejected"
@@ -97,7 +98,7 @@ def _keep_file(session: orm.Session, representative: Representative, request_id:
 
 def _representative_of(request: SubjectRequest) -> Representative:
     if request.representative is None:
-        raise DecisionError("This request was not filed by a representative.")
+        raise DecisionError(_("This request was not filed by a representative."))
     return request.representative
 
 
@@ -107,7 +108,7 @@ def attach_authorisation(session: orm.Session, request: SubjectRequest, upload: 
     replaces the earlier file and waits for staff's check again."""
     representative = _representative_of(request)
     if representative.state is AuthorisationState.ACCEPTED:
-        raise DecisionError("The authorisation is accepted already; it cannot be replaced.")
+        raise DecisionError(_("The authorisation is accepted already; it cannot be replaced."))
     earlier = representative.authorisation_key
     _keep_file(session, representative, request.id, upload)
     representative.state = AuthorisationState.PENDING
@@ -122,9 +123,9 @@ def accept_authorisation(session: orm.Session, request: SubjectRequest, *, actor
     """Staff checked the authorisation and it covers this request: the subject's data may be searched."""
     representative = _representative_of(request)
     if representative.state is not AuthorisationState.PENDING:
-        raise DecisionError(f"The authorisation is {representative.state.value} already.")
+        raise DecisionError(_("The authorisation is %(state)s already.", state=AUTHORISATION_STATE_LABELS[representative.state]))
     if not representative.authorisation_key:
-        raise DecisionError("There is no authorisation to accept: attach the one the representative sent.")
+        raise DecisionError(_("There is no authorisation to accept: attach the one the representative sent."))
     representative.state = AuthorisationState.ACCEPTED
     representative.decided_at, representative.decided_by_id = utcnow(), actor.id
     record_staff(session, "authorisation.accepted", actor, request, sha256=representative.authorisation_sha256)
@@ -138,7 +139,7 @@ def reject_authorisation(session: orm.Session, request: SubjectRequest, *, actor
     with the reason. Nothing else changes."""
     representative = _representative_of(request)
     if representative.state is not AuthorisationState.PENDING:
-        raise DecisionError(f"The authorisation is {representative.state.value} already.")
+        raise DecisionError(_("The authorisation is %(state)s already.", state=AUTHORISATION_STATE_LABELS[representative.state]))
     reason = checked_text(reason, "reason, for the representative")
     representative.state = AuthorisationState.REJECTED
     representative.decided_at, representative.decided_by_id = utcnow(), actor.id
@@ -160,7 +161,7 @@ def open_authorisation(session: orm.Session, request: SubjectRequest, *, actor: 
     """The authorisation for staff to read; audited before a byte leaves (the caller commits first)."""
     representative = _representative_of(request)
     if not representative.authorisation_key:
-        raise DecisionError("There is no authorisation file on this request.")
+        raise DecisionError(_("There is no authorisation file on this request."))
     record_staff(session, "authorisation.downloaded", actor, request, sha256=representative.authorisation_sha256)
     return AuthorisationFile(filename=representative.authorisation_filename or "authorisation",
                              content_type=representative.authorisation_type or "application/octet-stream",

@@ -4,6 +4,7 @@ that came by post or e-mail. Views validate, load or 404, call one service, comm
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, g, render_template
+from flask_babel import gettext as _
 
 from dsr.auth.roles import staff_decider
 from dsr.cases.decisions import DecisionError
@@ -75,7 +76,7 @@ def download(case_id: int):
 def accept(case_id: int):
     case = _represented_case_or_404(case_id)
     return decide(case, lambda: service.accept_authorisation(get_session(), case, actor=g.staff),
-                  "Authorisation accepted: the subject's data can now be searched for this request.")
+                  _("Authorisation accepted: the subject's data can now be searched for this request."))
 
 
 @bp.post("/reject")
@@ -87,7 +88,7 @@ def reject(case_id: int):
         return _page(case, 400, reject_form=form)
     return decide(case, lambda: service.reject_authorisation(get_session(), case, actor=g.staff,
                                                              reason=form.reason.data),
-                  "Authorisation rejected: the letter with your reason goes to the representative.")
+                  _("Authorisation rejected: the letter with your reason goes to the representative."))
 
 
 @bp.post("/attach")
@@ -98,7 +99,7 @@ def attach(case_id: int):
     form = form_with_upload(AttachAuthorisationForm)
     if form is None:
         form = AttachAuthorisationForm(formdata=None)
-        form.file.errors = [f"The file is larger than {size_text(max_bytes())}, the most you can upload."]
+        form.file.errors = [_("The file is larger than %(size)s, the most you can upload.", size=size_text(max_bytes()))]
         return _page(case, 413, attach_form=form)
     if not form.validate():
         return _page(case, 400, attach_form=form)
@@ -110,5 +111,5 @@ def attach(case_id: int):
         form.file.errors.append(str(exc))
         return _page(case, 400, attach_form=form)
     session.commit()
-    return to_case(case, "Authorisation attached: check it, then accept or reject it", "success")
+    return to_case(case, _("Authorisation attached: check it, then accept or reject it"), "success")
 
