@@ -58,8 +58,9 @@ def staff_login(page, portal: Portal, email: str, secret: str) -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Continue").click()
     page.wait_for_url("**/staff/login/code")
-    page.get_by_label("6-digit code").fill(fresh_code(secret))
-    page.get_by_role("button", name="Log in").click()
+    # From the code step on, the pages speak the language the staff member chose.
+    page.get_by_label(re.compile("6-digit code|Sekssifret kode")).fill(fresh_code(secret))
+    page.get_by_role("button", name=re.compile("^(Log in|Logg inn)$")).click()
     page.wait_for_url("**/staff/")
 
 
