@@ -14,6 +14,7 @@ A library: no Flask, no database. dsr.export.storage picks the store from the co
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import BinaryIO, Protocol, Self
 from urllib.parse import urlsplit
 
@@ -40,7 +41,7 @@ class Store(Protocol):
     def sweep_incomplete(self, older_than_seconds: float) -> int: ...
 
 
-class WriterBase:
+class WriterBase(ABC):
     """commit on a clean exit of the `with` block, abort on an exception."""
 
     def __enter__(self) -> Self:
@@ -52,11 +53,11 @@ class WriterBase:
         else:
             self.abort()
 
-    def commit(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def commit(self) -> None: ...
 
-    def abort(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def abort(self) -> None: ...
 
 
 def check_key(key: str) -> str:

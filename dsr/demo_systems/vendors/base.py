@@ -11,6 +11,7 @@ import json
 import secrets
 import threading
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -62,7 +63,7 @@ class Tokens:
         self.issued = dict.fromkeys(self.issued, 0.0)
 
 
-class VendorServer(ThreadingHTTPServer):
+class VendorServer(ThreadingHTTPServer, ABC):
     daemon_threads = True
     name: ClassVar[str] = "vendor"
     prefix: ClassVar[str] = ""
@@ -90,11 +91,11 @@ class VendorServer(ThreadingHTTPServer):
 
     # ------------------------------------------------------------------ a vendor's own parts
 
-    def seed(self) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def seed(self) -> None: ...
 
-    def authorized(self, request: Request) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def authorized(self, request: Request) -> bool: ...
 
     def error(self, status: int, message: str) -> Any:
         return {"error": message}
@@ -102,8 +103,8 @@ class VendorServer(ThreadingHTTPServer):
     def busy_headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after)}
 
-    def handle(self, request: Request) -> Answer:
-        raise NotImplementedError
+    @abstractmethod
+    def handle(self, request: Request) -> Answer: ...
 
     def handle_outside(self, request: Request) -> Answer | None:
         return None
