@@ -21,6 +21,7 @@ import json
 import re
 import threading
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,7 +103,7 @@ def make_auth(system: str, spec: Mapping[str, Any] | None, environ: Mapping[str,
     return GoogleServiceAccount(system, spec, environ)
 
 
-class Auth:
+class Auth(ABC):
     refreshable = False
 
     def __init__(self, system: str, spec: Mapping[str, Any], environ: Mapping[str, str]):
@@ -116,8 +117,8 @@ class Auth:
                                           f"{self.system} is not set")
         return value
 
-    def headers(self, fetch: Fetch, base_url: str) -> dict[str, str]:
-        raise NotImplementedError
+    @abstractmethod
+    def headers(self, fetch: Fetch, base_url: str) -> dict[str, str]: ...
 
     def invalidate(self) -> None:
         """Forget a token the system refused (the next request gets a fresh one)."""
@@ -172,8 +173,8 @@ class TokenAuth(Auth):
     def header_for(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
 
-    def fetch_token(self, fetch: Fetch, base_url: str) -> tuple[str, float]:
-        raise NotImplementedError
+    @abstractmethod
+    def fetch_token(self, fetch: Fetch, base_url: str) -> tuple[str, float]: ...
 
     def answer(self, status: int, document: Any, field: str = "access_token") -> tuple[str, float]:
         """The token and its lifetime in seconds from a token endpoint's answer (untrusted)."""
