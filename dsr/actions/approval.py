@@ -16,6 +16,7 @@ from sqlalchemy import orm
 from dsr.actions.completion import after_task
 from dsr.actions.kinds import ACTIONS
 from dsr.audit.service import record
+from dsr.cases.labels import label
 from dsr.connectors.registry import get_systems
 from dsr.db import utcnow
 from dsr.models import Right, StaffUser, SubjectRequest, SystemTask, TaskAction, TaskState
@@ -115,7 +116,7 @@ def confirm_by_hand(session: orm.Session, request: SubjectRequest, task: SystemT
     if task.action not in ACTIONS or task.request_id != request.id:
         raise ApprovalError(_("no such task on this case"))
     if task.state is not TaskState.WAITING_FOR_STAFF:
-        raise ApprovalError(_("this task is %(state)s, not waiting for staff", state=task.state.value.replace("_", " ")))
+        raise ApprovalError(_("this task is %(state)s, not waiting for staff", state=label(task.state)))
     note = (note or "").strip()
     if not note:
         raise ApprovalError(_("say what you did (and what you kept, and why)"))

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from sqlalchemy import orm
 
 from dsr.audit.service import record
+from dsr.cases.labels import label
 from dsr.connectors.registry import System
 from dsr.db import utcnow
 from dsr.models import MessageDirection, NoticeState, RecipientNotice, StaffUser, SubjectRequest, SystemTask
@@ -64,7 +65,7 @@ def pending_by_hand(session: orm.Session, request: SubjectRequest) -> bool:
 def confirm_notice(session: orm.Session, notice: RecipientNotice, staff: StaffUser) -> RecipientNotice:
     """Staff told the recipient by other means (the caller commits, then checks the case's end)."""
     if notice.state is not NoticeState.WAITING_FOR_STAFF:
-        raise NoticeError(_("this notice is %(state)s, not waiting for staff", state=notice.state.value.replace("_", " ")))
+        raise NoticeError(_("this notice is %(state)s, not waiting for staff", state=label(notice.state)))
     notice.state, notice.done_at, notice.done_by_id = NoticeState.DONE, utcnow(), staff.id
     record(session, "notice.confirmed", actor_type="staff", actor_id=staff.id, request_id=notice.request_id,
            notice_id=notice.id)

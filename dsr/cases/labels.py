@@ -21,6 +21,7 @@ from dsr.models import (
     DeliveryChannel,
     DeliveryStatus,
     MessageDirection,
+    NoticeState,
     PauseReason,
     RequestStatus,
     Right,
@@ -69,6 +70,12 @@ TASK_STATE_LABELS = {
     TaskState.WAITING_FOR_STAFF: _l("waiting for staff"),
     TaskState.SKIPPED: _l("skipped"),
     TaskState.AWAITING_APPROVAL: _l("awaiting approval"),
+}
+
+NOTICE_STATE_LABELS = {
+    NoticeState.SENT: _l("sent"),
+    NoticeState.WAITING_FOR_STAFF: _l("waiting for staff"),
+    NoticeState.DONE: _l("done"),
 }
 
 TASK_ACTION_LABELS = {
@@ -122,6 +129,7 @@ _BY_TYPE: dict[type, dict] = {
     RequestStatus: STATUS_LABELS,
     Channel: CHANNEL_LABELS,
     TaskState: TASK_STATE_LABELS,
+    NoticeState: NOTICE_STATE_LABELS,
     TaskAction: TASK_ACTION_LABELS,
     DeliveryStatus: DELIVERY_STATUS_LABELS,
     DeliveryChannel: DELIVERY_CHANNEL_LABELS,

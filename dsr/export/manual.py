@@ -13,6 +13,7 @@ from sqlalchemy import orm
 from dsr.audit.service import record
 from dsr.bundle.sealed import SealedWriter
 from dsr.bundle.spool import PURPOSE
+from dsr.cases.labels import label
 from dsr.db import utcnow
 from dsr.export import storage
 from dsr.export.assembly import defer_assembly_if_complete
@@ -41,7 +42,7 @@ def complete_manual_task(session: orm.Session, task_id: int, staff_id: int, *, n
         raise ManualTaskError(_("no such task"))
     if task.state is not TaskState.WAITING_FOR_STAFF:
         raise ManualTaskError(_("this task is %(state)s, not waiting for staff",
-                                 state=task.state.value.replace("_", " ")))
+                                 state=label(task.state)))
     if nothing_found == (upload is not None):
         raise ManualTaskError(_("either upload what was found, or confirm that nothing was found"))
     lock_request(session, task.request_id)

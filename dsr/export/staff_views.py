@@ -19,6 +19,7 @@ from wtforms.validators import DataRequired
 
 from dsr.auth import sessions
 from dsr.auth.roles import staff_decider
+from dsr.cases.labels import label
 from dsr.cases.pages import case_or_404, staff_case_view, to_case, today
 from dsr.cases.presenters import urgency
 from dsr.cases.states import IllegalTransition
@@ -73,7 +74,7 @@ def manual_task(case_id: int, task_id: int):
     task, system = found
     if task.state is not TaskState.WAITING_FOR_STAFF:
         return to_case(case, _("%(system)s: the search is %(state)s, not waiting for staff", system=system.name,
-                               state=task.state.value.replace("_", " ")), "error")
+                               state=label(task.state)), "error")
     upload_form, nothing_form = UploadForm(formdata=None, prefix="upload"), NothingFoundForm(formdata=None,
                                                                                            prefix="nothing")
     status, submitted = 200, upload_form
