@@ -22,6 +22,8 @@ def test_a_staff_member_chooses_norwegian_and_a_colleague_keeps_english(app, ses
     login(kari_client, kari, kari_secret)
     login(ola_client, ola, ola_secret)
 
+    queue = kari_client.get("/staff/").get_data(as_text=True)
+    assert 'href="/staff/account/language" lang="nb"' in queue  # the header's language choice leads to the account
     page = kari_client.get("/staff/account/language")
     assert page.status_code == 200 and b"Language of the staff pages" in page.data
     chosen = kari_client.post("/staff/account/language", data={"language": "nb", "csrf_token": _csrf(page.data)},
