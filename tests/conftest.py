@@ -23,6 +23,7 @@ from dsr import create_app
 from dsr.db import Base, get_db
 from dsr.migrate import upgrade
 from dsr.queue.broker import EmbeddedRedis
+from tests.helpers.apps import app_session, built_app
 from tests.helpers.mail import SmtpSink
 from tests.helpers.skips import skip_reason
 
@@ -177,12 +178,8 @@ def app_config(tmp_path, database_template, redis_url):
 
 @pytest.fixture
 def app(app_config):
-    application = create_app(app_config)
-    yield application
-    get_db(application).engine.dispose()
-    client = application.extensions.get("dsr.redis")
-    if client is not None:
-        client.close()
+    with built_app(app_config) as application:
+        yield application
 
 
 @pytest.fixture
@@ -198,10 +195,8 @@ def runner(app):
 @pytest.fixture
 def session(app):
     """A session for arranging and asserting; commit what requests or jobs must see."""
-    with app.app_context():
-        db_session = get_db(app).session()
+    with app_session(app) as db_session:
         yield db_session
-        db_session.close()
 
 
 @pytest.fixture

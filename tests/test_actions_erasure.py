@@ -24,8 +24,6 @@ from dsr.models import (
     RecipientNotice,
     RequestStatus,
     Right,
-    StaffRole,
-    StaffUser,
     SubjectRequest,
     SystemTask,
     TaskAction,
@@ -34,14 +32,7 @@ from dsr.models import (
 from tests.helpers.export import KARI, approve, bundle_zip, tasks_by_system
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import text_of
-
-
-def _officer(session) -> StaffUser:
-    officer = StaffUser(email="officer@fjordnett.example", display_name="Officer", role=StaffRole.OFFICER,
-                        password_hash="x", must_change_password=False)
-    session.add(officer)
-    session.commit()
-    return officer
+from tests.helpers.staff import officer as add_officer
 
 
 def _erasure(session, language: str = "nb") -> SubjectRequest:
@@ -76,7 +67,7 @@ def _invoices(app) -> int:
 
 def test_an_erasure_is_planned_then_after_approval_carried_out_everywhere_and_the_hold_keeps_the_invoices(
         smtp, demo_app, demo_session, chat):
-    officer = _officer(demo_session)
+    officer = add_officer(demo_session)
     invoices = _invoices(demo_app)
     assert invoices and _crm_contacts(demo_app) == 1 and _newsletter_lines(demo_app) == 1
     request = _erasure(demo_session)
@@ -147,7 +138,7 @@ def test_an_erasure_is_planned_then_after_approval_carried_out_everywhere_and_th
 
 
 def test_an_access_request_after_the_erasure_finds_only_what_was_kept(demo_app, demo_session, chat):
-    officer = _officer(demo_session)
+    officer = add_officer(demo_session)
     request = _erasure(demo_session, language="en")
     run_jobs(demo_app)
     with demo_app.app_context():

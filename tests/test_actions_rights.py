@@ -20,8 +20,6 @@ from dsr.models import (
     Message,
     RequestStatus,
     Right,
-    StaffRole,
-    StaffUser,
     SubjectRequest,
     SystemTask,
     TaskAction,
@@ -30,14 +28,7 @@ from dsr.models import (
 from tests.helpers.export import KARI, approve
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import text_of
-
-
-def _officer(session) -> StaffUser:
-    officer = StaffUser(email="officer@fjordnett.example", display_name="Officer", role=StaffRole.OFFICER,
-                        password_hash="x", must_change_password=False)
-    session.add(officer)
-    session.commit()
-    return officer
+from tests.helpers.staff import officer as add_officer
 
 
 def _verified(app, session, right: Right, details: dict | None = None, language: str = "en") -> SubjectRequest:
@@ -105,7 +96,7 @@ def test_a_withdrawn_consent_stops_only_what_it_covered(demo_app, demo_session, 
 
 
 def test_a_restriction_is_lifted_only_after_the_subject_was_told(smtp, demo_app, demo_session, chat):
-    officer = _officer(demo_session)
+    officer = add_officer(demo_session)
     request = _verified(demo_app, demo_session, Right.RESTRICTION, {"ground": "accuracy"})
     approve(demo_session, request)
     run_jobs(demo_app)
@@ -163,7 +154,7 @@ def test_a_restriction_is_lifted_only_after_the_subject_was_told(smtp, demo_app,
 
 def test_a_rectified_phone_number_changes_in_the_accounting_system_and_its_recipients_are_told(
         smtp, demo_app, demo_session, chat):
-    officer = _officer(demo_session)
+    officer = add_officer(demo_session)
     request = _verified(demo_app, demo_session, Right.RECTIFICATION,
                         {"wrong": "My phone number is old", "correct": "+47 912 34 567"})
     run_jobs(demo_app)  # accuracy contested: restricted meanwhile, without staff (by hand where no mechanism)
@@ -191,7 +182,7 @@ def test_a_rectified_phone_number_changes_in_the_accounting_system_and_its_recip
 
 
 def test_another_objection_restricts_meanwhile_and_an_upheld_one_erases(demo_app, demo_session, chat):
-    officer = _officer(demo_session)
+    officer = add_officer(demo_session)
     request = _verified(demo_app, demo_session, Right.OBJECTION,
                         {"processing": "other", "processing_text": "Profiling", "reason": "It upsets me"})
     assert request.status is RequestStatus.OPEN

@@ -16,7 +16,7 @@ from tests.helpers.bundles import (
     verified_case,
 )
 from tests.helpers.mail import text_of
-from tests.helpers.vendors import officer
+from tests.helpers.staff import officer
 
 WITH_DATA = ["Accounting and invoicing", "Newsletter list"]
 WITHOUT_DATA = ["Customer register (CRM)", "Support chat", "Shared mailbox post@fjordnett.example"]

@@ -8,10 +8,11 @@ import sqlalchemy as sa
 from dsr.canary.service import canary_system, schedule_canaries
 from dsr.demo_systems.vendors.base import CANARY
 from dsr.demo_systems.vendors.mailchimp import subscriber_hash
-from dsr.models import Message, StaffRole, StaffUser, SystemCanary
+from dsr.models import Message, SystemCanary
 from dsr.queue import defer
 from tests.helpers.jobs import run_jobs
 from tests.helpers.staff import enrolled_staff, login
+from tests.helpers.staff import officer as add_officer
 
 CHECKED = ("crm", "newsletter", "support", "app_chat", "accounting", "mailbox", "analytics")
 
@@ -32,14 +33,6 @@ def _night(app, session, *keys: str) -> dict[str, SystemCanary]:
 def _alerts(session) -> list[Message]:
     session.expire_all()
     return list(session.scalars(sa.select(Message).where(Message.template == "staff_system_canary")))
-
-
-def _officer(session) -> StaffUser:
-    user = StaffUser(email="officer@fjordnett.example", display_name="Officer", role=StaffRole.OFFICER,
-                     password_hash="x", must_change_password=False)
-    session.add(user)
-    session.commit()
-    return user
 
 
 def test_every_system_with_a_test_identity_is_looked_up_and_exported_each_night(vendor_app, vendor_session,
@@ -83,7 +76,7 @@ def test_a_system_that_stops_answering_is_on_the_dashboard_and_mailed_once(vendo
 
 def test_an_answer_in_another_shape_or_without_the_test_identity_is_a_problem(vendor_app, vendor_session, vendors):
     session = vendor_session
-    _officer(session)
+    add_officer(session)
     _night(vendor_app, session, "newsletter", "app_chat")
     member = vendors["mailchimp"].members[subscriber_hash(CANARY)]
     del member["stats"], member["vip"]  # the vendor changed its answer

@@ -18,7 +18,8 @@ from dsr.export.manual import complete_manual_task
 from dsr.models import Message, RequestStatus, Right, SubjectRequest, SystemTask, TaskAction, TaskState
 from tests.helpers.export import KARI, approve, bundle_zip, tasks_by_system
 from tests.helpers.jobs import run_jobs
-from tests.helpers.vendors import officer, write_vendors_file
+from tests.helpers.staff import officer
+from tests.helpers.vendors import write_vendors_file
 
 CLIENT_ID = "1234567890.1700000000"
 AUTOMATED = ("crm", "newsletter", "support", "app_chat", "accounting", "mailbox", "analytics")

@@ -33,7 +33,7 @@ from dsr.queue import RetryLater, defer
 from tests.helpers.export import KARI, approved_access_case, bundle_zip, tasks_by_system, use_warehouse
 from tests.helpers.jobs import run_jobs, spawn_worker, stop_worker, wait_until
 from tests.helpers.people import use_directory
-from tests.helpers.vendors import officer
+from tests.helpers.staff import officer
 
 
 def test_a_task_whose_worker_died_is_handed_to_a_new_job_by_the_sweeper(demo_app, demo_session):

@@ -21,7 +21,7 @@ from tests.helpers.bundles import (
     verified_case,
 )
 from tests.helpers.mail import text_of
-from tests.helpers.vendors import officer
+from tests.helpers.staff import officer
 
 pytestmark = pytest.mark.slow
 

@@ -23,6 +23,7 @@ from dsr.export.storage import get_store
 from dsr.models import ExportBundle, Message, RequestStatus, Right, SubjectLocation, SubjectRequest
 from dsr.storage import s3
 from dsr.storage.s3 import S3Store
+from tests.helpers.apps import built_app
 from tests.helpers.export import KARI, approve, tasks_by_system
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, sms_lines
@@ -110,9 +111,8 @@ def s3_app(app_config, chat, smtp, s3_server):
     """The demo app with its export files in the S3 server."""
     app_config.update(s3_config(s3_server))
     ensure_demo_data(Path(app_config["INSTANCE_PATH"]))
-    application = create_app(app_config)
-    yield application
-    get_db(application).engine.dispose()
+    with built_app(app_config) as application:
+        yield application
 
 
 def test_the_access_journey_keeps_every_bundle_byte_in_the_object_store(s3_app, smtp, tmp_path):

@@ -19,8 +19,8 @@ from tests.helpers.bundles import archive_of, bundles_of, collected, officer_cli
 from tests.helpers.export import KARI, approve
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, text_of
+from tests.helpers.staff import officer
 from tests.helpers.systems import system, write_systems
-from tests.helpers.vendors import officer
 
 RECEIVER = "personvern@fjellbygg.example"
 

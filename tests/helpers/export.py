@@ -10,16 +10,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from dsr import create_app
 from dsr.cases import states
 from dsr.cases.states import Action
-from dsr.db import get_db
 from dsr.demo_systems.build import ensure_demo_data
 from dsr.demo_systems.chat_server import start_in_thread
 from dsr.demo_systems.people import KARI
 from dsr.export.delivery import open_staff_preview
 from dsr.models import ExportBundle, RequestStatus, Right, SubjectRequest, SystemTask
 from dsr.tasks.registry import start_work
+from tests.helpers.apps import app_session, built_app
 from tests.helpers.systems import system, write_systems
 
 
@@ -37,20 +36,14 @@ def chat(monkeypatch):
 def demo_app(app_config, chat):
     """The app on the example systems file with the demo data in its instance folder and the chat API up."""
     ensure_demo_data(Path(app_config["INSTANCE_PATH"]))
-    application = create_app(app_config)
-    yield application
-    get_db(application).engine.dispose()
-    client = application.extensions.get("dsr.redis")
-    if client is not None:
-        client.close()
+    with built_app(app_config) as application:
+        yield application
 
 
 @pytest.fixture
 def demo_session(demo_app):
-    with demo_app.app_context():
-        session = get_db(demo_app).session()
+    with app_session(demo_app) as session:
         yield session
-        session.close()
 
 
 def approve(session, request: SubjectRequest) -> None:

@@ -71,3 +71,12 @@ def secret_on_page(html: str) -> str:
     match = re.search(r'data-secret="([A-Z2-7]+)"', html)
     assert match, "no TOTP secret on the enrolment page"
     return match.group(1)
+
+
+def officer(session, email: str = "officer@fjordnett.example") -> StaffUser:
+    """An officer row for services called directly (no password or TOTP: it never logs in)."""
+    user = StaffUser(email=email, display_name="Officer", role=StaffRole.OFFICER, password_hash="x",
+                     must_change_password=False)
+    session.add(user)
+    session.commit()
+    return user

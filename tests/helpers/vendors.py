@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dsr import REPO_ROOT, create_app
-from dsr.db import get_db
+from dsr import REPO_ROOT
 from dsr.demo_systems.vendors.base import stop
 from dsr.demo_systems.vendors.stand_ins import credentials, environment, start_all
-from dsr.models import StaffRole, StaffUser
+from tests.helpers.apps import app_session, built_app
 
 VENDORS_FILE = REPO_ROOT / "instance" / "systems.vendors.example.toml"
 FAST = "rate_limit = 200\n"
@@ -63,25 +62,13 @@ def vendors(vendor_env, monkeypatch):
 def vendor_app(app_config, vendors, tmp_path):
     """The app on the vendors' example systems file (see `vendors_systems_text`)."""
     app_config["SYSTEMS_FILE"] = str(write_vendors_file(tmp_path))
-    application = create_app(app_config)
-    yield application
-    get_db(application).engine.dispose()
-    client = application.extensions.get("dsr.redis")
-    if client is not None:
-        client.close()
+    with built_app(app_config) as application:
+        yield application
 
 
 @pytest.fixture
 def vendor_session(vendor_app):
-    with vendor_app.app_context():
-        session = get_db(vendor_app).session()
+    with app_session(vendor_app) as session:
         yield session
-        session.close()
 
 
-def officer(session, email: str = "officer@fjordnett.example") -> StaffUser:
-    user = StaffUser(email=email, display_name="Officer", role=StaffRole.OFFICER, password_hash="x",
-                     must_change_password=False)
-    session.add(user)
-    session.commit()
-    return user
