@@ -52,6 +52,13 @@ def staff_language(user) -> str:
     return chosen if chosen in available_languages() else "en"
 
 
+def use_language(code: str) -> None:
+    """This request's pages in `code`: Flask-Babel keeps the locale of the first text it translated in
+    this context, so it forgets it here (a text translated earlier, e.g. by a before-request hook)."""
+    g.language = code
+    refresh()
+
+
 def select_locale() -> str:
     languages = available_languages()
     forced = g.get("language")  # a case page, or a job rendering a letter in the case's language

@@ -22,11 +22,10 @@ from collections.abc import Callable
 
 from flask import abort, flash, g, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
-from flask_babel import refresh
 
 from dsr.auth import sessions
 from dsr.auth.policy import Policy, policy_of, with_policy
-from dsr.i18n import staff_language
+from dsr.i18n import staff_language, use_language
 from dsr.models import StaffRole
 
 ALL_ROLES = (StaffRole.ADMIN, StaffRole.OFFICER, StaffRole.VIEWER)
@@ -37,13 +36,6 @@ _ENDED = {
     "max_age": _l("Your session reached its 12-hour limit. Log in again."),
     "pending": _l("The login took too long. Start again."),
 }
-
-
-def use_language(code: str) -> None:
-    """This request's pages in `code`: Flask-Babel keeps the locale of the first text it translated in
-    this context, so it forgets it here (a text translated earlier, e.g. by a before-request hook)."""
-    g.language = code
-    refresh()
 
 
 def _to_login():

@@ -14,9 +14,9 @@ from dsr.auth import accounts, sessions, totp
 from dsr.auth.forms import ChangePasswordForm, CodeForm, LanguageForm, LoginForm, NewPasswordForm, ReauthForm
 from dsr.auth.passwords import PasswordRejected, verify_password
 from dsr.auth.policy import public
-from dsr.auth.roles import login_step, staff_reader, use_language
+from dsr.auth.roles import login_step, staff_reader
 from dsr.db import get_session
-from dsr.i18n import LANGUAGE_NAMES, available_languages, staff_language
+from dsr.i18n import LANGUAGE_NAMES, available_languages, staff_language, use_language
 
 bp = Blueprint("auth", __name__, url_prefix="/staff")
 

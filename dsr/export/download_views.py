@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, redirect, render_template, request, session, url_for
 
 from dsr.auth.policy import public
 from dsr.db import get_session
@@ -37,6 +37,7 @@ from dsr.export.delivery import (
 from dsr.export.offer import DownloadOffer, bundle_of_link, last_download
 from dsr.export.pages import DOWNLOAD, attachment, bp
 from dsr.forms import CodeForm, ConfirmForm
+from dsr.i18n import use_language
 from dsr.identity import codes
 from dsr.identity.code_pages import (
     check_code_or_rerender,
@@ -60,7 +61,7 @@ def _load(public_id: str, download_id: str) -> tuple[SubjectRequest, ExportBundl
     if not _DOWNLOAD_ID.match(download_id):
         abort(404)  # before any query: PostgreSQL refuses NUL bytes in text (a 500, not a 404)
     if not request.args.get("lang") and not session.get("lang"):
-        g.language = case.language  # the case's language unless the visitor chose another
+        use_language(case.language)  # the case's language unless the visitor chose another
     try:
         return case, downloadable_bundle(get_session(), case.id, download_id), None
     except BundleNotFound:

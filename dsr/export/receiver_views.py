@@ -25,6 +25,7 @@ from dsr.export.transmission import (
     transmission_by_token,
 )
 from dsr.forms import CodeForm, ConfirmForm
+from dsr.i18n import use_language
 from dsr.identity import codes
 from dsr.identity.code_pages import client_ip, code_error_message, delivery_failed, enforce_limits
 from dsr.identity.codes import CodeLimitReached
@@ -45,7 +46,7 @@ def _receiving(view):
             abort(404)
         case = db.get(SubjectRequest, transmission.request_id)
         if not request.args.get("lang"):
-            g.language = case.language
+            use_language(case.language)
         try:
             g.receive_expires_at = available(db, transmission).expires_at
         except TransmissionUnavailable as exc:

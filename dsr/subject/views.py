@@ -30,6 +30,7 @@ from dsr.complaint.kit import build_kit, kit_filename, kit_response, offers_comp
 from dsr.db import get_session, utcnow
 from dsr.export.offer import download_offers
 from dsr.forms import CodeForm, ConfirmForm, ReplyForm
+from dsr.i18n import use_language
 from dsr.identity import codes
 from dsr.identity.code_pages import (
     check_code_or_rerender,
@@ -56,7 +57,7 @@ bp = Blueprint("subject", __name__, url_prefix="/case")
 
 def _speak_case_language(case: SubjectRequest) -> None:
     if not request.args.get("lang") and not session.get("lang"):
-        g.language = case.language
+        use_language(case.language)
 
 
 @bp.after_request
