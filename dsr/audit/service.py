@@ -31,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import orm
+from sqlalchemy import event, orm
 
 from dsr.config import ConfigError
 from dsr.db import utcnow
@@ -41,31 +41,85 @@ from dsr.queue import QUEUE_DEFAULT, job
 GENESIS = "0" * 64
 _SAFE_TEXT = re.compile(r"^[A-Za-z0-9_.:/+\-]{0,80}$")  # ids, codes, dates, hashes: no '@', no spaces
 _ADVISORY_LOCK_KEY = 0x44535241  # "DSRA": serialises appenders on PostgreSQL
+_PENDING = "dsr_audit_pending"  # session.info: events recorded, not yet appended
 
 
 class AuditDetailError(ValueError):
     pass
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """An event recorded in a transaction, appended to the chain when that transaction commits."""
+    action: str
+    actor_type: str
+    actor_id: str | None
+    request_id: int | None
+    details: dict[str, Any]
+    transaction: orm.SessionTransaction
+
+
 def record(session: orm.Session, action: str, *, actor_type: str, actor_id: str | int | None = None,
-           request_id: int | None = None, **details: Any) -> AuditEvent:
-    """Append one event in the caller's transaction (it commits or rolls back with the change)."""
+           request_id: int | None = None, **details: Any) -> None:
+    """Record one event in the caller's transaction: it is appended to the chain when the transaction
+    commits and vanishes if it (or the savepoint it was recorded in) rolls back.
+
+    Appending at the commit keeps the chain's lock (one appender at a time on PostgreSQL) for the
+    append and the commit only, instead of from the first event to the end of the caller's work: under
+    a crowd of subjects filing at once the lock was the queue they all waited in."""
     if actor_type not in {"staff", "subject", "system"}:
         raise AuditDetailError(f"unknown actor type {actor_type!r}")
     _check_details(details)
+    pending = session.info.setdefault(_PENDING, [])
+    pending.append(_Pending(action, actor_type, None if actor_id is None else str(actor_id), request_id, details,
+                            session.get_nested_transaction() or session.get_transaction()))
+
+
+def _append_pending(session: orm.Session) -> None:
+    """Append the transaction's recorded events to the chain, in the order they were recorded."""
+    if session.in_nested_transaction():
+        return  # a savepoint released: its events wait for the real commit
+    pending = session.info.pop(_PENDING, [])
+    if not pending:
+        return
     if session.get_bind().dialect.name == "postgresql":
         session.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK_KEY)))
     last = session.execute(sa.select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
-    seq, prev_hash = (last.seq + 1, last.hash) if last else (1, GENESIS)
-    event = AuditEvent(seq=seq, at=utcnow(), actor_type=actor_type,
-                       actor_id=None if actor_id is None else str(actor_id), action=action,
-                       request_id=request_id, details=details, prev_hash=prev_hash)
-    event.hash = content_hash(event)
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS)
     key = audit_key() if has_app_context() else None
-    event.mac = seal_of(key, event.hash) if key else None
-    session.add(event)
-    session.flush()
-    return event
+    now = utcnow()
+    for item in pending:
+        seq += 1
+        row = AuditEvent(seq=seq, at=now, actor_type=item.actor_type, actor_id=item.actor_id, action=item.action,
+                         request_id=item.request_id, details=item.details, prev_hash=prev_hash)
+        row.hash = prev_hash = content_hash(row)
+        row.mac = seal_of(key, row.hash) if key else None
+        session.add(row)
+
+
+def _drop_rolled_back(session: orm.Session, rolled_back: orm.SessionTransaction) -> None:
+    """Forget the events recorded in a transaction or savepoint that rolled back (or inside it)."""
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [item for item in pending if not _within(item.transaction, rolled_back)]
+
+
+def _within(transaction: orm.SessionTransaction | None, outer: orm.SessionTransaction) -> bool:
+    while transaction is not None:
+        if transaction is outer:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _forget_at_end(session: orm.Session, transaction: orm.SessionTransaction) -> None:
+    if transaction.parent is None:  # the whole transaction ended (committed, rolled back or closed)
+        session.info.pop(_PENDING, None)
+
+
+event.listen(orm.Session, "before_commit", _append_pending)
+event.listen(orm.Session, "after_soft_rollback", _drop_rolled_back)
+event.listen(orm.Session, "after_transaction_end", _forget_at_end)
 
 
 def content_hash(event: AuditEvent) -> str:

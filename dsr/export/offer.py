@@ -78,6 +78,8 @@ def size_text(size: int) -> str:
 
 def download_offers(session: orm.Session, request: SubjectRequest) -> list[DownloadOffer]:
     """The bundles released to the subject of `request`, one per part of the answer (none before release)."""
+    if request.decided_at is None:
+        return []  # bundles are released only after the decision: no query on the busy case page
     bundles = session.scalars(
         sa.select(ExportBundle)
         .where(ExportBundle.request_id == request.id,

@@ -100,7 +100,7 @@ class MailTransport:
         with os.fdopen(fd, "wb") as fh:
             fh.write(message.as_bytes())
         os.replace(temp, target)
-        prune_outbox(self.outbox, self.keep_days)
+        prune_outbox_now_and_then(self.outbox, self.keep_days)
         return target
 
 
@@ -145,7 +145,7 @@ class SmsTransport:
                 os.fchmod(fh.fileno(), 0o600)  # a log written by an older version may be 0644
                 fh.write(line)
                 break
-        prune_outbox(self.outbox, self.keep_days)
+        prune_outbox_now_and_then(self.outbox, self.keep_days)
         return str(path)
 
 
@@ -158,6 +158,20 @@ def private_folder(folder: Path) -> Path:
     if folder.stat().st_mode & 0o077:
         folder.chmod(0o700)
     return folder
+
+
+#: when this process last pruned each outbox folder (monotonic seconds)
+_PRUNED_AT: dict[Path, float] = {}
+PRUNE_EVERY_SECONDS = 60.0
+
+
+def prune_outbox_now_and_then(outbox: Path, keep_days: float) -> None:
+    """Prune after a write, at most once a minute per process: pruning reads every file's date, and a
+    folder of a week's mail made that the largest cost of each mail sent (the retention job prunes too)."""
+    now = time.monotonic()
+    if now - _PRUNED_AT.get(outbox, -PRUNE_EVERY_SECONDS) >= PRUNE_EVERY_SECONDS:
+        _PRUNED_AT[outbox] = now
+        prune_outbox(outbox, keep_days)
 
 
 def prune_outbox(outbox: Path, keep_days: float) -> int:

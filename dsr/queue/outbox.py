@@ -64,7 +64,10 @@ def install_relay(app: Flask) -> None:
         rows = [row for row in session.info.pop(_PENDING, [])
                 if sa.inspect(row).has_identity and row.run_at is None]
         if rows and app.config["OUTBOX_RELAY_INLINE"]:
-            Relay(app).publish(rows)
+            # Not marked published here: that would be a second transaction (and a disk flush) on the
+            # page the subject waits for. The next sweep finds the rows, RQ refuses them as duplicates,
+            # and the sweep marks them; a job that finished first is no longer looked at.
+            Relay(app).publish(rows, mark=False)
 
     @event.listens_for(maker, "after_rollback")
     def _after_rollback(session: orm.Session) -> None:
@@ -79,7 +82,8 @@ class Relay:
         self.app = app
         self.connection = connection or get_redis(app)
 
-    def publish(self, rows: list[OutboxJob]) -> list[int]:
+    def publish(self, rows: list[OutboxJob], *, mark: bool = True) -> list[int]:
+        """Enqueue the rows; with `mark`, record them as published (the sweep's lease check counts from then)."""
         if not redis_may_be_up(self.app):
             return []
         published: list[int] = []
@@ -93,7 +97,7 @@ class Relay:
                 log.warning("outbox %s not published yet (%s); the sweep will retry", row.id, type(exc).__name__)
                 break
             published.append(row.id)
-        if published:
+        if published and mark:
             self._mark_published(published)
         return published
 

@@ -81,7 +81,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         reply_form=reply_form or ReplyForm(formdata=None),
         downloads=download_offers(get_session(), case),
         complaint_kit=offers_complaint_kit(case),
-        kit_form=ConfirmForm(formdata=None),
+        kit_form=ConfirmForm(formdata=None) if offers_complaint_kit(case) else None,
     ), status
 
 
