@@ -19,8 +19,8 @@ import pytest
 from dsr import create_app
 from dsr.crypto import seal
 from dsr.models import DeliveryChannel, DeliveryStatus, Message, MessageDirection
-from dsr.notify.service import SECRET_PLACEHOLDER, deliver_message
 from dsr.notify import transports
+from dsr.notify.service import SECRET_PLACEHOLDER, deliver_message
 from dsr.notify.transports import MailTransport, SmsTransport
 from dsr.queue import defer
 from tests.helpers.jobs import free_port, run_jobs, wait_until

@@ -31,7 +31,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import event, orm
+from sqlalchemy import orm
 
 from dsr.config import ConfigError
 from dsr.db import utcnow
@@ -117,9 +117,9 @@ def _forget_at_end(session: orm.Session, transaction: orm.SessionTransaction) ->
         session.info.pop(_PENDING, None)
 
 
-event.listen(orm.Session, "before_commit", _append_pending)
-event.listen(orm.Session, "after_soft_rollback", _drop_rolled_back)
-event.listen(orm.Session, "after_transaction_end", _forget_at_end)
+sa.event.listen(orm.Session, "before_commit", _append_pending)
+sa.event.listen(orm.Session, "after_soft_rollback", _drop_rolled_back)
+sa.event.listen(orm.Session, "after_transaction_end", _forget_at_end)
 
 
 def content_hash(event: AuditEvent) -> str:
