@@ -99,6 +99,8 @@ def submit_request(
         intake_key=intake_key,
         verification_expires_at=now
         + timedelta(seconds=int(current_app.config["VERIFICATION_EXPIRY_SECONDS"])),
+        pauses=[],  # a new request has neither: known now, not asked of the database later
+        representative=None,
     )
     try:
         with session.begin_nested():  # a double-submitted form racing the first one makes no second request

@@ -25,6 +25,7 @@ from flask import (
     url_for,
 )
 from flask_babel import get_locale, ngettext
+from sqlalchemy import orm
 
 from dsr.auth.policy import public
 from dsr.db import get_session
@@ -218,7 +219,10 @@ def _received(filed: SubjectRequest):
 def received():
     public_id = session.get(FILED_KEY)
     filed = (
-        get_session().scalars(sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)).first()
+        get_session().scalars(
+            sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)
+            .options(orm.joinedload(SubjectRequest.pauses), orm.joinedload(SubjectRequest.representative))
+        ).unique().first()
         if isinstance(public_id, str)
         else None
     )
