@@ -360,6 +360,7 @@ def test_four_eyes_erasure_approval(app, session, open_case, make_staff):
         decisions.approve(session, case, actor=first, four_eyes=True)
     assert decisions.approve(session, case, actor=second, four_eyes=True) == "started"  # the plans are made
     assert case.status is RequestStatus.IN_PROGRESS
+    session.commit()  # as the staff pages do: the audit trail is written with the commit
     assert _actions(session, case) == ["case.approval_proposed", "case.approval_refused", "actions.started",
                                        "case.approved"]
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from dsr.cases import states
 from dsr.cases.states import Action
+from dsr.db import utcnow
 from dsr.demo_systems.build import ensure_demo_data
 from dsr.demo_systems.chat_server import start_in_thread
 from dsr.demo_systems.people import KARI
@@ -49,6 +50,7 @@ def demo_session(demo_app):
 def approve(session, request: SubjectRequest) -> None:
     """What the staff area's approve button does: the transition and the fulfilment start, one commit."""
     states.apply(request, Action.APPROVE)
+    request.decided_at = utcnow()
     start_work(session, request)
     session.commit()
 
