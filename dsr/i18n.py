@@ -12,7 +12,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask, current_app, g, request, session, url_for
-from flask_babel import Babel, format_decimal, refresh
+from flask_babel import Babel, format_decimal, get_locale, get_translations, refresh
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,13 @@ def init_app(app: Flask) -> None:
     compiled = compile_catalogs(Path(app.instance_path) / ".translations")
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone,
           default_translation_directories=str(compiled))
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda text: _catalogue().ugettext(text),
+        ngettext=lambda singular, plural, n: _catalogue().ungettext(singular, plural, n),
+        pgettext=lambda context, text: _catalogue().upgettext(context, text),
+        npgettext=lambda context, singular, plural, n: _catalogue().unpgettext(context, singular, plural, n),
+        newstyle=True,
+    )
     # Flask-Babel keeps the locale of the first text translated in an app context; a context several
     # requests share (tests that hold one open) must not hand one request's language to the next.
     app.before_request(refresh)
@@ -32,6 +39,19 @@ def init_app(app: Flask) -> None:
                                    "language_url": language_url})
     app.add_template_filter(staff_time, "staff_time")
     app.add_template_filter(format_decimal, "number")  # 1,234 for English pages, 1 234 for Norwegian ones
+
+
+def _catalogue():
+    """This request's translations for the page's texts. Flask-Babel looks them up again at every text (a
+    page has dozens); they change only with the locale, so they are kept while Flask-Babel's locale object
+    is the same one (use_language and refresh() replace it)."""
+    locale = getattr(g.get("_flask_babel"), "babel_locale", None)
+    kept = g.get("_dsr_catalogue")
+    if kept is not None and locale is not None and kept[0] is locale:
+        return kept[1]
+    translations = get_translations()
+    g._dsr_catalogue = (get_locale(), translations)
+    return translations
 
 
 def staff_time(instant: datetime | None, timezone: str | None = None) -> str:

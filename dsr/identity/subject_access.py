@@ -123,17 +123,24 @@ def request_or_404(public_id: str) -> SubjectRequest:
     return found
 
 
+#: built once: the subject's pages ask it at every view, and a statement kept is compiled and keyed once
+_CASE_WITH_ACCESS = (
+    sa.select(SubjectRequest, CaseAccess)
+    .outerjoin(CaseAccess, sa.and_(CaseAccess.request_id == SubjectRequest.id,
+                                   CaseAccess.browser == sa.bindparam("browser"), CaseAccess.revoked_at.is_(None),
+                                   CaseAccess.expires_at > sa.bindparam("now")))
+    .where(SubjectRequest.public_id == sa.bindparam("public_id"))
+    .order_by(CaseAccess.id)
+)
+
+
 def case_for_subject_or_404(public_id: str) -> SubjectRequest:
     """The case this browser has proven, or 404 (for an unknown case and a foreign one alike).
     One query for the case and this browser's rows: the subject's pages are the busiest ones."""
     if not _PUBLIC_ID.match(public_id) or not isinstance(session.get(_BROWSER), str):
         abort(404)
-    live = sa.and_(CaseAccess.request_id == SubjectRequest.id, CaseAccess.browser == browser_binding(),
-                   CaseAccess.revoked_at.is_(None), CaseAccess.expires_at > utcnow())
-    found = get_session().execute(
-        sa.select(SubjectRequest, CaseAccess).outerjoin(CaseAccess, live)
-        .where(SubjectRequest.public_id == public_id).order_by(CaseAccess.id)
-    ).all()
+    found = get_session().execute(_CASE_WITH_ACCESS, {"public_id": public_id, "browser": browser_binding(),
+                                                      "now": utcnow()}).all()
     if not found or not _grant_among(found[0][0], [row for _, row in found if row is not None]):
         abort(404)
     return found[0][0]

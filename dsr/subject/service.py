@@ -88,16 +88,18 @@ def timeline(request: SubjectRequest) -> list[TimelineEntry]:
     return sorted(entries, key=lambda entry: entry.at)
 
 
+#: built once (the case page shows it at every view)
+_CONVERSATION = (
+    sa.select(Message)
+    .where(Message.request_id == sa.bindparam("request_id"),
+           Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]))
+    .order_by(Message.created_at, Message.id)
+)
+
+
 def conversation(session: orm.Session, request: SubjectRequest) -> list[Message]:
     """Messages between the subject and staff (not internal notes, not code letters)."""
-    messages = session.scalars(
-        sa.select(Message)
-        .where(
-            Message.request_id == request.id,
-            Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]),
-        )
-        .order_by(Message.created_at, Message.id)
-    ).all()
+    messages = session.scalars(_CONVERSATION, {"request_id": request.id}).all()
     return [
         m
         for m in messages
