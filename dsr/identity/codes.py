@@ -94,24 +94,18 @@ def issue_code(
     dedupe_key: str | None = None,
     enforce_limits: bool = True,
     direction: MessageDirection = MessageDirection.TO_SUBJECT,
+    first_code: bool = False,
 ) -> VerificationChallenge:
     """Make a code for `request`, replace any earlier one of this purpose, and queue the mail or SMS
     that carries it (the template gets `code_minutes`, `reference`, `link_url` for e-mail, and
     `secret` = the code; the stored letter holds placeholders for the link and the code). `browser_binding` ties the code to the browser that asked for it.
-    Raises CodeLimitReached when `enforce_limits` and the request had enough codes."""
+    Raises CodeLimitReached when `enforce_limits` and the request had enough codes. `first_code`: the request
+    was filed in this transaction, so no earlier code exists to replace."""
     now = utcnow()
     if enforce_limits:
         check_issue_limits(session, request, purpose, now)
-    session.execute(
-        sa.update(VerificationChallenge)
-        .where(
-            VerificationChallenge.request_id == request.id,
-            VerificationChallenge.purpose == purpose,
-            VerificationChallenge.consumed_at.is_(None),
-            VerificationChallenge.burned_at.is_(None),
-        )
-        .values(burned_at=now)
-    )
+    if not first_code:
+        _burn_earlier(session, request, purpose, now)
     code = new_code()
     ttl = int(current_app.config["CODE_TTL_SECONDS"])
     challenge = VerificationChallenge(
@@ -373,4 +367,18 @@ def burn_waiting_codes(session: orm.Session, request: SubjectRequest) -> None:
             VerificationChallenge.burned_at.is_(None),
         )
         .values(burned_at=utcnow())
+    )
+
+
+def _burn_earlier(session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose, now: datetime) -> None:
+    """A new code replaces the request's unused ones of the same purpose."""
+    session.execute(
+        sa.update(VerificationChallenge)
+        .where(
+            VerificationChallenge.request_id == request.id,
+            VerificationChallenge.purpose == purpose,
+            VerificationChallenge.consumed_at.is_(None),
+            VerificationChallenge.burned_at.is_(None),
+        )
+        .values(burned_at=now)
     )

@@ -82,9 +82,8 @@ def submit_request(
 
     Raises InvalidRequest for bad input, AuthorisationFileError for a file that cannot be taken
     (nothing is stored: the caller rolls back)."""
-    existing = existing_request(session, intake_key)
-    if existing is not None:
-        return existing
+    # A second "Send" was looked up by the page already (before its abuse limits); one racing the first
+    # meets the unique intake key below.
     values = _clean(right, email, language, phone, full_name, details, email_required=representative is None)
     if representative is not None and not values["full_name"]:  # the letters name the subject
         raise InvalidRequest({"full_name": _("Enter the name of the person the request is for")})
@@ -146,6 +145,7 @@ def start_verification(session: orm.Session, request: SubjectRequest, browser_bi
         template=RECEIVED_LETTER,
         dedupe_key=f"received:{request.id}",
         enforce_limits=False,
+        first_code=True,  # both doors file a new request in this transaction
     )
     if request.representative is None:  # a representative's: nothing is looked up before their authorisation
         defer(session, lookup_subject, request.id, request_id=request.id)
