@@ -4,9 +4,11 @@
 
 A private portal: its own PostgreSQL database (dsr_load_<pid>, dropped at the end), an empty Redis
 database number on the given server (claimed with a marker key, flushed at the end), one real
-`flask dsr worker`, and `gunicorn app:app` on loopback (worker model and count: --web-workers,
---web-threads). The abuse limits are raised by configuration (DSR_RATE_LIMITS), as an operator
-expecting a crowd behind one address would; nothing else in the product knows it is measured.
+`flask dsr worker` at nice 10, and `gunicorn app:app` on loopback with two sync workers: the
+single-host deployment the README's "Operations" describes (pages before background work; sync
+workers, as behind a reverse proxy). --web-worker-class, --web-workers, --web-threads and
+--worker-nice change it. The abuse limits are raised by configuration (DSR_RATE_LIMITS), as an
+operator expecting a crowd behind one address would; nothing else in the product knows it is measured.
 
 Phase 1, intake: --submissions access requests, each by a new browser, --concurrency at a time. Each
 browser does what a person does: GET the form (session cookie and CSRF token), POST the answers
@@ -344,11 +346,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--case-concurrency", type=int, default=200)
     parser.add_argument("--case-views", type=int, default=10, help="case page views per subject in phase 2")
-    parser.add_argument("--web-worker-class", choices=("gthread", "sync"), default="gthread",
-                        help="gunicorn's worker model: gthread keeps connections alive, sync closes each one")
+    parser.add_argument("--web-worker-class", choices=("gthread", "sync"), default="sync",
+                        help="gunicorn's worker model: sync answers each request on its own connection (a "
+                             "reverse proxy in front keeps the browsers' connections), gthread keeps them alive")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn worker processes")
     parser.add_argument("--web-threads", type=int, default=4, help="threads per gunicorn worker (gthread)")
-    parser.add_argument("--worker-nice", type=int, default=0,
+    parser.add_argument("--worker-nice", type=int, default=10,
                         help="CPU niceness of the `flask dsr worker` (e.g. 10: on a shared host the pages go first)")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds any one request may take")
     parser.add_argument("--phase-seconds", type=float, default=300.0, help="deadline of each phase")

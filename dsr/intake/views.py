@@ -214,15 +214,19 @@ def _received(filed: SubjectRequest):
     return redirect(url_for("intake.received"), code=303)
 
 
+#: built once (every filing ends on this page): the request with what its dates and steps need
+_FILED_REQUEST = (
+    sa.select(SubjectRequest).where(SubjectRequest.public_id == sa.bindparam("public_id"))
+    .options(orm.joinedload(SubjectRequest.pauses), orm.joinedload(SubjectRequest.representative))
+)
+
+
 @bp.get("/request/received")
 @public
 def received():
     public_id = session.get(FILED_KEY)
     filed = (
-        get_session().scalars(
-            sa.select(SubjectRequest).where(SubjectRequest.public_id == public_id)
-            .options(orm.joinedload(SubjectRequest.pauses), orm.joinedload(SubjectRequest.representative))
-        ).unique().first()
+        get_session().scalars(_FILED_REQUEST, {"public_id": public_id}).unique().first()
         if isinstance(public_id, str)
         else None
     )
