@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
+from babel import support
+from flask import current_app, has_request_context
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import StringField, TextAreaField
+from wtforms.i18n import messages_path
 
 from dsr.validation import InvalidValue, free_text
 
@@ -28,7 +32,27 @@ def _add_error(field, message: str) -> None:
     field.errors = [*field.errors, message]
 
 
-class CheckedForm(FlaskForm):
+#: WTForms' own catalogue ("Not a valid choice.", ...) by language, read once per process
+_WTFORMS_CATALOGUES: dict[str, support.NullTranslations] = {}
+
+
+class PortalForm(FlaskForm):
+    """Every form of the portal. WTForms' own messages come in the page's language from a catalogue read
+    once per language: Flask-WTF reads it from disk again for every request that builds a form."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            if not current_app.config.get("WTF_I18N_ENABLED", True) or not has_request_context():
+                return super().get_translations(form)
+            language = str(get_locale() or "en")
+            catalogue = _WTFORMS_CATALOGUES.get(language)
+            if catalogue is None:
+                catalogue = _WTFORMS_CATALOGUES[language] = support.Translations.load(
+                    messages_path(), [language], domain="wtforms")
+            return catalogue
+
+
+class CheckedForm(PortalForm):
     """A form whose fields are checked by `checks()`: {field name: function(data) -> cleaned}."""
 
     def checks(self) -> dict:
@@ -68,5 +92,5 @@ class ReplyForm(CheckedForm):
         return {"message": lambda value: free_text(value, required_message=str(_l("Write your message")))}
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PortalForm):
     """A button that changes something: only the CSRF token."""

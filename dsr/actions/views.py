@@ -9,7 +9,6 @@ import re
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -25,6 +24,7 @@ from dsr.auth.roles import staff_decider
 from dsr.cases.forms import choices
 from dsr.cases.pages import case_or_404, staff_case_view, to_case
 from dsr.db import get_session
+from dsr.forms import PortalForm
 from dsr.models import RecipientNotice, SystemTask, TaskAction
 
 bp = Blueprint("actions", __name__, url_prefix="/staff/cases/<int:case_id>/actions")
@@ -32,23 +32,23 @@ bp = Blueprint("actions", __name__, url_prefix="/staff/cases/<int:case_id>/actio
 _VALUE_FIELD = re.compile(r"^value-(\d+)-([A-Za-z0-9_]{1,63})-([A-Za-z0-9_]{1,63})$")
 
 
-class ApproveForm(FlaskForm):
+class ApproveForm(PortalForm):
     note = TextAreaField(_l("A paragraph for the outcome letter (optional)"), [Length(max=2000)])
     statement = TextAreaField(_l("Supplementary statement (optional; Art. 16: when the data is incomplete rather "
                                  "than wrong)"), [Length(max=2000)])
 
 
-class DoneForm(FlaskForm):
+class DoneForm(PortalForm):
     note = TextAreaField(_l("What you did (and what you kept, and why)"), [DataRequired(_l("Say what you did.")),
                                                                             Length(max=2000)])
 
 
-class LiftForm(FlaskForm):
+class LiftForm(PortalForm):
     reason = TextAreaField(_l("Why the restriction ends (the subject is told before it is lifted)"),
                            [DataRequired(_l("Say why the restriction ends.")), Length(max=2000)])
 
 
-class ObjectionForm(FlaskForm):
+class ObjectionForm(PortalForm):
     outcome = RadioField(_l("Outcome"), choices=choices([
         ("upheld", _l("Upheld: our grounds do not override the subject's; the data is erased")),
         ("rejected", _l("Rejected: compelling legitimate grounds override the subject's (Art. 21(1))"))]),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
+from dsr.forms import PortalForm
 from dsr.models import StaffRole
 
 ROLE_LABELS = {StaffRole.ADMIN: _l("Admin"), StaffRole.OFFICER: _l("Officer"), StaffRole.VIEWER: _l("Viewer")}
@@ -22,17 +22,17 @@ def _role_choices() -> list[SelectChoice]:
     return [SelectChoice(role.value, ROLE_LABELS[role]) for role in StaffRole]
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PortalForm):
     email = StringField(_l("E-mail address"), [DataRequired(_l("Enter your e-mail address.")), Length(max=254)])
     password = PasswordField(_l("Password"), [DataRequired(_l("Enter your password.")), Length(max=1024)])
     next = HiddenField()
 
 
-class CodeForm(FlaskForm):
+class CodeForm(PortalForm):
     code = StringField(_l("6-digit code"), _CODE)
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(PortalForm):
     password = PasswordField(_l("New password"), _NEW_PASSWORD)
     confirm = PasswordField(
         _l("New password again"),
@@ -47,17 +47,17 @@ class ChangePasswordForm(NewPasswordForm):
     current = PasswordField(_l("Current password"), [DataRequired(_l("Enter your current password."))])
 
 
-class ReauthForm(FlaskForm):
+class ReauthForm(PortalForm):
     password = PasswordField(_l("Password"), [DataRequired(_l("Enter your password."))])
     code = StringField(_l("6-digit code"), _CODE)
     next = HiddenField()
 
 
-class LanguageForm(FlaskForm):
+class LanguageForm(PortalForm):
     language = SelectField(_l("Language of the staff pages"))
 
 
-class NewStaffForm(FlaskForm):
+class NewStaffForm(PortalForm):
     email = StringField(
         _l("E-mail address"), [DataRequired(_l("Enter the new staff member's e-mail address.")), Length(max=254)]
     )
@@ -65,5 +65,5 @@ class NewStaffForm(FlaskForm):
     role = SelectField(_l("Role"), choices=_role_choices(), default=StaffRole.OFFICER.value)
 
 
-class RoleForm(FlaskForm):
+class RoleForm(PortalForm):
     role = SelectField(_l("Role"), choices=_role_choices())

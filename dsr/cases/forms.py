@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     RadioField,
@@ -19,6 +18,7 @@ from dsr.cases.conversation import REPLY_CHANNELS
 from dsr.cases.decisions import MAX_TEXT, REJECTION_LABELS
 from dsr.cases.labels import RIGHT_LABELS
 from dsr.cases.opening import IDENTITY_METHODS
+from dsr.forms import PortalForm
 from dsr.models import Right
 
 _TEXT = Length(max=MAX_TEXT, message=_l("Write at most %(num)d characters.", num=MAX_TEXT))
@@ -31,7 +31,7 @@ def choices(pairs) -> list[SelectChoice]:
 RIGHT_CHOICES = choices((r.value, RIGHT_LABELS[r]) for r in Right)
 
 
-class RejectForm(FlaskForm):
+class RejectForm(PortalForm):
     reason = RadioField(
         _l("Reason for refusing"),
         choices=choices((k.value, v) for k, v in REJECTION_LABELS.items()),
@@ -43,7 +43,7 @@ class RejectForm(FlaskForm):
     )
 
 
-class AskForm(FlaskForm):
+class AskForm(PortalForm):
     text = TextAreaField(_l("What do you need from the subject?"), [DataRequired(_l("Write the question.")), _TEXT])
     about_identity = BooleanField(
         _l("This is about confirming who the subject is (the deadline clock pauses until they answer)")
@@ -57,7 +57,7 @@ def extension_choices(options: dict) -> list[SelectChoice]:
                    for months, due_on in options.items())
 
 
-class ExtendForm(FlaskForm):
+class ExtendForm(PortalForm):
     # Labels carry the dates each choice gives (set by the view for the case at hand).
     months = RadioField(_l("Extend by"), choices=choices([(2, _l("Two further months")), (1, _l("One further month"))]), coerce=int,
                         default=2, validators=[DataRequired(_l("Choose how long the extension is."))])
@@ -67,19 +67,19 @@ class ExtendForm(FlaskForm):
     )
 
 
-class AssignForm(FlaskForm):
+class AssignForm(PortalForm):
     assignee = SelectField(_l("Assignee"), choices=[], validate_choice=True)
 
 
-class OutcomeForm(FlaskForm):
+class OutcomeForm(PortalForm):
     outcome = TextAreaField(_l("Outcome letter to the subject"), [DataRequired(_l("Write what was done.")), _TEXT])
 
 
-class TextForm(FlaskForm):
+class TextForm(PortalForm):
     text = TextAreaField(_l("Text"), [DataRequired(_l("Write something first.")), _TEXT])
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(PortalForm):
     channel = RadioField(
         _l("How did the answer reach us?"),
         choices=choices(REPLY_CHANNELS.items()),
@@ -88,7 +88,7 @@ class ReplyForm(FlaskForm):
     text = TextAreaField(_l("What the subject said"), [DataRequired(_l("Write what the subject said.")), _TEXT])
 
 
-class IdentityForm(FlaskForm):
+class IdentityForm(PortalForm):
     how = RadioField(
         _l("How was identity established?"),
         choices=choices(IDENTITY_METHODS.items()),

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import g, render_template
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
 
@@ -17,6 +16,7 @@ from dsr.export.medium import HandoverRecord, release_on_medium
 from dsr.export.pages import STAFF_CASE, bp
 from dsr.export.release import ReleaseRefused
 from dsr.export.staff_views import reviewed_bundle
+from dsr.forms import PortalForm
 from dsr.models import Handover, HandoverMedium
 
 MEDIUM_LABELS = {
@@ -35,7 +35,7 @@ def _handover_labels() -> dict:
     return {"medium_labels": MEDIUM_LABELS, "handover_labels": HANDOVER_LABELS}
 
 
-class HandoverForm(FlaskForm):
+class HandoverForm(PortalForm):
     medium = RadioField(_l("What was the bundle put on?"),
                         choices=[SelectChoice(k.value, v) for k, v in MEDIUM_LABELS.items()],
                         validators=[DataRequired(_l("Choose what the bundle was put on."))])

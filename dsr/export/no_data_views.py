@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import abort, g
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
@@ -17,9 +16,10 @@ from dsr.cases.pages import case_or_404
 from dsr.db import get_session
 from dsr.export.no_data import answer_no_data, no_data_evidence
 from dsr.export.pages import STAFF_CASE, bp
+from dsr.forms import PortalForm
 
 
-class NoDataForm(FlaskForm):
+class NoDataForm(PortalForm):
     note = TextAreaField(_l("A paragraph for the letter (optional; in the case's language)"),
                          [Length(max=MAX_TEXT, message=_l("Write at most %(most)d characters.", most=MAX_TEXT))])
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
@@ -26,6 +25,7 @@ from dsr.export.redaction import RedactionRefused, find_target
 from dsr.export.review import receiving_service
 from dsr.export.review_actions import AnswerRefused, add_redaction, choose_answer, remove_redaction
 from dsr.export.transmission import TransmissionRefused, send_to_receiver
+from dsr.forms import PortalForm
 
 PREVIEW_ROWS = 20
 
@@ -35,13 +35,13 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class RedactForm(FlaskForm):
+class RedactForm(PortalForm):
     fields = MultiCheckboxField(_l("Fields to remove from every record"), choices=[], validate_choice=False)
     rows = TextAreaField(_l("Records to remove"))
     reason = TextAreaField(_l("Why (shown to the subject in the bundle)"))
 
 
-class SendForm(FlaskForm):
+class SendForm(PortalForm):
     name = StringField(_l("Receiver"))
     email = StringField(_l("The receiver's e-mail address"))
 

@@ -11,7 +11,6 @@ from flask import abort, current_app, g, redirect, render_template, request, url
 from flask_babel import format_decimal
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField
@@ -31,6 +30,7 @@ from dsr.export.manual import ManualTaskError, complete_manual_task
 from dsr.export.pages import STAFF_CASE, attachment, bp
 from dsr.export.release import ReleaseRefused, release_to_subject
 from dsr.export.review import current_bundle, export_panel, manual_task_of
+from dsr.forms import PortalForm
 from dsr.i18n import staff_time
 from dsr.models import BundleStatus, TaskState
 from dsr.sitewide import csrf
@@ -39,18 +39,18 @@ from dsr.sitewide import csrf
 UPLOAD_OVERHEAD_BYTES = 64 * 1024
 
 
-class UploadForm(FlaskForm):
+class UploadForm(PortalForm):
     file = FileField(_l("File with what you found"), [FileRequired(_l("Choose the file with what you found."))])
 
 
-class NothingFoundForm(FlaskForm):
+class NothingFoundForm(PortalForm):
     confirm = BooleanField(
         _l("I searched this system and found nothing about the subject"),
         [DataRequired(_l("Tick the box to confirm that you searched and found nothing."))],
     )
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PortalForm):
     """A confirmation button: only the CSRF token."""
 
 

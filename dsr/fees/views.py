@@ -7,7 +7,6 @@ from flask import Blueprint, abort, current_app, g, redirect, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -19,6 +18,7 @@ from dsr.cases.forms import choices
 from dsr.cases.pages import case_or_404, controller
 from dsr.db import get_session
 from dsr.fees import service
+from dsr.forms import PortalForm
 from dsr.models import CaseFee, Right, SubjectRequest
 
 bp = Blueprint("fees", __name__, url_prefix="/staff/cases/<int:case_id>/fee")
@@ -33,7 +33,7 @@ _APPROVED = {
 }
 
 
-class ChargeForm(FlaskForm):
+class ChargeForm(PortalForm):
     ground = RadioField(_l("Ground for the fee"), validators=[DataRequired(_l("Choose the ground for the fee."))])
     amount = StringField(_l("Amount in Norwegian kroner (NOK)"), [DataRequired(_l("Write the amount.")),
                                                                   Length(max=20)])
@@ -43,12 +43,12 @@ class ChargeForm(FlaskForm):
                                  [DataRequired(_l("Write how to pay.")), _TEXT])
 
 
-class PaidForm(FlaskForm):
+class PaidForm(PortalForm):
     note = TextAreaField(_l("Note on the payment, e.g. when it arrived and its bank reference (internal, optional)"),
                          [_TEXT])
 
 
-class WaiveForm(FlaskForm):
+class WaiveForm(PortalForm):
     note = TextAreaField(_l("Why the fee is waived (internal note; the subject is told the request is handled "
                             "free)"), [DataRequired(_l("Write why the fee is waived.")), _TEXT])
 

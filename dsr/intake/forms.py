@@ -9,11 +9,10 @@ from functools import cache
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import EmailField, HiddenField, RadioField, SelectChoice, StringField, TelField, TextAreaField
 
-from dsr.forms import CheckedForm, Required
+from dsr.forms import CheckedForm, PortalForm, Required
 from dsr.intake.details import Question, clean_answer, questions_for
 from dsr.models import Relationship, Right
 from dsr.representation.forms import RELATIONSHIP_CHOICES
@@ -169,14 +168,14 @@ def _form_class(right: Right, questions: tuple[Question, ...], *, represented: b
     return type(f"{right.name.title().replace('_', '')}{suffix}", (base,), fields)
 
 
-class AuthorisationForm(FlaskForm):
+class AuthorisationForm(PortalForm):
     """The check page of a request filed for someone else: the authorisation goes with "Send"."""
 
     authorisation = FileField(_l("Your authorisation to act for them"),
                               validators=[FileRequired(_l("Choose the file with your authorisation"))])
 
 
-class SendForm(FlaskForm):
+class SendForm(PortalForm):
     """The idempotency key of the check-your-answers page (the answers come as hidden fields)."""
 
     intake_key = HiddenField()

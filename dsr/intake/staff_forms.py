@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from dsr.cases.forms import _TEXT, RIGHT_CHOICES, choices
 from dsr.cases.opening import IDENTITY_METHODS
+from dsr.forms import PortalForm
 from dsr.intake.registration import SEND_CODES, STAFF_CHANNELS
 from dsr.representation.forms import RELATIONSHIP_CHOICES
 
 FOR_SELF, FOR_SOMEONE_ELSE = "self", "representative"
 
 
-class RegisterForm(FlaskForm):
+class RegisterForm(PortalForm):
     right = SelectField("Right asked for", choices=RIGHT_CHOICES)
     channel = RadioField(
         "How did the request arrive?",

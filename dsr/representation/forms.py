@@ -3,12 +3,12 @@ forms of the authorisation page (reject with a reason, attach a file that came a
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import SelectChoice, TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from dsr.cases.decisions import MAX_TEXT
+from dsr.forms import PortalForm
 from dsr.models import AuthorisationState, Relationship
 
 RELATIONSHIP_LABELS = {
@@ -26,13 +26,13 @@ AUTHORISATION_STATE_LABELS = {
 RELATIONSHIP_CHOICES = [SelectChoice(value.value, label) for value, label in RELATIONSHIP_LABELS.items()]
 
 
-class RejectAuthorisationForm(FlaskForm):
+class RejectAuthorisationForm(PortalForm):
     reason = TextAreaField(
         _l("Why the authorisation is not enough (sent to the representative)"),
         [DataRequired(_l("Write why the authorisation is not enough.")), Length(max=MAX_TEXT)],
     )
 
 
-class AttachAuthorisationForm(FlaskForm):
+class AttachAuthorisationForm(PortalForm):
     file = FileField(_l("Authorisation file (PDF, JPEG or PNG)"),
                      [FileRequired(_l("Choose the file with the authorisation."))])
