@@ -41,3 +41,22 @@ def test_deleting_a_row_is_detected_at_the_gap(session, runner):
 def test_personal_data_is_refused_in_details(session, value):
     with pytest.raises(AuditDetailError):
         record(session, "case.viewed", actor_type="staff", actor_id=1, note=value)
+
+
+def test_events_join_the_chain_with_their_transaction_and_leave_with_a_rolled_back_savepoint(session):
+    record(session, "case.viewed", actor_type="staff", actor_id=1, request_id=1)
+    try:
+        with session.begin_nested():  # e.g. a racing double submit: the savepoint's work is undone
+            record(session, "case.approved", actor_type="staff", actor_id=1, request_id=1)
+            raise RuntimeError("undone")
+    except RuntimeError:
+        pass
+    with session.begin_nested():  # a savepoint that holds: its event waits for the commit
+        record(session, "case.extended", actor_type="staff", actor_id=1, request_id=1)
+    session.commit()
+    record(session, "case.rejected", actor_type="staff", actor_id=1, request_id=1)
+    session.rollback()  # the whole transaction undone: its event is gone too
+    session.commit()
+    rows = session.execute(sa.select(AuditEvent.seq, AuditEvent.action).order_by(AuditEvent.seq)).all()
+    assert [(seq, action) for seq, action in rows] == [(1, "case.viewed"), (2, "case.extended")]
+    assert verify(session).ok

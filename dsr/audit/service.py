@@ -70,6 +70,7 @@ def record(session: orm.Session, action: str, *, actor_type: str, actor_id: str 
     if actor_type not in {"staff", "subject", "system"}:
         raise AuditDetailError(f"unknown actor type {actor_type!r}")
     _check_details(details)
+    session.connection()  # begins the transaction the event belongs to, if nothing has yet
     pending = session.info.setdefault(_PENDING, [])
     pending.append(_Pending(action, actor_type, None if actor_id is None else str(actor_id), request_id, details,
                             session.get_nested_transaction() or session.get_transaction()))
