@@ -105,7 +105,7 @@ def issue_code(
     if enforce_limits:
         check_issue_limits(session, request, purpose, now)
     if not first_code:
-        _burn_earlier(session, request, purpose, now)
+        burn_waiting_codes(session, request, purpose)
     code = new_code()
     ttl = int(current_app.config["CODE_TTL_SECONDS"])
     challenge = VerificationChallenge(
@@ -357,28 +357,16 @@ def _consume(session: orm.Session, challenge_id: int, browser_binding: str | Non
     return result.rowcount == 1
 
 
-def burn_waiting_codes(session: orm.Session, request: SubjectRequest) -> None:
-    """The request closed: no code of it may be used any more."""
+def burn_waiting_codes(session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose | None = None) -> None:
+    """No waiting code of the request (of `purpose`, when given) may be used any more: the request
+    closed, or a new code of that purpose replaces them."""
     session.execute(
         sa.update(VerificationChallenge)
         .where(
             VerificationChallenge.request_id == request.id,
             VerificationChallenge.consumed_at.is_(None),
             VerificationChallenge.burned_at.is_(None),
+            *([VerificationChallenge.purpose == purpose] if purpose is not None else []),
         )
         .values(burned_at=utcnow())
-    )
-
-
-def _burn_earlier(session: orm.Session, request: SubjectRequest, purpose: ChallengePurpose, now: datetime) -> None:
-    """A new code replaces the request's unused ones of the same purpose."""
-    session.execute(
-        sa.update(VerificationChallenge)
-        .where(
-            VerificationChallenge.request_id == request.id,
-            VerificationChallenge.purpose == purpose,
-            VerificationChallenge.consumed_at.is_(None),
-            VerificationChallenge.burned_at.is_(None),
-        )
-        .values(burned_at=now)
     )

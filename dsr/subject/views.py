@@ -69,6 +69,7 @@ def _forget_case_language(response):
 
 def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status: int = 200):
     _speak_case_language(case)
+    kit_offered = offers_complaint_kit(case)
     return render_template(
         "subject/case.html",
         case=case,
@@ -80,8 +81,8 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
         can_withdraw=case_service.can_withdraw(case),
         reply_form=reply_form or ReplyForm(formdata=None),
         downloads=download_offers(get_session(), case),
-        complaint_kit=offers_complaint_kit(case),
-        kit_form=ConfirmForm(formdata=None) if offers_complaint_kit(case) else None,
+        complaint_kit=kit_offered,
+        kit_form=ConfirmForm(formdata=None) if kit_offered else None,
     ), status
 
 
