@@ -74,7 +74,8 @@ def run_portal(app: Flask, *, host: str, port: int) -> int:
     env = child_environment(app, instance, base)
     commands = {name: factory(app) for name, factory in DEMO_SERVICES.items()}
     children = [Child(name, command, env) for name, command in commands.items() if command is not None]
-    children.append(Child("worker", [sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], env))
+    # The worker at nice 10: a crowd filing at once is answered first, its mail follows seconds later.
+    children.append(Child("worker", [sys.executable, "-m", "flask", "--app", "app", "dsr", "worker"], env, nice=10))
     children.append(Child("web", [
         sys.executable, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", "2", "--threads", "4",
         "--graceful-timeout", "5", "--timeout", "60",

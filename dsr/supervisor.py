@@ -20,6 +20,18 @@ from dsr.queue.broker import EmbeddedRedis, die_with_parent
 log = logging.getLogger(__name__)
 
 
+def lower_cpu_priority(pid: int, nice: int) -> None:
+    """Give a process (and what it forks later) `nice`. A niceness ranks processes only within one
+    scheduling group: where the kernel groups each session (autogroup), as it does for this child started
+    in a session of its own, the group's niceness is set too (its owner may raise it)."""
+    os.setpriority(os.PRIO_PROCESS, pid, nice)
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as autogroup:
+            autogroup.write(str(nice))
+    except OSError:  # no autogroups here (or not Linux): the process niceness is what counts
+        pass
+
+
 @dataclass
 class Child:
     name: str
@@ -28,11 +40,14 @@ class Child:
     process: subprocess.Popen | None = None
     restarts: int = 0
     started_at: float = 0.0
+    nice: int = 0  # background work yields the CPU to the pages
 
     def start(self) -> None:
         self.process = subprocess.Popen(self.command, cwd=REPO_ROOT, env={**os.environ, **self.env},
                                         start_new_session=True, preexec_fn=die_with_parent)
         self.started_at = time.monotonic()
+        if self.nice:
+            lower_cpu_priority(self.process.pid, self.nice)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -45,6 +45,13 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _command(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
 def _get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=3) as response:
@@ -81,6 +88,10 @@ def test_run_serves_the_portal_and_sigint_stops_every_process(tmp_path):
         print(f"portal healthy after {time.monotonic() - started:.1f}s")
         family = _descendants(process.pid)
         assert len(family) >= 3  # redis, worker, web server (and its workers)
+        # the pages come first: a crowd filing at once is answered before the mail is built
+        niceness = {_command(pid): os.getpriority(os.PRIO_PROCESS, pid) for pid in family if _command(pid)}
+        assert {nice for command, nice in niceness.items() if "dsr worker" in command} == {10}
+        assert {nice for command, nice in niceness.items() if "gunicorn" in command} == {0}
         secrets_file = (tmp_path / "instance" / "secrets.json").read_text()
         wait_until(lambda: "demo staff" in log_path.read_text(), timeout=30, message="credentials printed")
         assert "one-time password: " in _demo_line(log_path)  # shown once, when the account is made
