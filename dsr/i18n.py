@@ -4,15 +4,32 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+from babel.core import Locale
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.support import Translations
 from flask import Flask, current_app, g, request, session, url_for
-from flask_babel import Babel, format_decimal, get_locale, get_translations, refresh
+from flask_babel import (
+    Babel,
+    format_date,
+    format_datetime,
+    format_decimal,
+    get_locale,
+    get_timezone,
+    get_translations,
+    refresh,
+)
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +48,15 @@ def init_app(app: Flask) -> None:
         npgettext=lambda context, singular, plural, n: _catalogue().unpgettext(context, singular, plural, n),
         newstyle=True,
     )
+    # The same texts, without the extension's two indirections per text (a page has dozens)
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext,
+                                 pgettext=_template_pgettext, npgettext=_template_npgettext)
+    app.jinja_env.filters.update(dateformat=_kept_format(format_date), datetimeformat=_kept_format(format_datetime))
     # Flask-Babel keeps the locale of the first text translated in an app context; a context several
     # requests share (tests that hold one open) must not hand one request's language to the next.
     app.before_request(refresh)
     app.before_request(_remember_language_choice)
-    app.context_processor(lambda: {"languages": available_languages(), "current_language": select_locale(),
-                                   "language_url": language_url})
+    app.context_processor(_page_language)
     app.add_template_filter(staff_time, "staff_time")
     app.add_template_filter(format_decimal, "number")  # 1,234 for English pages, 1 234 for Norwegian ones
 
@@ -52,6 +72,86 @@ def _catalogue():
     translations = get_translations()
     g._dsr_catalogue = (get_locale(), translations)
     return translations
+
+
+#: the template context's key for the language a page is rendered in (read once per render)
+_SPOKEN = "_dsr_spoken"
+
+
+class _Spoken(NamedTuple):
+    catalogue: Translations
+    locale: Locale
+    timezone: tzinfo
+
+    @classmethod
+    def now(cls) -> _Spoken:
+        return cls(_catalogue(), get_locale(), get_timezone())
+
+
+def _page_language() -> dict:
+    spoken = _Spoken.now()
+    return {"languages": available_languages(), "current_language": str(spoken.locale), "language_url": language_url,
+            _SPOKEN: spoken}
+
+
+def _catalogue_of(context: Context) -> Translations:
+    # Macros imported from another template render without the page's context: they ask Flask-Babel.
+    spoken = context.get(_SPOKEN)
+    return spoken.catalogue if spoken is not None else _catalogue()
+
+
+def _as_template_text(context: Context, text: str, variables: dict) -> str:
+    # As Jinja's newstyle gettext: escaped variables, and always a format string
+    return (Markup(text) if context.eval_ctx.autoescape else text) % variables
+
+
+# Positional-only: a template may pass any name as a value (ngettext(..., n, num=shown), text=...)
+
+
+@pass_context
+def _template_gettext(context: Context, text: str, /, **variables) -> str:
+    return _as_template_text(context, _catalogue_of(context).ugettext(text), variables)
+
+
+@pass_context
+def _template_ngettext(context: Context, singular: str, plural: str, num: int, /, **variables) -> str:
+    variables.setdefault("num", num)
+    return _as_template_text(context, _catalogue_of(context).ungettext(singular, plural, num), variables)
+
+
+@pass_context
+def _template_pgettext(context: Context, text_context: str, text: str, /, **variables) -> str:
+    variables.setdefault("context", text_context)
+    return _as_template_text(context, _catalogue_of(context).upgettext(text_context, text), variables)
+
+
+@pass_context
+def _template_npgettext(context: Context, text_context: str, singular: str, plural: str, num: int, /,
+                        **variables) -> str:
+    variables.setdefault("context", text_context)
+    variables.setdefault("num", num)
+    return _as_template_text(context, _catalogue_of(context).unpgettext(text_context, singular, plural, num),
+                             variables)
+
+
+def _kept_format(formatter: Callable[..., str]) -> Callable[..., str]:
+    """Flask-Babel's date filter, each (instant, format, language, time zone) formatted once per process:
+    Babel takes tens of microseconds per date, and a page's dates repeat from view to view."""
+
+    @lru_cache(maxsize=4096)
+    def formatted(value, format, locale, timezone) -> str:  # locale and timezone: the key only
+        return formatter(value, format)
+
+    @pass_context
+    def kept(context: Context, value=None, format=None) -> str:
+        if value is None:  # "now": never the same twice
+            return formatter(value, format)
+        spoken = context.get(_SPOKEN)
+        if spoken is None:
+            return formatted(value, format, get_locale(), get_timezone())
+        return formatted(value, format, spoken.locale, spoken.timezone)
+
+    return kept
 
 
 def staff_time(instant: datetime | None, timezone: str | None = None) -> str:

@@ -1,8 +1,11 @@
 """Pages in English and Norwegian Bokmål; each area's catalogue merges into one."""
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from babel.support import Translations
+from flask import render_template_string
 
 from dsr import REPO_ROOT, i18n
 from tests.helpers.catalogue import untranslated
@@ -59,3 +62,30 @@ def test_every_text_of_every_page_has_a_norwegian_translation():
     assert {"subject", "intake", "cases", "actions", "auth", "export"} <= set(areas)
     missing = untranslated(templates=(*areas, "base.html"), code=("",))
     assert missing == []
+
+
+def _page(app, language: str, source: str, **values) -> str:
+    with app.test_request_context(f"/?lang={language}"):
+        return render_template_string(source, **values)
+
+
+def test_template_texts_translate_escape_their_values_and_count(app):
+    source = ('{{ _("Request %(reference)s", reference=ref) }}|{{ ngettext("%(num)d day added", "%(num)d days added", n) }}'
+              '|{{ pgettext("bundle", "About this data") }}')
+    assert _page(app, "nb", source, ref="<b>R-1</b>", n=2) == (
+        "Forespørsel &lt;b&gt;R-1&lt;/b&gt;|2 dager lagt til|Om disse opplysningene")
+    assert _page(app, "en", source, ref="R-1", n=1) == "Request R-1|1 day added|About this data"
+    # a template may give the count as the page shows it
+    assert _page(app, "nb", '{{ ngettext("%(num)s file", "%(num)s files", n, num=n|number) }}', n=1200) == "1\xa0200 filer"
+    # a template rendered without the page's context (an imported macro) asks Flask-Babel itself
+    with app.test_request_context("/?lang=nb"):
+        assert app.jinja_env.from_string('{{ _("Error:") }}').render() == "Feil:"
+
+
+def test_a_date_is_shown_in_each_pages_language_and_in_the_controllers_time_zone(app):
+    late_evening = datetime(2026, 12, 1, 23, 30, tzinfo=UTC)  # already 2 December in Oslo
+    source = '{{ at|dateformat("long") }}|{{ at|datetimeformat("medium") }}'
+    english, norwegian = _page(app, "en", source, at=late_evening), _page(app, "nb", source, at=late_evening)
+    assert english.startswith("December 2, 2026|") and "12:30" in english
+    assert norwegian.startswith("2. desember 2026|") and "00:30" in norwegian
+    assert _page(app, "en", source, at=late_evening) == english  # formatted once, per language
