@@ -108,19 +108,8 @@ def issue_code(
         burn_waiting_codes(session, request, purpose)
     code = new_code()
     ttl = int(current_app.config["CODE_TTL_SECONDS"])
-    challenge = VerificationChallenge(
-        request_id=request.id,
-        purpose=purpose,
-        channel=channel,
-        destination=destination,
-        code_hmac=code_digest(request.id, purpose, code),
-        link_nonce=secrets.token_urlsafe(16) if channel is ChallengeChannel.EMAIL else None,
-        browser_binding=browser_binding,
-        created_at=now,
-        expires_at=now + timedelta(seconds=ttl),
-    )
-    session.add(challenge)
-    session.flush()
+    # The letter first, so the challenge is stored knowing it (one INSERT, no UPDATE after it). Neither
+    # is delivered before the commit, and the delivery job finds the challenge by its letter.
     letter = template or DEFAULT_TEMPLATES[(purpose, channel)]
     values = {"code_minutes": max(1, ttl // 60), **(context or {})}
     if channel is ChallengeChannel.EMAIL:
@@ -132,7 +121,20 @@ def issue_code(
         message = queue_sms(session, to=destination, template=letter, language=request.language,
                             context={**subject_letter_context(request), **values}, request_id=request.id,
                             dedupe_key=dedupe_key, secret=code)
-    challenge.message_id = message.id
+    challenge = VerificationChallenge(
+        request_id=request.id,
+        purpose=purpose,
+        channel=channel,
+        destination=destination,
+        code_hmac=code_digest(request.id, purpose, code),
+        link_nonce=secrets.token_urlsafe(16) if channel is ChallengeChannel.EMAIL else None,
+        browser_binding=browser_binding,
+        message_id=message.id,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl),
+    )
+    session.add(challenge)
+    session.flush()
     record(
         session,
         "identity.code_issued",

@@ -55,6 +55,13 @@ def existing_request(session: orm.Session, intake_key: str | None) -> SubjectReq
     return session.scalars(sa.select(SubjectRequest).where(SubjectRequest.intake_key == intake_key)).first()
 
 
+def filed_public_id(session: orm.Session, intake_key: str | None) -> str | None:
+    """The public id of the request already filed with this key, if any (every Send asks: one column)."""
+    if intake_key is None:
+        return None
+    return session.scalar(sa.select(SubjectRequest.public_id).where(SubjectRequest.intake_key == intake_key))
+
+
 def submit_request(
     session: orm.Session,
     *,
@@ -101,6 +108,7 @@ def submit_request(
         pauses=[],  # a new request has neither: known now, not asked of the database later
         representative=None,
     )
+    refresh_deadlines(request, current_app.extensions["dsr.controller"])  # stored with the row, not after it
     try:
         with session.begin_nested():  # a double-submitted form racing the first one makes no second request
             session.add(request)
@@ -110,7 +118,6 @@ def submit_request(
         if existing is None:
             raise
         return existing
-    refresh_deadlines(request, current_app.extensions["dsr.controller"])
     if representative is not None:
         add_representative(session, request, representative, authorisation, actor_type=actor_type,
                            actor_id=actor_id)

@@ -43,7 +43,7 @@ from dsr.intake.forms import (
     represented_form_class,
     request_form_class,
 )
-from dsr.intake.service import InvalidRequest, existing_request, intake_key_for, submit_request
+from dsr.intake.service import InvalidRequest, filed_public_id, intake_key_for, submit_request
 from dsr.models import Relationship, Right, SubjectRequest
 from dsr.models.enums import STEP_UP_RIGHTS
 from dsr.representation.files import AuthorisationFileError, max_bytes, size_text
@@ -170,9 +170,9 @@ def _file(form, right: Right, send_form: SendForm, *, contact: str, upload_form=
     """File the checked answers once ("received" only after the commit), within the abuse limits."""
     represented = upload_form is not None
     db = get_session()
-    filed = existing_request(db, send_form.valid_key())
-    if filed is not None:  # the same answers sent again (Back after Send): the first request, not a new one
-        return _received(filed)
+    filed_id = filed_public_id(db, send_form.valid_key())
+    if filed_id is not None:  # the same answers sent again (Back after Send): the first request, not a new one
+        return _received(filed_id)
     refused = first_refusal(("intake_ip", client_ip()), ("intake_address", contact))
     if refused is not None:
         # An office behind one address files more than the limit: keep what was typed, say how long to
@@ -206,11 +206,11 @@ def _file(form, right: Right, send_form: SendForm, *, contact: str, upload_form=
         return _check_page(form, right, 400, represented=True, upload_form=upload_form)
     db.commit()  # "received" is said only after this
     current_app.logger.info("request %s filed", filed.id)
-    return _received(filed)
+    return _received(filed.public_id)
 
 
-def _received(filed: SubjectRequest):
-    session[FILED_KEY] = filed.public_id
+def _received(public_id: str):
+    session[FILED_KEY] = public_id
     return redirect(url_for("intake.received"), code=303)
 
 
