@@ -10,6 +10,7 @@ import re
 import tomllib
 import zoneinfo
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,13 @@ class Controller:
     def in_language(self, language: str) -> Controller:
         """The controller as a page or letter in `language` names it: its postal addresses end with the
         country in that language ("0152 Oslo, Norway" in a Norwegian letter is "0152 Oslo, Norge")."""
-        if language != "nb":
-            return self
-        authority = replace(self.authority, address=postal_address(self.authority.address, language))
-        return replace(self, address=postal_address(self.address, language), authority=authority)
+        return self if language != "nb" else _named_in(self, language)
+
+
+@lru_cache(maxsize=32)  # every page asks (the controller is immutable, read from systems.toml)
+def _named_in(controller: Controller, language: str) -> Controller:
+    authority = replace(controller.authority, address=postal_address(controller.authority.address, language))
+    return replace(controller, address=postal_address(controller.address, language), authority=authority)
 
 
 #: country names as a Norwegian address writes them (systems.toml declares addresses in English)

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import abort, current_app, session
+from sqlalchemy import orm
 
 from dsr.crypto import keyed_hmac
 from dsr.db import get_session, utcnow
@@ -131,6 +132,14 @@ _CASE_WITH_ACCESS = (
                                    CaseAccess.expires_at > sa.bindparam("now")))
     .where(SubjectRequest.public_id == sa.bindparam("public_id"))
     .order_by(CaseAccess.id)
+    # The subject's own answers and contact data are not on these pages (a page that needs one loads it
+    # then); every column costs the driver and the ORM a little at each view.
+    .options(orm.defer(SubjectRequest.details), orm.defer(SubjectRequest.email), orm.defer(SubjectRequest.phone),
+             orm.defer(SubjectRequest.postal_address), orm.defer(SubjectRequest.full_name),
+             orm.defer(SubjectRequest.intake_key), orm.defer(SubjectRequest.email_digest),
+             orm.defer(SubjectRequest.supplementary_statement), orm.defer(SubjectRequest.objection_grounds),
+             orm.defer(SubjectRequest.outcome_note), orm.defer(SubjectRequest.rejection_text),
+             orm.defer(SubjectRequest.extension_reason))
 )
 
 

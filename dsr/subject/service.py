@@ -94,6 +94,9 @@ _CONVERSATION = (
     .where(Message.request_id == sa.bindparam("request_id"),
            Message.direction.in_([MessageDirection.TO_SUBJECT, MessageDirection.FROM_SUBJECT]))
     .order_by(Message.created_at, Message.id)
+    # what the page shows and the filter below reads (a letter's HTML and sealed code stay in the database)
+    .options(orm.load_only(Message.request_id, Message.direction, Message.template, Message.subject_line,
+                           Message.body_text, Message.created_at))
 )
 
 
