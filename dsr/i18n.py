@@ -41,14 +41,8 @@ def init_app(app: Flask) -> None:
     compiled = compile_catalogs(Path(app.instance_path) / ".translations")
     Babel(app, locale_selector=select_locale, timezone_selector=select_timezone,
           default_translation_directories=str(compiled))
-    app.jinja_env.install_gettext_callables(
-        gettext=lambda text: _catalogue().ugettext(text),
-        ngettext=lambda singular, plural, n: _catalogue().ungettext(singular, plural, n),
-        pgettext=lambda context, text: _catalogue().upgettext(context, text),
-        npgettext=lambda context, singular, plural, n: _catalogue().unpgettext(context, singular, plural, n),
-        newstyle=True,
-    )
-    # The same texts, without the extension's two indirections per text (a page has dozens)
+    # Flask-Babel installed Jinja's i18n extension (newstyle); its text functions are replaced by ones
+    # without the extension's two indirections per text (a page has dozens)
     app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext,
                                  pgettext=_template_pgettext, npgettext=_template_npgettext)
     app.jinja_env.filters.update(dateformat=_kept_format(format_date), datetimeformat=_kept_format(format_datetime))

@@ -134,12 +134,11 @@ _CASE_WITH_ACCESS = (
     .order_by(CaseAccess.id)
     # The subject's own answers and contact data are not on these pages (a page that needs one loads it
     # then); every column costs the driver and the ORM a little at each view.
-    .options(orm.defer(SubjectRequest.details), orm.defer(SubjectRequest.email), orm.defer(SubjectRequest.phone),
-             orm.defer(SubjectRequest.postal_address), orm.defer(SubjectRequest.full_name),
-             orm.defer(SubjectRequest.intake_key), orm.defer(SubjectRequest.email_digest),
-             orm.defer(SubjectRequest.supplementary_statement), orm.defer(SubjectRequest.objection_grounds),
-             orm.defer(SubjectRequest.outcome_note), orm.defer(SubjectRequest.rejection_text),
-             orm.defer(SubjectRequest.extension_reason))
+    .options(*(orm.defer(column) for column in (
+        SubjectRequest.details, SubjectRequest.email, SubjectRequest.phone, SubjectRequest.postal_address,
+        SubjectRequest.full_name, SubjectRequest.intake_key, SubjectRequest.email_digest,
+        SubjectRequest.supplementary_statement, SubjectRequest.objection_grounds, SubjectRequest.outcome_note,
+        SubjectRequest.rejection_text, SubjectRequest.extension_reason)))
 )
 
 
