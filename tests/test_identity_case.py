@@ -36,7 +36,7 @@ from dsr.queue.jobs import use_app
 from dsr.queue.registry import job_spec
 from tests.helpers.jobs import run_jobs
 from tests.helpers.mail import code_in, link_in, mails_to, text_of
-from tests.helpers.people import OLA, file_request, use_directory
+from tests.helpers.people import OLA, file_request, open_case, use_directory
 
 
 @pytest.fixture
@@ -45,19 +45,8 @@ def app_config(app_config, tmp_path):
     return app_config
 
 
-def _open_case(app, client, session, email=OLA["email"]) -> SubjectRequest:
-    file_request(client, "access", email=email)
-    run_jobs(app)
-    request = session.scalars(sa.select(SubjectRequest).order_by(SubjectRequest.id.desc())).first()
-    code = code_in(text_of(mails_to(app, email)[-1]))
-    assert client.post(f"/verify/{request.public_id}", data={"code": code}).status_code == 303
-    run_jobs(app)
-    session.expire_all()
-    return session.get(SubjectRequest, request.id)
-
-
 def test_the_case_page_shows_status_timeline_due_date_and_messages_from_staff(app, client, session):
-    case = _open_case(app, client, session)
+    case = open_case(app, client, session)
     with app.test_request_context():
         queue_email(
             session,
@@ -113,7 +102,7 @@ def test_the_case_page_speaks_the_case_language_unless_the_visitor_chose_another
 
 
 def test_a_reply_is_a_message_from_the_subject_on_the_case(app, client, session):
-    case = _open_case(app, client, session)
+    case = open_case(app, client, session)
     assert (
         client.post(
             f"/case/{case.public_id}/reply", data={"message": "My customer number is 42.\r\nKari"}
@@ -136,7 +125,7 @@ def test_a_reply_is_a_message_from_the_subject_on_the_case(app, client, session)
 
 
 def test_the_subject_can_withdraw_and_gets_a_letter_saying_so(app, client, session):
-    case = _open_case(app, client, session)
+    case = open_case(app, client, session)
     confirm = client.get(f"/case/{case.public_id}/withdraw?lang=en")
     assert "Are you sure" in confirm.get_data(as_text=True)
     session.expire_all()
@@ -156,7 +145,7 @@ def test_the_subject_can_withdraw_and_gets_a_letter_saying_so(app, client, sessi
 
 
 def test_another_browser_gets_not_found_for_a_case_never_forbidden(app, client, session):
-    case = _open_case(app, client, session)
+    case = open_case(app, client, session)
     stranger = app.test_client()
     for path in (
         f"/case/{case.public_id}",
@@ -169,7 +158,7 @@ def test_another_browser_gets_not_found_for_a_case_never_forbidden(app, client, 
 
 
 def test_the_case_link_in_every_mail_opens_the_case_after_a_confirm_page(app, client, session):
-    case = _open_case(app, client, session)
+    case = open_case(app, client, session)
     verified = mails_to(app, OLA["email"])[-1]
     path = link_in(text_of(verified), "case")
     assert verified.get_body(preferencelist=("html",)) is not None
@@ -184,7 +173,7 @@ def test_the_case_link_in_every_mail_opens_the_case_after_a_confirm_page(app, cl
 
 
 def test_an_old_case_link_still_opens_the_case_with_a_fresh_code(app, client, session):
-    case = _open_case(app, client, session)
+    case = open_case(app, client, session)
     letter = session.scalars(sa.select(Message.id).where(Message.request_id == case.id)).first()
     with app.test_request_context():
         token = links.case_token(case.public_id, letter)
@@ -283,7 +272,7 @@ def test_a_code_mail_that_cannot_be_delivered_is_shown_not_lost(smtp, app, clien
 
 def test_an_answer_on_the_case_page_ends_the_identity_pause_and_tells_staff(app, client, session, make_staff):
     officer = make_staff()
-    case = _open_case(app, client, session)
+    case = open_case(app, client, session)
     with app.app_context():
         ask_subject(session, case, actor=officer, text="Which customer number do you have?", about_identity=True,
                     controller=app.extensions["dsr.controller"])

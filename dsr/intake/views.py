@@ -28,7 +28,7 @@ from flask_babel import get_locale, ngettext
 from sqlalchemy import orm
 
 from dsr.auth.policy import public
-from dsr.db import get_session
+from dsr.db import get_session, reads_only
 from dsr.deadlines.service import deadlines_for
 from dsr.forms import CodeForm
 from dsr.identity.code_pages import client_ip, first_refusal
@@ -223,6 +223,7 @@ _FILED_REQUEST = (
 
 @bp.get("/request/received")
 @public
+@reads_only
 def received():
     public_id = session.get(FILED_KEY)
     filed = (

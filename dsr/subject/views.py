@@ -27,7 +27,7 @@ from dsr.audit.service import record
 from dsr.auth.policy import public
 from dsr.cases.states import IllegalTransition
 from dsr.complaint.kit import build_kit, kit_filename, kit_response, offers_complaint_kit, render_kit
-from dsr.db import get_session, utcnow
+from dsr.db import get_session, reads_only, utcnow
 from dsr.export.offer import download_offers
 from dsr.forms import CodeForm, ConfirmForm, ReplyForm
 from dsr.i18n import use_language
@@ -88,6 +88,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
 
 @bp.get("/<public_id>")
 @public
+@reads_only
 def case(public_id: str):
     return _case_page(case_for_subject_or_404(public_id))
 

@@ -28,10 +28,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from dsr.connectors.base import Connector, ConnectorError, DeclarationError, Identity, Record, SubjectRef
 from dsr.connectors.registry import kind
 from dsr.intake.views import RIGHT_SLUGS
-from dsr.models import Right
+from dsr.models import Right, SubjectRequest
+from tests.helpers.jobs import run_jobs
+from tests.helpers.mail import code_in, mails_to, text_of
 from tests.helpers.systems import system, write_systems
 
 MODULE = "tests.helpers.people"
@@ -135,3 +139,16 @@ def file_request(client, right: str = "erasure", email: str = KARI["email"], lan
         **answers,
     }
     return client.post(f"/request/{RIGHT_SLUGS[Right(right)]}/send?lang={lang}", data=data)
+
+
+def open_case(app, client, session, email: str = OLA["email"]) -> SubjectRequest:
+    """File an access request in `client`'s browser, prove the address with the mailed code and let the
+    lookup open the case (the CRM of use_directory knows the address): the request, as the case page shows it."""
+    file_request(client, "access", email=email)
+    run_jobs(app)
+    request = session.scalars(sa.select(SubjectRequest).order_by(SubjectRequest.id.desc())).first()
+    code = code_in(text_of(mails_to(app, email)[-1]))
+    assert client.post(f"/verify/{request.public_id}", data={"code": code}).status_code == 303
+    run_jobs(app)
+    session.expire_all()
+    return session.get(SubjectRequest, request.id)
