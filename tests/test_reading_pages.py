@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 
 from dsr.auth.policy import public
@@ -34,8 +35,6 @@ def _needs_postgresql(app) -> None:
 
 def _transaction_states_of(app, page: Callable[[], object]) -> list[str]:
     """The connection's transaction state after each statement the page ran."""
-    from psycopg.pq import TransactionStatus
-
     states: list[str] = []
 
     def after(connection, _cursor, _statement, _parameters, _context, _executemany):
