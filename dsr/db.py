@@ -105,6 +105,10 @@ class Database:
         self.engine = make_engine(url)
         _ENGINES.add(self.engine)
         self.sessionmaker = orm.sessionmaker(bind=self.engine, expire_on_commit=False)
+        # The same pool for pages that only read: on PostgreSQL their statements run outside a transaction
+        # (see reads_only); SQLite's reads always do.
+        self.reading_engine = (self.engine.execution_options(isolation_level="AUTOCOMMIT")
+                               if self.engine.dialect.name == "postgresql" else self.engine)
 
     def session(self) -> orm.Session:
         return self.sessionmaker()
@@ -140,8 +144,8 @@ def reads_only(view):
     def reading(*args, **kwargs):
         session = get_session()
         session.info[_READS_ONLY] = True
-        if session.bind.dialect.name == "postgresql" and not session.in_transaction():
-            session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        if not session.in_transaction():
+            session.bind = get_db().reading_engine  # a connection only when the view asks something
         return view(*args, **kwargs)
 
     return reading
