@@ -83,6 +83,11 @@ def _percentile(seconds: list[float], fraction: float) -> float:
 _ID_SEGMENT = re.compile(r"/[A-Za-z0-9_.-]{20,}")
 
 
+def page_label(method: str, path: str) -> str:
+    """The request as the per-page figures group it: "GET /case/<id>"."""
+    return f"{method} {_ID_SEGMENT.sub('/<id>', path.split('?', 1)[0])}"
+
+
 class Browser:
     """One visitor: a keep-alive connection to the portal, its cookies, every request timed into `latencies`."""
 
@@ -121,7 +126,7 @@ class Browser:
             self.latencies.failed()
             raise TransportError(f"{method} {path}: {exc!r}") from exc
         self.latencies.add(time.perf_counter() - started, answer.status,
-                           f"{method} {_ID_SEGMENT.sub('/<id>', path.split('?', 1)[0])}")
+                           page_label(method, path))
         for value in answer.headers.get_all("Set-Cookie") or ():
             name, _, rest = value.partition("=")
             cookie_value = rest.split(";", 1)[0]

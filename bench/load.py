@@ -53,6 +53,7 @@ import redis
 import sqlalchemy as sa
 
 from bench import _harness as h
+from bench._crowd import Crowd, CrowdBrowser
 from bench._load_client import Browser, Latencies, form_posting_to, run_bounded
 from dsr.db import get_db
 from dsr.supervisor import lower_cpu_priority
@@ -334,18 +335,12 @@ def measure(args, port: int, database_url: str, outbox: Path, cpu: Callable[[], 
     h.log(f"phase 2: waited {time.perf_counter() - waited:.1f} s for the worker's backlog ({left} jobs left)")
     log_load("before phase 2")
     pages = Latencies()
-
-    def follow_case(visitor: Visitor, path: str) -> None:
-        visitor.browser.latencies = pages
-        for _ in range(args.case_views):
-            answer = visitor.browser.get(path)
-            expect(answer.status == 200, f"case page answered {answer.status}")
-        visitor.browser.close()
-
+    crowd = [CrowdBrowser(path, args.case_views, dict(visitor.browser.cookies)) for visitor, path in ready]
     meter = cpu()
-    done, failed, wall = run_bounded([lambda v=v, p=p: follow_case(v, p) for v, p in ready], len(ready) or 1,
-                                     time.monotonic() + args.phase_seconds)
+    done, failed, wall = Crowd("127.0.0.1", port, pages, args.timeout).run(crowd, time.monotonic() + args.phase_seconds)
     h.log(f"phase 2 CPU seconds: {meter.spent()}")
+    for problem in [browser.problem for browser in crowd if browser.problem][:5]:
+        h.log(f"failed: {problem}")
     print(f"case_pages_browsers={len(ready)}")
     report("case_pages", pages, wall)
     h.log(f"phase 2: {done} browsers done, {failed} failed")
