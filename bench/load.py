@@ -392,7 +392,7 @@ def main() -> None:
             h.stop_process(web)
         if portal:
             portal.stop()
-            get_db(portal.app).engine.dispose()
+            get_db(portal.app).dispose()
         if database_url:
             drop_database(database_url)
         if redis_url:

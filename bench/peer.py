@@ -228,7 +228,7 @@ def main() -> None:
             portal.stop()
             from dsr.db import get_db
 
-            get_db(portal.app).engine.dispose()
+            get_db(portal.app).dispose()
         if args.keep:
             h.log(f"kept {workdir}")
         else:

@@ -134,7 +134,7 @@ def database_template(tmp_path_factory):
 def _migrate(url: str, instance: Path) -> None:
     app = create_app(_base_config(instance, url, "unix:///nonexistent"))
     upgrade(app)
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def _base_config(instance: Path, database_url: str, redis_url: str) -> dict:

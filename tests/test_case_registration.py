@@ -129,4 +129,4 @@ def test_a_registered_request_can_be_proven_with_the_web_forms_codes(app_config,
         tz = app.extensions["dsr.controller"].timezone
         assert case.received_at == receipt_instant(arrived.date(), time(9, 15), tz)  # not the verification time
         session.close()
-    get_db(app).engine.dispose()
+    get_db(app).dispose()

@@ -243,4 +243,4 @@ def test_a_wrong_credential_is_a_clear_error_on_the_systems_task(app_config, ven
         for task in tasks.values():
             assert "not-the-secret" not in (task.last_error or "") and KARI not in (task.last_error or "")
         session.close()
-    get_db(app).engine.dispose()
+    get_db(app).dispose()

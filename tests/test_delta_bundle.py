@@ -49,7 +49,7 @@ def shop(app_config, tmp_path):
     app_config["SYSTEMS_FILE"] = str(write_systems(tmp_path / "config", SHOP))
     app = create_app(app_config)
     yield app, path
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def _answered(app, session, staff_id: int, email: str = KARI):

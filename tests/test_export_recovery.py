@@ -142,7 +142,7 @@ def warehouse_app(app_config, tmp_path):
     use_warehouse(app_config, tmp_path, 500)
     app = create_app(app_config)
     yield app
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_the_last_export_job_assembles_the_bundle_itself(warehouse_app, tmp_path):
@@ -236,4 +236,4 @@ def test_a_system_that_stops_answering_is_cut_off_by_the_job_timeout_retried_the
             wait_until(next_job_done, timeout=20, interval=0.1, message="the next job run")
         finally:
             stop_worker(worker)
-    get_db(app).engine.dispose()
+    get_db(app).dispose()

@@ -17,7 +17,7 @@ def test_queue_down_is_named(app_config, tmp_path):
     response = app.test_client().get("/healthz")
     assert response.status_code == 503
     assert response.get_json() == {"status": "unavailable", "database": "ok", "queue": "unavailable"}
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_database_down_is_named(app_config, tmp_path):

@@ -256,5 +256,5 @@ def test_a_request_filed_before_a_restart_can_still_be_verified(app_config, app,
     again = create_app(app_config)
     assert again.test_client().post(link_in(second_mail)).status_code == 303  # the link needs no cookie
     assert _refresh(session, second).status is RequestStatus.OPEN
-    get_db(restarted).engine.dispose()
-    get_db(again).engine.dispose()
+    get_db(restarted).dispose()
+    get_db(again).dispose()

@@ -110,4 +110,4 @@ def test_the_same_number_in_several_systems_is_no_conflict(app_config, tmp_path)
             (line,) = sms_lines(app)
             assert f"\t{KARI['phone']}\t" in line
     finally:
-        get_db(app).engine.dispose()
+        get_db(app).dispose()

@@ -169,7 +169,7 @@ def test_a_failing_system_is_retried_before_the_bar_is_lowered(app_config, tmp_p
         assert done.lookup_done_at is not None and not done.step_up_required
         event = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "request.located")).one()
         assert event.details["failed"] == 1 and event.details["phone_on_file"] is False
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_a_failing_system_does_not_matter_when_another_holds_the_phone(app_config, tmp_path):
@@ -181,7 +181,7 @@ def test_a_failing_system_does_not_matter_when_another_holds_the_phone(app_confi
         assert locate_subject(session, request.id, final_attempt=False)  # no retry needed
         session.commit()
         assert session.get(SubjectRequest, request.id).step_up_required
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_the_lookup_job_is_idempotent(app, client, session):

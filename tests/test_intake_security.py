@@ -84,7 +84,7 @@ def test_known_and_unknown_addresses_get_byte_identical_answers(app_config):
         for t, r in zip(letters, (ref_a, ref_b), strict=True)
     ]
     assert normalise[0] == normalise[1]
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_a_post_without_csrf_token_is_refused_and_stores_nothing(app_config):
@@ -94,7 +94,7 @@ def test_a_post_without_csrf_token_is_refused_and_stores_nothing(app_config):
     assert response.status_code == 400 and "The form expired" in response.get_data(as_text=True)
     with get_db(app).session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(SubjectRequest)) == 0
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def _verified_case(app, client, session, right="access", email=KARI["email"]) -> SubjectRequest:
@@ -250,7 +250,7 @@ def test_with_redis_down_intake_still_works_and_the_outbox_keeps_the_jobs(app_co
         assert len(mails_to(app, "r0@example.org")) == len(mails_to(app, "r1@example.org")) == 1
     finally:
         private.stop()
-        get_db(app).engine.dispose()
+        get_db(app).dispose()
 
 
 _FIELD_TEXT = st.text(

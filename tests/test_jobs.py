@@ -106,7 +106,7 @@ def test_a_job_requested_while_redis_is_unreachable_is_delivered_after_it_return
         finally:
             get_redis(app).close()
             private.stop()
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_a_job_lost_by_redis_is_published_again_by_the_sweep(app, session):
@@ -182,7 +182,7 @@ def test_a_failed_attempt_waits_in_the_outbox_for_its_backoff_then_runs_under_a_
         assert session.get(Message, message.id).status is DeliveryStatus.SENT
         assert session.get(OutboxJob, row.id).completed_at is not None
         assert len(smtp.to("subject@example.org")) == 1
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_the_last_attempt_knows_it_is_the_last_and_the_row_fails_for_good(smtp, app):

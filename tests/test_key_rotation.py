@@ -34,7 +34,7 @@ def apps(app_config):
 
     yield make
     for application in made:
-        get_db(application).engine.dispose()
+        get_db(application).dispose()
 
 
 def test_a_new_secret_key_with_the_old_one_as_fallback_logs_nobody_out(app, session, apps):

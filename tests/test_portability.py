@@ -53,7 +53,7 @@ def shop_app(app_config, tmp_path):
     app_config["SYSTEMS_FILE"] = str(write_systems(tmp_path / "config", SHOP))
     app = create_app(app_config)
     yield app
-    get_db(app).engine.dispose()
+    get_db(app).dispose()
 
 
 def test_a_portability_bundle_holds_provided_and_observed_fields_and_nothing_derived(shop_app):

@@ -40,12 +40,14 @@ def _transaction_states_of(app, page: Callable[[], object]) -> list[str]:
     def after(connection, _cursor, _statement, _parameters, _context, _executemany):
         states.append(TransactionStatus(connection.connection.dbapi_connection.info.transaction_status).name)
 
-    engine = get_db(app).engine
-    event.listen(engine, "after_cursor_execute", after)
+    engines = {get_db(app).engine, get_db(app).reading_engine}
+    for engine in engines:
+        event.listen(engine, "after_cursor_execute", after)
     try:
         page()
     finally:
-        event.remove(engine, "after_cursor_execute", after)
+        for engine in engines:
+            event.remove(engine, "after_cursor_execute", after)
     return states
 
 
@@ -70,6 +72,29 @@ def test_the_case_page_reads_outside_a_transaction_and_leaves_the_pool_transacti
     written = _transaction_states_of(
         app, lambda: client.post(f"/case/{case.public_id}/reply", data={"message": "Any news?"}))
     assert "INTRANS" in written
+
+
+def test_the_case_page_shows_after_the_server_dropped_its_pooled_connections(app, client, session):
+    _needs_postgresql(app)
+    case = open_case(app, client, session)
+    page, reference = f"/case/{case.public_id}", case.reference
+    session.close()  # this test's own session holds no connection either
+    assert client.get(page).status_code == 200  # the reading pool holds a connection now
+    assert get_db(app).reading_engine.pool.checkedin() >= 1
+
+    # a restart or an administrator ends every other session on the database
+    with get_db(app).engine.connect() as admin:
+        ended = admin.execute(sa.text(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+    assert ended >= 1
+
+    # no ping comes first on a reading page: its first statement meets the dropped connection, and the
+    # page runs again on a fresh one
+    shown: list = []
+    states = _transaction_states_of(app, lambda: shown.append(client.get(page)))
+    assert shown[0].status_code == 200 and reference in shown[0].get_data(as_text=True)
+    assert states and set(states) == {"IDLE"}
 
 
 def test_the_received_page_reads_outside_a_transaction(app, client):

@@ -50,7 +50,7 @@ def test_worker_sweep_publishes_rows_the_web_could_not(smtp, app_config, tmp_pat
         smtp.wait_for("per@example.org", timeout=30)
     finally:
         stop_worker(worker)
-        get_db(app).engine.dispose()
+        get_db(app).dispose()
 
 
 def _shop(key: str, **where) -> str:

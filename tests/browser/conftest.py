@@ -97,7 +97,7 @@ def portal(portal_config, tmp_path):
         server.shutdown()
         thread.join(5)
         smtp.stop()
-        get_db(app).engine.dispose()
+        get_db(app).dispose()
 
 
 @pytest.fixture(scope="session")

@@ -111,4 +111,4 @@ def test_a_worker_killed_mid_erasure_leaves_the_rest_to_the_next_and_the_result_
         finished = session.scalars(sa.select(AuditEvent.details).where(
             AuditEvent.request_id == request.id, AuditEvent.action == "actions.system_done")).all()
         assert sorted(d["system"] for d in finished) == sorted(AUTOMATED)  # each system's end recorded once
-    get_db(app).engine.dispose()
+    get_db(app).dispose()

@@ -47,4 +47,4 @@ def test_a_database_outage_answers_503_and_recovers(private_postgres, app_config
     assert client.post("/probe").data == b"received"
     with get_db(app).session() as session:
         assert session.scalar(sa.select(sa.func.count()).select_from(StaffUser)) == 2
-    get_db(app).engine.dispose()
+    get_db(app).dispose()

@@ -60,4 +60,4 @@ def test_a_worker_killed_mid_export_loses_nothing_and_builds_exactly_one_bundle(
         path = tmp_path / "bundle.zip"
         path.write_bytes(raw)
         assert verify_bundle(path).ok
-    get_db(app).engine.dispose()
+    get_db(app).dispose()

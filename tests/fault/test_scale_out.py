@@ -194,7 +194,7 @@ def test_two_web_processes_and_three_workers_make_every_bundle_once(private_post
             if process.poll() is None:
                 kill_family(process.pid)
                 process.wait(10)
-        get_db(app).engine.dispose()
+        get_db(app).dispose()
 
 
 def _check_every_bundle(app, session, case_ids: list[int], folder: Path) -> dict:

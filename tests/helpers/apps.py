@@ -18,7 +18,7 @@ def built_app(app_config: dict) -> Iterator[Flask]:
     try:
         yield application
     finally:
-        get_db(application).engine.dispose()
+        get_db(application).dispose()
         client = application.extensions.get("dsr.redis")
         if client is not None:
             client.close()
