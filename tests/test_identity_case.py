@@ -13,6 +13,7 @@ from flask import session as flask_session
 
 from dsr import links
 from dsr.cases.decisions import ask_subject
+from dsr.crypto import keyed_hmac
 from dsr.db import get_db, utcnow
 from dsr.identity.expiry import remind_and_expire, sweep_unverified_requests
 from dsr.identity.subject_access import (
@@ -24,6 +25,7 @@ from dsr.identity.subject_access import (
 )
 from dsr.models import (
     AuditEvent,
+    CaseAccess,
     DeliveryChannel,
     DeliveryStatus,
     Message,
@@ -85,6 +87,29 @@ def test_the_case_page_shows_status_timeline_due_date_and_messages_from_staff(ap
     assert f"{case.deadline_on:%B} {case.deadline_on.day}, {case.deadline_on.year}" in page
     assert "Please send us your customer number." in page
     assert "Secret staff note" not in page and "[[dsr-secret]]" not in page and "123456" not in page
+
+
+def test_a_browser_let_in_twice_sees_each_message_once_in_order(app, client, session):
+    case = open_case(app, client, session)
+    # besides proving the address, this browser later gave a fresh code: two live access rows
+    with client.session_transaction() as cookie:
+        browser = keyed_hmac("browser", cookie["dsr_browser"], app)
+    session.add(CaseAccess(request_id=case.id, browser=browser, via=CODE, factors="email",
+                           expires_at=utcnow() + timedelta(hours=1)))
+    session.add(Message(request_id=case.id, direction=MessageDirection.TO_SUBJECT, channel=DeliveryChannel.EMAIL,
+                        template="ask_for_information", subject_line="We need your customer number",
+                        body_text="Please send us your customer number.", language="en"))
+    session.add(Message(request_id=case.id, direction=MessageDirection.INTERNAL_NOTE,
+                        channel=DeliveryChannel.PORTAL, body_text="Secret staff note", language="en"))
+    session.commit()
+    assert client.post(f"/case/{case.public_id}/reply", data={"message": "It is 4471."}).status_code == 303
+
+    page = client.get(f"/case/{case.public_id}?lang=en").get_data(as_text=True)
+    assert page.count("Please send us your customer number.") == 1 and page.count("It is 4471.") == 1
+    assert page.index("Please send us your customer number.") < page.index("It is 4471.")
+    assert "Secret staff note" not in page
+    assert session.scalar(sa.select(sa.func.count()).select_from(CaseAccess)
+                          .where(CaseAccess.request_id == case.id, CaseAccess.browser == browser)) == 2
 
 
 def test_the_case_page_speaks_the_case_language_unless_the_visitor_chose_another(app, client):

@@ -124,34 +124,47 @@ def request_or_404(public_id: str) -> SubjectRequest:
     return found
 
 
-#: built once: the subject's pages ask it at every view, and a statement kept is compiled and keyed once
-_CASE_WITH_ACCESS = (
-    sa.select(SubjectRequest, CaseAccess)
-    .outerjoin(CaseAccess, sa.and_(CaseAccess.request_id == SubjectRequest.id,
-                                   CaseAccess.browser == sa.bindparam("browser"), CaseAccess.revoked_at.is_(None),
-                                   CaseAccess.expires_at > sa.bindparam("now")))
-    .where(SubjectRequest.public_id == sa.bindparam("public_id"))
-    .order_by(CaseAccess.id)
-    # The subject's own answers and contact data are not on these pages (a page that needs one loads it
-    # then); every column costs the driver and the ORM a little at each view.
-    .options(*(orm.defer(column) for column in (
-        SubjectRequest.details, SubjectRequest.email, SubjectRequest.phone, SubjectRequest.postal_address,
-        SubjectRequest.full_name, SubjectRequest.intake_key, SubjectRequest.email_digest,
-        SubjectRequest.supplementary_statement, SubjectRequest.objection_grounds, SubjectRequest.outcome_note,
-        SubjectRequest.rejection_text, SubjectRequest.extension_reason)))
-)
+def case_with_access(*also) -> sa.Select:
+    """The statement the subject's pages find their case with: the case (by :public_id), this browser's
+    live rows for it (by :browser, :now), and any entities in `also`, which the caller joins. Built once
+    by each caller: a statement kept is compiled and keyed once."""
+    return (
+        sa.select(SubjectRequest, CaseAccess, *also)
+        .outerjoin(CaseAccess, sa.and_(CaseAccess.request_id == SubjectRequest.id,
+                                       CaseAccess.browser == sa.bindparam("browser"),
+                                       CaseAccess.revoked_at.is_(None),
+                                       CaseAccess.expires_at > sa.bindparam("now")))
+        .where(SubjectRequest.public_id == sa.bindparam("public_id"))
+        .order_by(CaseAccess.id)
+        # The subject's own answers and contact data are not on these pages (a page that needs one loads
+        # it then); every column costs the driver and the ORM a little at each view.
+        .options(*(orm.defer(column) for column in (
+            SubjectRequest.details, SubjectRequest.email, SubjectRequest.phone, SubjectRequest.postal_address,
+            SubjectRequest.full_name, SubjectRequest.intake_key, SubjectRequest.email_digest,
+            SubjectRequest.supplementary_statement, SubjectRequest.objection_grounds, SubjectRequest.outcome_note,
+            SubjectRequest.rejection_text, SubjectRequest.extension_reason)))
+    )
+
+
+_CASE_WITH_ACCESS = case_with_access()
 
 
 def case_for_subject_or_404(public_id: str) -> SubjectRequest:
     """The case this browser has proven, or 404 (for an unknown case and a foreign one alike).
     One query for the case and this browser's rows: the subject's pages are the busiest ones."""
+    return case_rows_for_subject_or_404(public_id, _CASE_WITH_ACCESS)[0][0]
+
+
+def case_rows_for_subject_or_404(public_id: str, statement: sa.Select) -> list[sa.Row]:
+    """The rows of `statement` (built on case_with_access) when they show a case this browser has
+    proven, or 404. Each row begins with the case and one of this browser's rows (or None)."""
     if not _PUBLIC_ID.match(public_id) or not isinstance(session.get(_BROWSER), str):
         abort(404)
-    found = get_session().execute(_CASE_WITH_ACCESS, {"public_id": public_id, "browser": browser_binding(),
-                                                      "now": utcnow()}).all()
-    if not found or not _grant_among(found[0][0], [row for _, row in found if row is not None]):
+    found = get_session().execute(statement, {"public_id": public_id, "browser": browser_binding(),
+                                              "now": utcnow()}).all()
+    if not found or not _grant_among(found[0][0], [row[1] for row in found if row[1] is not None]):
         abort(404)
-    return found[0][0]
+    return found
 
 
 def mark_download_proven(request: SubjectRequest) -> None:

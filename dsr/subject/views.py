@@ -67,14 +67,15 @@ def _forget_case_language(response):
     return response
 
 
-def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status: int = 200):
+def _case_page(case: SubjectRequest, messages: list[Message] | None = None, reply_form: ReplyForm | None = None,
+               status: int = 200):
     _speak_case_language(case)
     kit_offered = offers_complaint_kit(case)
     return render_template(
         "subject/case.html",
         case=case,
         timeline=case_service.timeline(case),
-        messages=case_service.conversation(get_session(), case),
+        messages=case_service.conversation(get_session(), case) if messages is None else messages,
         shown_text=shown_text,
         status_text=case_service.STATUS_TEXT[case.status],
         can_reply=case_service.can_reply(case),
@@ -90,7 +91,7 @@ def _case_page(case: SubjectRequest, reply_form: ReplyForm | None = None, status
 @public
 @reads_only
 def case(public_id: str):
-    return _case_page(case_for_subject_or_404(public_id))
+    return _case_page(*case_service.case_and_conversation_or_404(public_id))
 
 
 @bp.post("/<public_id>/correspondence")
@@ -114,7 +115,7 @@ def reply(public_id: str):
     found = case_for_subject_or_404(public_id)
     form = ReplyForm()
     if not form.validate():
-        return _case_page(found, form, 400)
+        return _case_page(found, reply_form=form, status=400)
     enforce_limits(("reply_ip", client_ip()))
     db = get_session()
     try:
@@ -122,7 +123,7 @@ def reply(public_id: str):
     except IllegalTransition:
         db.rollback()
         form.message.errors = [_("This request is closed, so it can no longer take messages.")]
-        return _case_page(found, form, 409)
+        return _case_page(found, reply_form=form, status=409)
     db.commit()
     flash(_("Your message has been sent to our privacy team."), "success")
     return redirect(url_for("subject.case", public_id=public_id), code=303)
