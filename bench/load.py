@@ -19,7 +19,8 @@ counts the rows in subject_requests afterwards (a request the portal said it rec
 Phase 2, case pages: --case-concurrency of those browsers prove their e-mail address with the code
 from the acknowledgement (read from the outbox folder, as the subject reads the mail) and wait until
 the lookup job opens their case, outside the clock; then all of them at once open their case page
-(/case/<id>, what a subject sees when following their request) --case-views times each.
+(/case/<id>, what a subject sees when following their request) --case-views times each, all browsers
+driven from one thread (bench/_crowd.py), so the client takes little of the cores it shares.
 
 Every request has a timeout (--timeout), every phase a deadline (--phase-seconds): a submission not
 begun by then is not begun. Latencies are per HTTP request, measured by the client (which shares the
