@@ -104,10 +104,11 @@ class Crowd:
         self.host, self.port, self.timeout = host, port, timeout
         self.latencies = latencies
         self.expected_status = expected_status
-        self.selector = selectors.DefaultSelector()
+        self.selector: selectors.BaseSelector  # made by each run, for that run's sockets
 
     def run(self, browsers: list[CrowdBrowser], deadline: float) -> tuple[int, int, float]:
         """Returns (browsers done, browsers failed, wall seconds), as run_bounded does."""
+        self.selector = selectors.DefaultSelector()
         started = time.perf_counter()
         active = 0
         for browser in browsers:
