@@ -17,7 +17,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 
-from bench._load_client import Latencies, page_label
+from bench._load_client import Latencies, page_label, take_cookie
 
 _HEAD_END = b"\r\n\r\n"
 _TIMEOUT_CHECK_S = 0.1  # how often the requests' timeouts are looked at
@@ -73,19 +73,15 @@ def _parse(received: bytearray, browser: CrowdBrowser, at_eof: bool) -> _Answer 
         name, _, value = line.partition(":")
         name, value = name.strip().lower(), value.strip()
         if name == "content-length":
+            if not value.isdigit():
+                raise CrowdError(f"Content-Length {value[:20]!r} is not a number")
             length = int(value)
         elif name == "connection":
             keep_alive = value.lower() != "close"
         elif name == "transfer-encoding" and value.lower() != "identity":
             raise CrowdError(f"transfer-encoding {value} is not read by this client")
         elif name == "set-cookie":
-            cookie, _, attributes = value.partition(";")
-            cookie_name, _, cookie_value = cookie.partition("=")
-            lowered = attributes.lower()
-            if "max-age=0" in lowered or "expires=thu, 01 jan 1970" in lowered:
-                browser.cookies.pop(cookie_name.strip(), None)
-            else:
-                browser.cookies[cookie_name.strip()] = cookie_value
+            take_cookie(browser.cookies, value)
     body = len(received) - head_end - len(_HEAD_END)
     if length is None:  # the body runs to the end of the connection
         return _Answer(status, False) if at_eof else None

@@ -83,6 +83,16 @@ def _percentile(seconds: list[float], fraction: float) -> float:
 _ID_SEGMENT = re.compile(r"/[A-Za-z0-9_.-]{20,}")
 
 
+def take_cookie(jar: dict[str, str], set_cookie: str) -> None:
+    """What a browser does with one Set-Cookie header: keep the cookie, or drop it when it has expired."""
+    name, _, rest = set_cookie.partition("=")
+    lowered = set_cookie.lower()
+    if "max-age=0" in lowered or "expires=thu, 01 jan 1970" in lowered:
+        jar.pop(name.strip(), None)
+    else:
+        jar[name.strip()] = rest.split(";", 1)[0]
+
+
 def page_label(method: str, path: str) -> str:
     """The request as the per-page figures group it: "GET /case/<id>"."""
     return f"{method} {_ID_SEGMENT.sub('/<id>', path.split('?', 1)[0])}"
@@ -128,12 +138,7 @@ class Browser:
         self.latencies.add(time.perf_counter() - started, answer.status,
                            page_label(method, path))
         for value in answer.headers.get_all("Set-Cookie") or ():
-            name, _, rest = value.partition("=")
-            cookie_value = rest.split(";", 1)[0]
-            if "max-age=0" in value.lower() or "expires=thu, 01 jan 1970" in value.lower():
-                self.cookies.pop(name.strip(), None)
-            else:
-                self.cookies[name.strip()] = cookie_value
+            take_cookie(self.cookies, value)
         return answer
 
     def _send(self, method: str, path: str, body: str | None, headers: dict[str, str]) -> Answer:
